@@ -1,0 +1,249 @@
+//! The `--config FILE` settings file (TOML) and the assembly of the
+//! component's `settings` from flags, environment and file.
+//!
+//! ```toml
+//! page_size = 100
+//! dry_run = false
+//! request_timeout_secs = 30
+//!
+//! [retry]
+//! max_attempts = 4
+//! base_delay_ms = 500
+//! max_delay_ms = 30000
+//!
+//! [[tag_mapping]]
+//! source = "_id"
+//! target = "externalId"
+//!
+//! [[tag_mapping]]
+//! source = "tag"
+//! target = "name"
+//! transforms = ["trim", { truncate = 100 }, { default = "untitled" }]
+//!
+//! [[metric_mapping]]
+//! source = "totals.likes"
+//! target = "likes_7d"
+//! ```
+
+use crate::types;
+use serde::Deserialize;
+use std::fmt;
+use std::path::Path;
+
+/// A token or key read from the environment; prints `[redacted]`.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(v: impl Into<String>) -> Self {
+        Secret(v.into())
+    }
+
+    /// Reads a secret from the environment (the only place secrets come from).
+    pub fn from_env(var: &str) -> Result<Self, String> {
+        match std::env::var(var) {
+            Ok(v) if !v.trim().is_empty() => Ok(Secret(v.trim().to_string())),
+            _ => Err(format!("{var} is not set; export it (secrets are read from the environment only)")),
+        }
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// The settings file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    pub ghl_base_url: Option<String>,
+    pub rankr_base_url: Option<String>,
+    pub page_size: Option<u32>,
+    pub dry_run: Option<bool>,
+    pub request_timeout_secs: Option<u32>,
+    pub retry: Option<RetryConfig>,
+    #[serde(default)]
+    pub tag_mapping: Vec<MappingRowConfig>,
+    #[serde(default)]
+    pub metric_mapping: Vec<MetricRenameConfig>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetryConfig {
+    pub max_attempts: u32,
+    pub base_delay_ms: u32,
+    pub max_delay_ms: u32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MappingRowConfig {
+    pub source: String,
+    pub target: String,
+    #[serde(default)]
+    pub transforms: Vec<TransformConfig>,
+}
+
+/// `"trim"`, or `{ prefix = "ghl-" }`, `{ replace = { from = "_", to = " " } }`...
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
+pub enum TransformConfig {
+    Trim,
+    Lowercase,
+    Uppercase,
+    Slugify,
+    Prefix(String),
+    Suffix(String),
+    Replace { from: String, to: String },
+    Truncate(u32),
+    Default(String),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricRenameConfig {
+    pub source: String,
+    pub target: String,
+}
+
+impl ConfigFile {
+    pub fn load(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        Self::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    pub fn parse(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+}
+
+/// Everything needed to build the component's settings.
+pub struct SettingsParts<'a> {
+    pub ghl_base_url: String,
+    pub ghl_token: &'a Secret,
+    pub rankr_base_url: String,
+    pub rankr_api_key: &'a Secret,
+    pub page_size: Option<u32>,
+    pub dry_run: bool,
+    pub config: &'a ConfigFile,
+}
+
+/// The component's `settings`; flags win over the file.
+pub fn settings(p: SettingsParts<'_>) -> types::Settings {
+    let c = p.config;
+    types::Settings {
+        ghl_base_url: p.ghl_base_url,
+        ghl_token: p.ghl_token.expose().to_string(),
+        rankr_base_url: p.rankr_base_url,
+        rankr_api_key: p.rankr_api_key.expose().to_string(),
+        page_size: p.page_size.or(c.page_size),
+        tag_mapping: c
+            .tag_mapping
+            .iter()
+            .map(|r| types::MappingRow {
+                source: r.source.clone(),
+                target: r.target.clone(),
+                transforms: r.transforms.iter().map(transform).collect(),
+            })
+            .collect(),
+        metric_mapping: c
+            .metric_mapping
+            .iter()
+            .map(|m| types::MetricRename {
+                source: m.source.clone(),
+                target: m.target.clone(),
+            })
+            .collect(),
+        dry_run: p.dry_run || c.dry_run.unwrap_or(false),
+        request_timeout_ms: c.request_timeout_secs.map(|s| s.saturating_mul(1000)),
+        retry: c.retry.as_ref().map(|r| types::RetryPolicy {
+            max_attempts: r.max_attempts,
+            base_delay_ms: r.base_delay_ms,
+            max_delay_ms: r.max_delay_ms,
+        }),
+    }
+}
+
+fn transform(t: &TransformConfig) -> types::Transform {
+    match t {
+        TransformConfig::Trim => types::Transform::Trim,
+        TransformConfig::Lowercase => types::Transform::Lowercase,
+        TransformConfig::Uppercase => types::Transform::Uppercase,
+        TransformConfig::Slugify => types::Transform::Slugify,
+        TransformConfig::Prefix(s) => types::Transform::Prefix(s.clone()),
+        TransformConfig::Suffix(s) => types::Transform::Suffix(s.clone()),
+        TransformConfig::Replace { from, to } => types::Transform::Replace(types::Replacement {
+            from: from.clone(),
+            to: to.clone(),
+        }),
+        TransformConfig::Truncate(n) => types::Transform::Truncate(*n),
+        TransformConfig::Default(s) => types::Transform::Default(s.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_documented_file() {
+        let c = ConfigFile::parse(
+            r#"
+            page_size = 50
+            [retry]
+            max_attempts = 3
+            base_delay_ms = 100
+            max_delay_ms = 1000
+            [[tag_mapping]]
+            source = "tag"
+            target = "name"
+            transforms = ["trim", { truncate = 100 }, { replace = { from = "_", to = " " } }, { default = "untitled" }]
+            [[metric_mapping]]
+            source = "totals.likes"
+            target = "likes_7d"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.page_size, Some(50));
+        assert_eq!(c.tag_mapping[0].transforms.len(), 4);
+        let key = Secret::new("k");
+        let s = settings(SettingsParts {
+            ghl_base_url: "https://g".into(),
+            ghl_token: &key,
+            rankr_base_url: "https://r".into(),
+            rankr_api_key: &key,
+            page_size: None,
+            dry_run: false,
+            config: &c,
+        });
+        assert_eq!(s.page_size, Some(50));
+        assert!(matches!(s.tag_mapping[0].transforms[1], types::Transform::Truncate(100)));
+        assert_eq!(s.metric_mapping[0].target, "likes_7d");
+    }
+
+    #[test]
+    fn typos_are_refused() {
+        let e = ConfigFile::parse("page_sise = 5").unwrap_err();
+        assert!(e.contains("page_sise"), "{e}");
+        let e = ConfigFile::parse("[[tag_mapping]]\nsource='tag'\ntarget='name'\ntransforms=['trimm']").unwrap_err();
+        assert!(e.contains("trimm"), "{e}");
+    }
+
+    #[test]
+    fn secrets_are_redacted() {
+        assert_eq!(format!("{:?} {}", Secret::new("s3cret"), Secret::new("s3cret")), "[redacted] [redacted]");
+    }
+}

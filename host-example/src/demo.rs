@@ -1,0 +1,163 @@
+//! `ghl-rankr demo`: the three operations through the real component and
+//! real HTTP, against fake GHL and Rankr servers on loopback.
+
+use crate::clock::SystemClock;
+use crate::config::{settings, ConfigFile, Secret, SettingsParts};
+use crate::engine::{ConnectorEngine, Env};
+use crate::fakes::ghl::{DEMO_LOCATION, DEMO_POST};
+use crate::fakes::{GhlFake, GhlState, RankrFake, RankrState};
+use crate::render;
+use crate::transport::UreqTransport;
+use crate::types::{StatsRequest, TagDetailsEvent, TagSyncEvent};
+use anyhow::{anyhow, Context as _};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::Arc;
+
+/// Tags the fake GHL is seeded with: three pages at 100 a page.
+pub const DEMO_TAGS: usize = 260;
+pub const DEMO_DASHBOARD: &str = "social-overview";
+
+/// Runs the demo; `json` prints one JSON document instead of text.
+pub fn run(engine: &ConnectorEngine, out: &mut dyn Write, json_out: bool) -> anyhow::Result<()> {
+    let ghl_token = Secret::new("demo-ghl-private-integration-token");
+    let rankr_key = Secret::new("demo-rankr-api-key");
+    let ghl = GhlFake::start(GhlState::seeded(ghl_token.expose(), DEMO_LOCATION, DEMO_TAGS))?;
+    let rankr = RankrFake::start(RankrState::new(rankr_key.expose()))?;
+    let config = ConfigFile::default();
+    let settings = settings(SettingsParts {
+        ghl_base_url: ghl.base_url().to_string(),
+        ghl_token: &ghl_token,
+        rankr_base_url: rankr.base_url().to_string(),
+        rankr_api_key: &rankr_key,
+        page_size: None,
+        dry_run: false,
+        config: &config,
+    });
+    let env = Env {
+        transport: Arc::new(UreqTransport::default()),
+        clock: Arc::new(SystemClock::default()),
+        captured_logs: None,
+    };
+    let mut text = String::new();
+    text.push_str(&format!(
+        "fake GHL at {} ({DEMO_TAGS} tags, 100 a page), fake Rankr at {}\n\n",
+        ghl.base_url(),
+        rankr.base_url()
+    ));
+
+    // 1. A post was created: sync every tag, then the post's tags.
+    let event = TagSyncEvent {
+        location_id: DEMO_LOCATION.into(),
+        post_id: Some(DEMO_POST.into()),
+        tag_ids: None,
+    };
+    let tag_report = engine
+        .tag_sync(&env, &settings, &event)?
+        .map_err(|e| anyhow!(render::error_message(&e)))?;
+    let pages = ghl
+        .state
+        .lock()
+        .map_err(|_| anyhow!("fake GHL state poisoned"))?
+        .requests
+        .iter()
+        .filter(|(m, url, _, _)| m == "GET" && url.contains("/tags?"))
+        .count();
+    text.push_str(&render::summary("tag-sync", &tag_report));
+    text.push_str(&format!("  GHL tag pages read: {pages}\n\n"));
+
+    // 2. Two tags change in GHL: one renamed, one deleted.
+    {
+        let mut g = ghl.state.lock().map_err(|_| anyhow!("fake GHL state poisoned"))?;
+        g.tags[1]["tag"] = json!("Launch Week 2026");
+        g.tags[3]["deleted"] = json!(true);
+    }
+    let event = TagDetailsEvent {
+        location_id: DEMO_LOCATION.into(),
+        tag_ids: vec!["tag00001".into(), "tag00003".into()],
+    };
+    let details_report = engine
+        .tag_details_push(&env, &settings, &event)?
+        .map_err(|e| anyhow!(render::error_message(&e)))?;
+    text.push_str(&render::summary("tag-details-push", &details_report));
+    text.push('\n');
+
+    // 3. Statistics for two connected accounts into a dashboard.
+    let request = StatsRequest {
+        location_id: DEMO_LOCATION.into(),
+        profile_ids: vec!["67a5a9aa776c837de4aa5b12".into(), "67a5a9aa776c837de4aa5b13".into()],
+        platforms: vec!["facebook".into(), "instagram".into()],
+        dashboard_id: DEMO_DASHBOARD.into(),
+        as_of: None,
+    };
+    let stats_report = engine
+        .stats_sync(&env, &settings, &request)?
+        .map_err(|e| anyhow!(render::error_message(&e)))?;
+    text.push_str(&render::summary("stats-sync", &stats_report));
+    text.push('\n');
+
+    // What Rankr now holds.
+    let r = rankr.state.lock().map_err(|_| anyhow!("fake Rankr state poisoned"))?;
+    let archived: Vec<&str> = r
+        .tags
+        .values()
+        .filter(|t| t.input["archived"] == json!(true))
+        .map(|t| t.input["externalId"].as_str().unwrap_or(""))
+        .collect();
+    let post_tags = r.post_tags.get(DEMO_POST).cloned().unwrap_or_default();
+    let mut per_metric: BTreeMap<&str, usize> = BTreeMap::new();
+    for (_, _, metric, _) in r.points.keys() {
+        *per_metric.entry(metric.as_str()).or_default() += 1;
+    }
+    let days: std::collections::BTreeSet<&str> = r
+        .points
+        .keys()
+        .filter(|(_, _, m, _)| m == "post_performance.impressions")
+        .map(|(_, _, _, ts)| ts.as_str())
+        .collect();
+    text.push_str("Rankr now holds:\n");
+    text.push_str(&format!("  tags: {} ({} archived: {})\n", r.tags.len(), archived.len(), archived.join(", ")));
+    if let Some(t) = r.tags.values().find(|t| t.input["externalId"] == json!("tag00001")) {
+        text.push_str(&format!("  e.g. {}\n", t.input));
+    }
+    text.push_str(&format!("  post {DEMO_POST} tags: {}\n", post_tags.join(", ")));
+    text.push_str(&format!(
+        "  dashboard {DEMO_DASHBOARD}: {} points in {} metrics; daily points {} .. {}\n",
+        r.points.len(),
+        per_metric.len(),
+        days.iter().next().unwrap_or(&"-"),
+        days.iter().last().unwrap_or(&"-")
+    ));
+    let refused = ghl.state.lock().map_err(|_| anyhow!("fake GHL state poisoned"))?.refusals.clone();
+    text.push_str(&format!(
+        "  GHL requests refused by the official OpenAPI check: {}\n",
+        refused.len()
+    ));
+    for r in &refused {
+        text.push_str(&format!("    {r}\n"));
+    }
+    let writes = r.ledger.len();
+    let replays = r.ledger.iter().filter(|l| l.replayed).count();
+    text.push_str(&format!("  writes received: {writes} ({replays} idempotent replays)\n"));
+
+    if json_out {
+        let doc = json!({
+            "tag_sync": tag_report,
+            "tag_details_push": details_report,
+            "stats_sync": stats_report,
+            "rankr": {
+                "tags": r.tags.len(),
+                "archived": archived,
+                "post_tags": post_tags,
+                "points": r.points.len(),
+                "daily_days": days,
+            },
+            "ghl_spec_refusals": refused,
+        });
+        writeln!(out, "{}", serde_json::to_string_pretty(&doc)?).context("writing the output")?;
+    } else {
+        write!(out, "{text}").context("writing the output")?;
+    }
+    Ok(())
+}

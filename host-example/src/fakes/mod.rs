@@ -1,0 +1,13 @@
+//! Fake GHL and Rankr servers on 127.0.0.1 (ephemeral ports) that implement
+//! both contracts: the demo runs against them, and so do the end-to-end tests.
+//! The fake GHL refuses any request the official OpenAPI file would not
+//! accept; the fake Rankr enforces `rankr-api.yaml` (auth, idempotency keys,
+//! limits, item validation, problem+json).
+
+pub mod ghl;
+pub mod openapi;
+pub mod rankr;
+pub mod server;
+
+pub use ghl::{GhlFake, GhlState};
+pub use rankr::{RankrFake, RankrState};

@@ -1,0 +1,192 @@
+//! `ghl-rankr`: runs the connector component against GHL and Rankr.
+
+use clap::{Parser, Subcommand};
+use ghl_rankr_host::clock::SystemClock;
+use ghl_rankr_host::config::{settings, ConfigFile, Secret, SettingsParts};
+use ghl_rankr_host::engine::{ConnectorEngine, Env};
+use ghl_rankr_host::render;
+use ghl_rankr_host::transport::UreqTransport;
+use ghl_rankr_host::types::{StatsRequest, SyncError, SyncReport, TagDetailsEvent, TagSyncEvent};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+const DEFAULT_GHL: &str = "https://services.leadconnectorhq.com";
+const DEFAULT_RANKR: &str = "https://api.rankr.io";
+
+/// Sync HighLevel Social Planner tags, tag details and statistics into
+/// Rankr, through the connector WebAssembly component.
+///
+/// Secrets come from the environment only: GHL_ACCESS_TOKEN (an OAuth access
+/// token or a Private Integration Token of the location) and RANKR_API_KEY.
+#[derive(Parser)]
+#[command(name = "ghl-rankr", version)]
+struct Cli {
+    /// GHL API base URL [env: GHL_BASE_URL] [default: https://services.leadconnectorhq.com]
+    #[arg(long, global = true)]
+    ghl_base_url: Option<String>,
+    /// Rankr API base URL [env: RANKR_BASE_URL] [default: https://api.rankr.io]
+    #[arg(long, global = true)]
+    rankr_base_url: Option<String>,
+    /// Settings file (TOML): page size, retry policy, mapping tables.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Print the report as JSON on stdout.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Read everything, write nothing; the report lists what would be written.
+    #[arg(long, global = true)]
+    dry_run: bool,
+    /// Tags per GHL page (1..=1000, default 100).
+    #[arg(long, global = true)]
+    page_size: Option<u32>,
+    /// Run this component instead of the embedded one.
+    #[arg(long, global = true, value_name = "PATH")]
+    component: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// A post was created: sync all the location's tags, then the post's tags.
+    TagSync {
+        #[arg(long, value_name = "ID")]
+        location: String,
+        /// The new post; its tags are applied to its Rankr record.
+        #[arg(long, value_name = "ID")]
+        post: Option<String>,
+        /// The post's tag ids, if known (otherwise read from GHL).
+        #[arg(long = "tag-id", value_name = "ID")]
+        tag_ids: Vec<String>,
+    },
+    /// Tags changed in GHL: read them by id and update Rankr.
+    TagDetailsPush {
+        #[arg(long, value_name = "ID")]
+        location: String,
+        #[arg(long = "tag-id", value_name = "ID", required = true)]
+        tag_ids: Vec<String>,
+    },
+    /// Read Social Planner statistics into a Rankr dashboard.
+    StatsSync {
+        #[arg(long, value_name = "ID")]
+        location: String,
+        #[arg(long = "profile-id", value_name = "ID", required = true)]
+        profile_ids: Vec<String>,
+        /// facebook, instagram, linkedin, google, pinterest, youtube, tiktok (default: all).
+        #[arg(long = "platform", value_name = "P")]
+        platforms: Vec<String>,
+        #[arg(long, value_name = "ID")]
+        dashboard: String,
+        /// Last day of the 7-day window, YYYY-MM-DD (default: today, UTC).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        as_of: Option<String>,
+    },
+    /// Run all three operations against fake GHL and Rankr servers on loopback.
+    Demo,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn pick(flag: Option<String>, env: &str, file: Option<&String>, default: &str) -> String {
+    flag.or_else(|| std::env::var(env).ok().filter(|v| !v.is_empty()))
+        .or_else(|| file.cloned())
+        .unwrap_or_else(|| default.to_string())
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let engine = match &cli.component {
+        Some(path) => ConnectorEngine::from_file(path)?,
+        None => ConnectorEngine::embedded()?,
+    };
+    if let Command::Demo = cli.command {
+        ghl_rankr_host::demo::run(&engine, &mut std::io::stdout(), cli.json)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let config = match &cli.config {
+        Some(path) => ConfigFile::load(path).map_err(anyhow::Error::msg)?,
+        None => ConfigFile::default(),
+    };
+    let ghl_token = Secret::from_env("GHL_ACCESS_TOKEN").map_err(anyhow::Error::msg)?;
+    let rankr_key = Secret::from_env("RANKR_API_KEY").map_err(anyhow::Error::msg)?;
+    let settings = settings(SettingsParts {
+        ghl_base_url: pick(cli.ghl_base_url, "GHL_BASE_URL", config.ghl_base_url.as_ref(), DEFAULT_GHL),
+        ghl_token: &ghl_token,
+        rankr_base_url: pick(cli.rankr_base_url, "RANKR_BASE_URL", config.rankr_base_url.as_ref(), DEFAULT_RANKR),
+        rankr_api_key: &rankr_key,
+        page_size: cli.page_size,
+        dry_run: cli.dry_run,
+        config: &config,
+    });
+    let env = Env {
+        transport: Arc::new(UreqTransport::default()),
+        clock: Arc::new(SystemClock::default()),
+        captured_logs: None,
+    };
+    let (operation, result): (&str, Result<SyncReport, SyncError>) = match cli.command {
+        Command::TagSync { location, post, tag_ids } => {
+            let event = TagSyncEvent {
+                location_id: location,
+                post_id: post,
+                tag_ids: (!tag_ids.is_empty()).then_some(tag_ids),
+            };
+            ("tag-sync", engine.tag_sync(&env, &settings, &event)?)
+        }
+        Command::TagDetailsPush { location, tag_ids } => {
+            let event = TagDetailsEvent {
+                location_id: location,
+                tag_ids,
+            };
+            ("tag-details-push", engine.tag_details_push(&env, &settings, &event)?)
+        }
+        Command::StatsSync {
+            location,
+            profile_ids,
+            platforms,
+            dashboard,
+            as_of,
+        } => {
+            let request = StatsRequest {
+                location_id: location,
+                profile_ids,
+                platforms,
+                dashboard_id: dashboard,
+                as_of,
+            };
+            ("stats-sync", engine.stats_sync(&env, &settings, &request)?)
+        }
+        Command::Demo => unreachable!("handled above"),
+    };
+    match result {
+        Ok(report) => {
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&serde_json::json!({"operation": operation, "ok": true, "report": report}))?);
+            } else {
+                print!("{}", render::summary(operation, &report));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&serde_json::json!({"operation": operation, "ok": false, "error": e}))?);
+            }
+            eprintln!("error: {operation}: {}", render::error_message(&e));
+            Ok(ExitCode::from(render::exit_code(&e) as u8))
+        }
+    }
+}

@@ -1,0 +1,254 @@
+//! The WIT glue: the only module that sees generated types. It converts WIT
+//! values to core types, runs the core over a [`Host`] made of the imports,
+//! and converts the result back.
+
+#![allow(clippy::too_many_arguments)]
+
+pub(crate) mod wit {
+    wit_bindgen::generate!({
+        path: "wit",
+        world: "connector",
+    });
+}
+
+use crate::client::retry::RetryPolicy;
+use crate::io::{self, Host, Level, Method};
+use crate::mapping::{MappingRow, Transform};
+use crate::report::{Service, SyncError, SyncReport, UpstreamError};
+use crate::secret::Secret;
+use crate::settings::SettingsInput;
+use wit::exports::rankr::ghl_connector::sync::Guest;
+use wit::rankr::ghl_connector::types as t;
+use wit::rankr::ghl_connector::{host as h, http};
+
+struct Component;
+
+wit::export!(Component with_types_in wit);
+
+impl Guest for Component {
+    fn tag_sync(settings: t::Settings, event: t::TagSyncEvent) -> Result<t::SyncReport, t::SyncError> {
+        let event = crate::TagSyncEvent {
+            location_id: event.location_id,
+            post_id: event.post_id,
+            tag_ids: event.tag_ids,
+        };
+        finish(crate::tag_sync(&mut Imports, &settings_in(settings), &event))
+    }
+
+    fn tag_details_push(settings: t::Settings, event: t::TagDetailsEvent) -> Result<t::SyncReport, t::SyncError> {
+        let event = crate::TagDetailsEvent {
+            location_id: event.location_id,
+            tag_ids: event.tag_ids,
+        };
+        finish(crate::tag_details_push(&mut Imports, &settings_in(settings), &event))
+    }
+
+    fn stats_sync(settings: t::Settings, request: t::StatsRequest) -> Result<t::SyncReport, t::SyncError> {
+        let request = crate::StatsRequest {
+            location_id: request.location_id,
+            profile_ids: request.profile_ids,
+            platforms: request.platforms,
+            dashboard_id: request.dashboard_id,
+            as_of: request.as_of,
+        };
+        finish(crate::stats_sync(&mut Imports, &settings_in(settings), &request))
+    }
+}
+
+/// The host's imports as the core's [`Host`].
+struct Imports;
+
+impl Host for Imports {
+    fn send(&mut self, r: &io::Request) -> Result<io::Response, io::TransportError> {
+        let request = http::Request {
+            method: match r.method {
+                Method::Get => http::Method::Get,
+                Method::Post => http::Method::Post,
+                Method::Put => http::Method::Put,
+                Method::Patch => http::Method::Patch,
+                Method::Delete => http::Method::Delete,
+            },
+            url: r.url.clone(),
+            headers: r
+                .headers
+                .iter()
+                .map(|(name, value)| http::Header {
+                    name: name.clone(),
+                    value: value.clone(),
+                })
+                .collect(),
+            body: r.body.clone(),
+            timeout_ms: r.timeout_ms,
+        };
+        match http::send(&request) {
+            Ok(resp) => Ok(io::Response {
+                status: resp.status,
+                headers: resp.headers.into_iter().map(|h| (h.name, h.value)).collect(),
+                body: resp.body,
+            }),
+            Err(e) => Err(match e {
+                http::TransportError::Timeout => io::TransportError::Timeout,
+                http::TransportError::Connect(m) => io::TransportError::Connect(m),
+                http::TransportError::Io(m) => io::TransportError::Io(m),
+                http::TransportError::Denied(m) => io::TransportError::Denied(m),
+                http::TransportError::InvalidRequest(m) => io::TransportError::InvalidRequest(m),
+            }),
+        }
+    }
+
+    fn now_ms(&mut self) -> u64 {
+        h::now()
+    }
+
+    fn sleep_ms(&mut self, ms: u64) {
+        h::sleep(ms)
+    }
+
+    fn log(&mut self, level: Level, message: &str, fields: &[(&str, &str)]) {
+        let level = match level {
+            Level::Trace => h::LogLevel::Trace,
+            Level::Debug => h::LogLevel::Debug,
+            Level::Info => h::LogLevel::Info,
+            Level::Warn => h::LogLevel::Warn,
+            Level::Error => h::LogLevel::Error,
+        };
+        let fields: Vec<h::Field> = fields
+            .iter()
+            .map(|(k, v)| h::Field {
+                key: k.to_string(),
+                value: v.to_string(),
+            })
+            .collect();
+        h::log(level, message, &fields);
+    }
+}
+
+fn settings_in(s: t::Settings) -> SettingsInput {
+    SettingsInput {
+        ghl_base_url: s.ghl_base_url,
+        ghl_token: Secret::new(s.ghl_token),
+        rankr_base_url: s.rankr_base_url,
+        rankr_api_key: Secret::new(s.rankr_api_key),
+        page_size: s.page_size,
+        tag_mapping: s
+            .tag_mapping
+            .into_iter()
+            .map(|row| MappingRow {
+                source: row.source,
+                target: row.target,
+                transforms: row.transforms.into_iter().map(transform_in).collect(),
+            })
+            .collect(),
+        metric_mapping: s.metric_mapping.into_iter().map(|m| (m.source, m.target)).collect(),
+        dry_run: s.dry_run,
+        request_timeout_ms: s.request_timeout_ms,
+        retry: s.retry.map(|r| RetryPolicy {
+            max_attempts: r.max_attempts,
+            base_delay_ms: r.base_delay_ms,
+            max_delay_ms: r.max_delay_ms,
+        }),
+    }
+}
+
+fn transform_in(t: t::Transform) -> Transform {
+    match t {
+        t::Transform::Trim => Transform::Trim,
+        t::Transform::Lowercase => Transform::Lowercase,
+        t::Transform::Uppercase => Transform::Uppercase,
+        t::Transform::Slugify => Transform::Slugify,
+        t::Transform::Prefix(p) => Transform::Prefix(p),
+        t::Transform::Suffix(s) => Transform::Suffix(s),
+        t::Transform::Replace(r) => Transform::Replace { from: r.from, to: r.to },
+        t::Transform::Truncate(n) => Transform::Truncate(n),
+        t::Transform::Default(d) => Transform::Default(d),
+    }
+}
+
+fn service_out(s: Service) -> t::Service {
+    match s {
+        Service::Ghl => t::Service::Ghl,
+        Service::Rankr => t::Service::Rankr,
+    }
+}
+
+fn upstream_out(e: UpstreamError) -> t::UpstreamError {
+    t::UpstreamError {
+        service: service_out(e.service),
+        endpoint: e.endpoint,
+        status: e.status,
+        message: e.message,
+    }
+}
+
+fn finish(result: Result<SyncReport, SyncError>) -> Result<t::SyncReport, t::SyncError> {
+    match result {
+        Ok(r) => Ok(t::SyncReport {
+            fetched: r.fetched,
+            created: r.created,
+            updated: r.updated,
+            unchanged: r.unchanged,
+            archived: r.archived,
+            rejected: r.rejected,
+            errors: r
+                .errors
+                .into_iter()
+                .map(|e| t::ItemError {
+                    item: e.item,
+                    service: service_out(e.service),
+                    message: e.message,
+                })
+                .collect(),
+            post_tags_applied: r.post_tags_applied,
+            requests: r.requests,
+            retries: r.retries,
+            dry_run: r.dry_run,
+            writes: r
+                .writes
+                .into_iter()
+                .map(|w| t::PlannedWrite {
+                    method: w.method.to_string(),
+                    path: w.path,
+                    items: w.items,
+                    body: w.body,
+                })
+                .collect(),
+        }),
+        Err(e) => Err(match e {
+            SyncError::InvalidConfig(m) => t::SyncError::InvalidConfig(m),
+            SyncError::Unauthorized(u) => t::SyncError::Unauthorized(upstream_out(u)),
+            SyncError::Forbidden(u) => t::SyncError::Forbidden(upstream_out(u)),
+            SyncError::Upstream(u) => t::SyncError::Upstream(upstream_out(u)),
+            SyncError::RateLimited {
+                service,
+                endpoint,
+                retry_after_ms,
+                message,
+            } => t::SyncError::RateLimited(t::RateLimitError {
+                service: service_out(service),
+                endpoint,
+                retry_after_ms,
+                message,
+            }),
+            SyncError::InvalidResponse {
+                service,
+                endpoint,
+                field,
+                message,
+            } => t::SyncError::InvalidResponse(t::InvalidResponseError {
+                service: service_out(service),
+                endpoint,
+                field,
+                message,
+            }),
+            SyncError::Transport {
+                service,
+                endpoint,
+                message,
+            } => t::SyncError::Transport(t::TransportFailure {
+                service: service_out(service),
+                endpoint,
+                message,
+            }),
+        }),
+    }
+}

@@ -1,0 +1,173 @@
+//! The GHL Social Planner client: builds the requests the official spec
+//! describes and reads their answers.
+
+pub mod model;
+
+use crate::client::{parse_json, Exchange};
+use crate::io::url::{build, encode};
+use crate::io::{Host, Method, Request};
+use crate::report::{Service, SyncError};
+use crate::secret::Secret;
+use model::{GhlTag, PostEnvelope, Statistics, StatisticsEnvelope, TagsEnvelope};
+
+/// The API version every call names in its `Version` header.
+pub const API_VERSION: &str = "2021-07-28";
+
+pub const EP_TAGS: &str = "GET /social-media-posting/{locationId}/tags";
+pub const EP_TAG_DETAILS: &str = "POST /social-media-posting/{locationId}/tags/details";
+pub const EP_POST: &str = "GET /social-media-posting/{locationId}/posts/{id}";
+pub const EP_STATISTICS: &str = "POST /social-media-posting/statistics";
+
+/// A tag as read, or why it could not be read (item, message).
+pub type ParsedTag = Result<GhlTag, (String, String)>;
+
+/// One page of `get-tags-location-id`.
+#[derive(Debug)]
+pub struct TagPage {
+    pub tags: Vec<ParsedTag>,
+    /// `results.count`: all the location's tags, when the server says.
+    pub count: Option<u64>,
+}
+
+/// GHL endpoints, bound to a base URL and token.
+pub struct Ghl<'s> {
+    pub base: &'s str,
+    pub token: &'s Secret,
+    pub timeout_ms: u32,
+}
+
+impl Ghl<'_> {
+    fn request(&self, method: Method, path: &str, query: &[(&str, &str)], body: Option<Vec<u8>>) -> Request {
+        let mut headers = vec![
+            ("Authorization".to_string(), format!("Bearer {}", self.token.expose())),
+            ("Version".to_string(), API_VERSION.to_string()),
+            ("Accept".to_string(), "application/json".to_string()),
+        ];
+        if body.is_some() {
+            headers.push(("Content-Type".to_string(), "application/json".to_string()));
+        }
+        Request {
+            method,
+            url: build(self.base, path, query),
+            headers,
+            body,
+            timeout_ms: self.timeout_ms,
+        }
+    }
+
+    /// `GET /social-media-posting/{locationId}/tags?limit=&skip=`.
+    pub fn list_tags<H: Host + ?Sized>(
+        &self,
+        ex: &mut Exchange<'_, H>,
+        location: &str,
+        skip: u64,
+        limit: u32,
+    ) -> Result<TagPage, SyncError> {
+        let path = format!("/social-media-posting/{}/tags", encode(location));
+        let (limit, skip) = (limit.to_string(), skip.to_string());
+        let req = self.request(Method::Get, &path, &[("limit", &limit), ("skip", &skip)], None);
+        let env: TagsEnvelope = ex.send_json(Service::Ghl, EP_TAGS, &req)?;
+        Ok(TagPage {
+            tags: read_tags(env.results.tags),
+            count: read_count(env.results.count)?,
+        })
+    }
+
+    /// `POST /social-media-posting/{locationId}/tags/details {tagIds}`.
+    pub fn tag_details<H: Host + ?Sized>(
+        &self,
+        ex: &mut Exchange<'_, H>,
+        location: &str,
+        ids: &[String],
+    ) -> Result<Vec<ParsedTag>, SyncError> {
+        let path = format!("/social-media-posting/{}/tags/details", encode(location));
+        let body = serde_json::json!({ "tagIds": ids }).to_string().into_bytes();
+        let req = self.request(Method::Post, &path, &[], Some(body));
+        let env: TagsEnvelope = ex.send_json(Service::Ghl, EP_TAG_DETAILS, &req)?;
+        Ok(read_tags(env.results.tags))
+    }
+
+    /// The tag ids of a post, from `GET /social-media-posting/{locationId}/posts/{id}`.
+    pub fn post_tags<H: Host + ?Sized>(
+        &self,
+        ex: &mut Exchange<'_, H>,
+        location: &str,
+        post: &str,
+    ) -> Result<Vec<String>, SyncError> {
+        let path = format!("/social-media-posting/{}/posts/{}", encode(location), encode(post));
+        let req = self.request(Method::Get, &path, &[], None);
+        let env: PostEnvelope = ex.send_json(Service::Ghl, EP_POST, &req)?;
+        Ok(env.results.post.tags.unwrap_or_default())
+    }
+
+    /// `POST /social-media-posting/statistics?locationId= {profileIds, platforms?}`.
+    pub fn statistics<H: Host + ?Sized>(
+        &self,
+        ex: &mut Exchange<'_, H>,
+        location: &str,
+        profile_ids: &[String],
+        platforms: &[String],
+    ) -> Result<Statistics, SyncError> {
+        let mut body = serde_json::json!({ "profileIds": profile_ids });
+        if !platforms.is_empty() {
+            body["platforms"] = serde_json::json!(platforms);
+        }
+        let req = self.request(
+            Method::Post,
+            "/social-media-posting/statistics",
+            &[("locationId", location)],
+            Some(body.to_string().into_bytes()),
+        );
+        let resp = ex.send(Service::Ghl, EP_STATISTICS, &req)?;
+        let env: StatisticsEnvelope = parse_json(Service::Ghl, EP_STATISTICS, &resp.body)?;
+        Ok(env.results)
+    }
+}
+
+/// Reads each tag alone, so one bad tag is one item error.
+fn read_tags(raw: Vec<serde_json::Value>) -> Vec<ParsedTag> {
+    raw.into_iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let name = v
+                .get("_id")
+                .and_then(|x| x.as_str())
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("results.tags[{i}]"));
+            serde_json::from_value::<GhlTag>(v).map_err(|e| (name, format!("GHL sent a tag that is not a SocialMediaTagSchema: {e}")))
+        })
+        .collect()
+}
+
+fn read_count(count: Option<f64>) -> Result<Option<u64>, SyncError> {
+    match count {
+        None => Ok(None),
+        Some(c) if c.is_finite() && c >= 0.0 && c.fract() == 0.0 && c < 9.0e15 => Ok(Some(c as u64)),
+        Some(c) => Err(SyncError::InvalidResponse {
+            service: Service::Ghl,
+            endpoint: EP_TAGS.to_string(),
+            field: "results.count".into(),
+            message: format!("{c} is not a count"),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_tags_are_alone() {
+        let tags = read_tags(vec![
+            serde_json::json!({"_id": "a", "tag": "A"}),
+            serde_json::json!({"tag": "no id"}),
+            serde_json::json!({"_id": "c", "tag": 5}),
+        ]);
+        assert!(tags[0].is_ok());
+        assert_eq!(tags[1].as_ref().unwrap_err().0, "results.tags[1]");
+        assert_eq!(tags[2].as_ref().unwrap_err().0, "c");
+        assert!(read_count(Some(-1.0)).is_err());
+        assert!(read_count(Some(2.5)).is_err());
+        assert_eq!(read_count(Some(250.0)).unwrap(), Some(250));
+    }
+}

@@ -1,0 +1,123 @@
+//! The seam between the core and the world: one trait, [`Host`], gives the
+//! core HTTP, time and logging. The component implements it over its WIT
+//! imports; unit tests and benchmarks implement it in memory.
+
+pub mod url;
+
+use std::fmt;
+
+/// HTTP methods the connector uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+impl Method {
+    /// The method's name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+        }
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A fully formed request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    pub method: Method,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Vec<u8>>,
+    pub timeout_ms: u32,
+}
+
+/// An answer, whatever its status.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// The first header of that name (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// True for 2xx.
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+}
+
+/// Why no answer could be had.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransportError {
+    Timeout,
+    Connect(String),
+    Io(String),
+    Denied(String),
+    InvalidRequest(String),
+}
+
+impl TransportError {
+    /// Whether trying again may help.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            TransportError::Timeout | TransportError::Connect(_) | TransportError::Io(_)
+        )
+    }
+}
+
+impl fmt::Display for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TransportError::Timeout => f.write_str("timed out"),
+            TransportError::Connect(m) => write!(f, "could not connect: {m}"),
+            TransportError::Io(m) => write!(f, "connection broke: {m}"),
+            TransportError::Denied(m) => write!(f, "denied by the host: {m}"),
+            TransportError::InvalidRequest(m) => write!(f, "invalid request: {m}"),
+        }
+    }
+}
+
+/// Log severities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+/// Everything the core needs from outside.
+pub trait Host {
+    /// One HTTP exchange; no retries, no redirects.
+    fn send(&mut self, request: &Request) -> Result<Response, TransportError>;
+    /// Milliseconds since the Unix epoch.
+    fn now_ms(&mut self) -> u64;
+    /// Wait (or advance virtual time).
+    fn sleep_ms(&mut self, ms: u64);
+    /// One structured log line; never given a secret.
+    fn log(&mut self, level: Level, message: &str, fields: &[(&str, &str)]);
+}

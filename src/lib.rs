@@ -1,0 +1,25 @@
+//! GHL (HighLevel Social Planner) -> Rankr CRM connector.
+//!
+//! The core is plain Rust behind one trait, [`io::Host`] (HTTP, time, logs),
+//! so it compiles natively for tests and benchmarks and to `wasm32-wasip2`
+//! for the component. The WIT glue lives in one module, `component`, built
+//! for wasm only; nothing else sees generated types.
+
+pub mod client;
+pub mod ghl;
+pub mod io;
+pub mod mapping;
+pub mod ops;
+pub mod rankr;
+pub mod report;
+pub mod secret;
+pub mod settings;
+pub mod stats;
+
+#[cfg(target_family = "wasm")]
+mod component;
+
+pub use ops::{stats_sync, tag_details_push, tag_sync, StatsRequest, TagDetailsEvent, TagSyncEvent};
+pub use report::{ItemError, PlannedWrite, Service, SyncError, SyncReport, UpstreamError};
+pub use secret::Secret;
+pub use settings::SettingsInput;

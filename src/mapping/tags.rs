@@ -1,0 +1,388 @@
+//! The tag field mapping table: GHL `SocialMediaTagSchema` -> Rankr `TagInput`.
+//! A table is checked once, before any request, and then applied per tag.
+
+use super::transform::Transform;
+use crate::ghl::model::GhlTag;
+use crate::rankr::model::{AttrValue, TagInput, SOURCE};
+use std::collections::BTreeMap;
+
+/// One row as given: `source -> target`, then the transforms in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MappingRow {
+    pub source: String,
+    pub target: String,
+    pub transforms: Vec<Transform>,
+}
+
+impl MappingRow {
+    /// Shorthand for building tables in code.
+    pub fn new(source: &str, target: &str, transforms: Vec<Transform>) -> Self {
+        MappingRow {
+            source: source.into(),
+            target: target.into(),
+            transforms,
+        }
+    }
+}
+
+/// Fields of GHL's `SocialMediaTagSchema`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceField {
+    Id,
+    Tag,
+    LocationId,
+    CreatedBy,
+    Deleted,
+    CreatedAt,
+    UpdatedAt,
+}
+
+impl SourceField {
+    const ALL: [(&'static str, SourceField); 7] = [
+        ("_id", SourceField::Id),
+        ("tag", SourceField::Tag),
+        ("locationId", SourceField::LocationId),
+        ("createdBy", SourceField::CreatedBy),
+        ("deleted", SourceField::Deleted),
+        ("createdAt", SourceField::CreatedAt),
+        ("updatedAt", SourceField::UpdatedAt),
+    ];
+
+    fn parse(name: &str) -> Option<Self> {
+        Self::ALL.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
+    }
+
+    fn is_bool(self) -> bool {
+        self == SourceField::Deleted
+    }
+
+    fn read(self, tag: &GhlTag) -> Option<Value> {
+        let text = |v: &Option<String>| v.clone().map(Value::Text);
+        match self {
+            SourceField::Id => Some(Value::Text(tag.id.clone())),
+            SourceField::Tag => text(&tag.tag),
+            SourceField::LocationId => text(&tag.location_id),
+            SourceField::CreatedBy => text(&tag.created_by),
+            SourceField::Deleted => tag.deleted.map(Value::Bool),
+            SourceField::CreatedAt => text(&tag.created_at),
+            SourceField::UpdatedAt => text(&tag.updated_at),
+        }
+    }
+}
+
+/// Fields of Rankr's `TagInput`; anything else is an attribute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetField {
+    ExternalId,
+    Name,
+    LocationId,
+    Archived,
+    SourceCreatedAt,
+    SourceUpdatedAt,
+    Attribute(String),
+}
+
+impl TargetField {
+    fn parse(name: &str) -> Result<Self, String> {
+        Ok(match name {
+            "externalId" => TargetField::ExternalId,
+            "name" => TargetField::Name,
+            "locationId" => TargetField::LocationId,
+            "archived" => TargetField::Archived,
+            "sourceCreatedAt" => TargetField::SourceCreatedAt,
+            "sourceUpdatedAt" => TargetField::SourceUpdatedAt,
+            "source" | "attributes" => {
+                return Err(format!("`{name}` cannot be a target (use `attributes.<key>`)"))
+            }
+            other => {
+                let key = other.strip_prefix("attributes.").unwrap_or(other);
+                if key.is_empty() || key.len() > 128 || key.chars().any(char::is_control) {
+                    return Err(format!("`{other}` is not a usable attribute key"));
+                }
+                TargetField::Attribute(key.to_string())
+            }
+        })
+    }
+
+    fn canonical(&self) -> String {
+        match self {
+            TargetField::ExternalId => "externalId".into(),
+            TargetField::Name => "name".into(),
+            TargetField::LocationId => "locationId".into(),
+            TargetField::Archived => "archived".into(),
+            TargetField::SourceCreatedAt => "sourceCreatedAt".into(),
+            TargetField::SourceUpdatedAt => "sourceUpdatedAt".into(),
+            TargetField::Attribute(k) => format!("attributes.{k}"),
+        }
+    }
+
+    fn wants_bool(&self) -> bool {
+        *self == TargetField::Archived
+    }
+
+    fn takes_any(&self) -> bool {
+        matches!(self, TargetField::Attribute(_))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Value {
+    Text(String),
+    Bool(bool),
+}
+
+#[derive(Debug, Clone)]
+struct CompiledRow {
+    source: SourceField,
+    source_name: String,
+    target: TargetField,
+    transforms: Vec<Transform>,
+}
+
+/// A checked mapping table.
+#[derive(Debug, Clone)]
+pub struct TagMapping {
+    rows: Vec<CompiledRow>,
+}
+
+/// The table used when settings give none.
+pub fn default_table() -> Vec<MappingRow> {
+    vec![
+        MappingRow::new("_id", "externalId", vec![]),
+        MappingRow::new("tag", "name", vec![Transform::Trim]),
+        MappingRow::new("locationId", "locationId", vec![]),
+        MappingRow::new("deleted", "archived", vec![]),
+        MappingRow::new("createdAt", "sourceCreatedAt", vec![]),
+        MappingRow::new("updatedAt", "sourceUpdatedAt", vec![]),
+        MappingRow::new("createdBy", "attributes.createdBy", vec![]),
+    ]
+}
+
+impl TagMapping {
+    /// Checks a table; an empty table means [`default_table`]. The error names
+    /// the row (1-based) and says what to fix.
+    pub fn compile(rows: &[MappingRow]) -> Result<Self, String> {
+        let defaults;
+        let rows = if rows.is_empty() {
+            defaults = default_table();
+            &defaults[..]
+        } else {
+            rows
+        };
+        let mut compiled: Vec<CompiledRow> = Vec::with_capacity(rows.len());
+        for (i, row) in rows.iter().enumerate() {
+            let at = format!("tag-mapping row {} (`{} -> {}`)", i + 1, row.source, row.target);
+            let source = SourceField::parse(&row.source).ok_or_else(|| {
+                let known: Vec<&str> = SourceField::ALL.iter().map(|(n, _)| *n).collect();
+                format!("{at}: unknown source field `{}`; GHL tags have {}", row.source, known.join(", "))
+            })?;
+            let target = TargetField::parse(&row.target).map_err(|e| format!("{at}: {e}"))?;
+            if let Some(prev) = compiled.iter().position(|c| c.target == target) {
+                return Err(format!(
+                    "{at}: target `{}` is already set by row {}; each target may appear once",
+                    target.canonical(),
+                    prev + 1
+                ));
+            }
+            if source.is_bool() && !(target.wants_bool() || target.takes_any()) {
+                return Err(format!("{at}: `{}` is true/false but `{}` needs text", row.source, target.canonical()));
+            }
+            if !source.is_bool() && target.wants_bool() {
+                return Err(format!("{at}: `{}` needs true/false; map `deleted` to it", target.canonical()));
+            }
+            for t in &row.transforms {
+                t.check().map_err(|e| format!("{at}: {e}"))?;
+                if source.is_bool() {
+                    return Err(format!("{at}: transform `{}` works on text, `{}` is true/false", t.name(), row.source));
+                }
+            }
+            compiled.push(CompiledRow {
+                source,
+                source_name: row.source.clone(),
+                target,
+                transforms: row.transforms.clone(),
+            });
+        }
+        for (needed, why) in [(TargetField::ExternalId, "Rankr keys tags by it"), (TargetField::Name, "Rankr requires it")] {
+            if !compiled.iter().any(|c| c.target == needed) {
+                return Err(format!(
+                    "tag-mapping has no row with target `{}` ({why}); add one, e.g. `{} -> {}`",
+                    needed.canonical(),
+                    if needed == TargetField::ExternalId { "_id" } else { "tag" },
+                    needed.canonical()
+                ));
+            }
+        }
+        Ok(TagMapping { rows: compiled })
+    }
+
+    /// Maps one tag. `location_id` fills `locationId` when no row sets it.
+    /// The error says why this tag cannot be sent; other tags go on.
+    pub fn apply(&self, tag: &GhlTag, location_id: &str) -> Result<TagInput, String> {
+        let mut input = TagInput {
+            external_id: String::new(),
+            source: SOURCE,
+            location_id: String::new(),
+            name: String::new(),
+            archived: false,
+            source_created_at: None,
+            source_updated_at: None,
+            attributes: BTreeMap::new(),
+        };
+        for row in &self.rows {
+            let value = match row.source.read(tag) {
+                Some(Value::Bool(b)) => Some(Value::Bool(b)),
+                Some(Value::Text(t)) => row
+                    .transforms
+                    .iter()
+                    .fold(Some(t), |v, step| step.apply(v))
+                    .map(Value::Text),
+                None => row.transforms.iter().fold(None, |v, step| step.apply(v)).map(Value::Text),
+            };
+            let text = |v: Option<Value>| match v {
+                Some(Value::Text(t)) => Some(t),
+                _ => None,
+            };
+            match &row.target {
+                TargetField::ExternalId => input.external_id = text(value).unwrap_or_default(),
+                TargetField::Name => input.name = text(value).unwrap_or_default(),
+                TargetField::LocationId => input.location_id = text(value).unwrap_or_default(),
+                TargetField::Archived => input.archived = matches!(value, Some(Value::Bool(true))),
+                TargetField::SourceCreatedAt => input.source_created_at = text(value).filter(|s| !s.is_empty()),
+                TargetField::SourceUpdatedAt => input.source_updated_at = text(value).filter(|s| !s.is_empty()),
+                TargetField::Attribute(key) => match value {
+                    Some(Value::Text(t)) => {
+                        input.attributes.insert(key.clone(), AttrValue::Text(t));
+                    }
+                    Some(Value::Bool(b)) => {
+                        input.attributes.insert(key.clone(), AttrValue::Bool(b));
+                    }
+                    None => {}
+                },
+            }
+        }
+        if input.location_id.is_empty() {
+            input.location_id = location_id.to_string();
+        }
+        let source_of = |t: TargetField| {
+            self.rows
+                .iter()
+                .find(|r| r.target == t)
+                .map(|r| r.source_name.as_str())
+                .unwrap_or("?")
+        };
+        if input.external_id.is_empty() {
+            return Err(format!("externalId is empty after mapping (from `{}`)", source_of(TargetField::ExternalId)));
+        }
+        if input.external_id.chars().count() > 128 {
+            return Err("externalId is longer than Rankr's 128 characters".into());
+        }
+        if input.name.is_empty() {
+            return Err(format!(
+                "name is empty after mapping (from `{}`); add a `default` transform to name such tags",
+                source_of(TargetField::Name)
+            ));
+        }
+        let len = input.name.chars().count();
+        if len > 100 {
+            return Err(format!(
+                "name is {len} characters, Rankr takes at most 100; add a `truncate(100)` transform"
+            ));
+        }
+        Ok(input)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tag() -> GhlTag {
+        GhlTag {
+            id: "t1".into(),
+            tag: Some("  Summer Sale ".into()),
+            location_id: Some("loc".into()),
+            created_by: Some("u1".into()),
+            deleted: Some(true),
+            created_at: Some("2024-01-01T00:00:00.000Z".into()),
+            updated_at: None,
+        }
+    }
+
+    #[test]
+    fn default_table_maps_every_field() {
+        let m = TagMapping::compile(&[]).unwrap();
+        let t = m.apply(&tag(), "fallback").unwrap();
+        assert_eq!(t.external_id, "t1");
+        assert_eq!(t.name, "Summer Sale");
+        assert_eq!(t.location_id, "loc");
+        assert!(t.archived);
+        assert_eq!(t.source_created_at.as_deref(), Some("2024-01-01T00:00:00.000Z"));
+        assert_eq!(t.source_updated_at, None);
+        assert_eq!(t.attributes.get("createdBy"), Some(&AttrValue::Text("u1".into())));
+        let json = serde_json::to_value(&t).unwrap();
+        assert_eq!(json["source"], "ghl");
+        assert!(json.get("sourceUpdatedAt").is_none());
+    }
+
+    #[test]
+    fn custom_table_with_transforms_and_bare_attribute() {
+        let rows = vec![
+            MappingRow::new("_id", "externalId", vec![Transform::Prefix("ghl-".into())]),
+            MappingRow::new("tag", "name", vec![Transform::Slugify]),
+            MappingRow::new("deleted", "isDeleted", vec![]),
+            MappingRow::new("updatedAt", "attributes.updated", vec![Transform::Default("never".into())]),
+        ];
+        let m = TagMapping::compile(&rows).unwrap();
+        let t = m.apply(&tag(), "fallback").unwrap();
+        assert_eq!(t.external_id, "ghl-t1");
+        assert_eq!(t.name, "summer-sale");
+        assert_eq!(t.location_id, "fallback");
+        assert!(!t.archived);
+        assert_eq!(t.attributes.get("isDeleted"), Some(&AttrValue::Bool(true)));
+        assert_eq!(t.attributes.get("updated"), Some(&AttrValue::Text("never".into())));
+    }
+
+    #[test]
+    fn bad_tables_are_refused_naming_the_row() {
+        let e = TagMapping::compile(&[MappingRow::new("nope", "name", vec![])]).unwrap_err();
+        assert!(e.contains("row 1") && e.contains("unknown source field `nope`"), "{e}");
+        let e = TagMapping::compile(&[MappingRow::new("tag", "name", vec![])]).unwrap_err();
+        assert!(e.contains("no row with target `externalId`"), "{e}");
+        let e = TagMapping::compile(&[MappingRow::new("_id", "externalId", vec![])]).unwrap_err();
+        assert!(e.contains("target `name`"), "{e}");
+        let e = TagMapping::compile(&[
+            MappingRow::new("_id", "externalId", vec![]),
+            MappingRow::new("tag", "name", vec![]),
+            MappingRow::new("createdBy", "name", vec![]),
+        ])
+        .unwrap_err();
+        assert!(e.contains("row 3") && e.contains("already set by row 2"), "{e}");
+        let e = TagMapping::compile(&[
+            MappingRow::new("_id", "externalId", vec![]),
+            MappingRow::new("tag", "name", vec![]),
+            MappingRow::new("createdBy", "attributes.x", vec![]),
+            MappingRow::new("locationId", "x", vec![]),
+        ])
+        .unwrap_err();
+        assert!(e.contains("row 4") && e.contains("attributes.x"), "{e}");
+        let e = TagMapping::compile(&[MappingRow::new("deleted", "name", vec![])]).unwrap_err();
+        assert!(e.contains("row 1") && e.contains("needs text"), "{e}");
+        let e = TagMapping::compile(&[MappingRow::new("tag", "name", vec![Transform::Truncate(0)])]).unwrap_err();
+        assert!(e.contains("row 1") && e.contains("truncate"), "{e}");
+        let e = TagMapping::compile(&[MappingRow::new("_id", "source", vec![])]).unwrap_err();
+        assert!(e.contains("cannot be a target"), "{e}");
+    }
+
+    #[test]
+    fn unusable_tags_are_item_errors() {
+        let m = TagMapping::compile(&[]).unwrap();
+        let mut t = tag();
+        t.tag = Some("   ".into());
+        assert!(m.apply(&t, "l").unwrap_err().contains("name is empty"));
+        t.tag = Some("x".repeat(101));
+        assert!(m.apply(&t, "l").unwrap_err().contains("truncate(100)"));
+        t.tag = None;
+        assert!(m.apply(&t, "l").is_err());
+    }
+}

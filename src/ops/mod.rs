@@ -1,0 +1,140 @@
+//! The three operations, written against [`Host`] only.
+
+mod stats_sync;
+mod tag_details;
+mod tag_sync;
+mod writer;
+
+pub use stats_sync::{stats_sync, StatsRequest};
+pub use tag_details::{tag_details_push, TagDetailsEvent};
+pub use tag_sync::{tag_sync, TagSyncEvent};
+
+use crate::client::Exchange;
+use crate::ghl::Ghl;
+use crate::io::{Host, Level};
+use crate::rankr::Rankr;
+use crate::report::{PlannedWrite, SyncError, SyncReport};
+use crate::settings::{check_id, Settings, SettingsInput};
+
+/// The state of one operation: checked settings, the exchange, the report.
+pub(crate) struct Run<'h, H: Host + ?Sized> {
+    pub settings: Settings,
+    pub ex: Exchange<'h, H>,
+    pub report: SyncReport,
+    op: &'static str,
+    run_id: u64,
+    batches: u32,
+}
+
+impl<'h, H: Host + ?Sized> Run<'h, H> {
+    /// Checks the settings (before any request) and starts the operation.
+    pub fn start(host: &'h mut H, input: &SettingsInput, op: &'static str, seed: &str) -> Result<Self, SyncError> {
+        let settings = input.check().map_err(SyncError::InvalidConfig)?;
+        let scrub = vec![
+            settings.ghl_token.expose().to_string(),
+            settings.rankr_api_key.expose().to_string(),
+        ];
+        let mut ex = Exchange::new(host, settings.retry, scrub);
+        let now = ex.host().now_ms();
+        let run_id = fnv1a(&[&now.to_le_bytes(), op.as_bytes(), seed.as_bytes()]);
+        ex.log(Level::Info, "operation started", &[("operation", op), ("dry_run", if settings.dry_run { "true" } else { "false" })]);
+        Ok(Run {
+            report: SyncReport {
+                dry_run: settings.dry_run,
+                ..SyncReport::default()
+            },
+            settings,
+            ex,
+            op,
+            run_id,
+            batches: 0,
+        })
+    }
+
+    pub fn ghl(settings: &Settings) -> Ghl<'_> {
+        Ghl {
+            base: &settings.ghl_base_url,
+            token: &settings.ghl_token,
+            timeout_ms: settings.request_timeout_ms,
+        }
+    }
+
+    pub fn rankr(settings: &Settings) -> Rankr<'_> {
+        Rankr {
+            base: &settings.rankr_base_url,
+            key: &settings.rankr_api_key,
+            timeout_ms: settings.request_timeout_ms,
+        }
+    }
+
+    /// A fresh key for each new batch: the run, the batch's number and its
+    /// content. A retry of the same request reuses the same key (it is made
+    /// once per batch, before the first attempt).
+    pub fn idempotency_key(&mut self, body: &[u8]) -> String {
+        self.batches += 1;
+        format!(
+            "ghl-rankr-{}-{:016x}-{:05}-{:016x}",
+            self.op,
+            self.run_id,
+            self.batches,
+            fnv1a(&[body])
+        )
+    }
+
+    /// Records a write made or planned.
+    pub fn record_write(&mut self, method: &'static str, path: String, items: usize, body: &[u8]) {
+        self.report.writes.push(PlannedWrite {
+            method,
+            path,
+            items: items as u32,
+            body: if self.settings.dry_run {
+                String::from_utf8_lossy(body).into_owned()
+            } else {
+                String::new()
+            },
+        });
+    }
+
+    /// The report, with the request counts filled in.
+    pub fn finish(mut self) -> SyncReport {
+        self.report.requests = self.ex.requests;
+        self.report.retries = self.ex.retries;
+        let fields = [
+            ("operation", self.op.to_string()),
+            ("fetched", self.report.fetched.to_string()),
+            ("created", self.report.created.to_string()),
+            ("updated", self.report.updated.to_string()),
+            ("rejected", self.report.rejected.to_string()),
+            ("requests", self.report.requests.to_string()),
+        ];
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        self.ex.log(Level::Info, "operation finished", &fields);
+        self.report
+    }
+}
+
+/// Checks an id from an event; the error is `invalid-config`.
+pub(crate) fn id(what: &str, value: &str) -> Result<(), SyncError> {
+    check_id(what, value).map_err(SyncError::InvalidConfig)
+}
+
+/// Keeps the first of each id, in order.
+pub(crate) fn dedup(ids: &[String]) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    ids.iter().filter(|i| seen.insert(i.as_str())).cloned().collect()
+}
+
+/// 64-bit FNV-1a over several parts: a stable, dependency-free content hash
+/// for idempotency keys (not for security).
+pub(crate) fn fnv1a(parts: &[&[u8]]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for b in *part {
+            h ^= *b as u64;
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        h ^= 0xff;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}

@@ -1,0 +1,111 @@
+//! `stats-sync`: read Social Planner statistics and upsert them into a Rankr
+//! dashboard as `(scope, metric, timestamp, value)` points.
+
+use super::{dedup, id, Run};
+use crate::ghl::EP_STATISTICS;
+use crate::io::Host;
+use crate::rankr::{metric_batch_body, Rankr, MAX_POINTS_PER_BATCH};
+use crate::report::{Service, SyncError, SyncReport};
+use crate::settings::SettingsInput;
+use crate::stats::{day_of, parse_day, PointBuilder};
+
+/// Platforms the statistics endpoint accepts.
+pub const PLATFORMS: [&str; 7] = ["facebook", "instagram", "linkedin", "google", "pinterest", "youtube", "tiktok"];
+
+/// Profiles GHL takes per statistics request.
+pub const MAX_PROFILES: usize = 100;
+
+/// The request: whose statistics, and which dashboard they go to.
+#[derive(Debug, Clone, Default)]
+pub struct StatsRequest {
+    pub location_id: String,
+    pub profile_ids: Vec<String>,
+    pub platforms: Vec<String>,
+    pub dashboard_id: String,
+    /// `YYYY-MM-DD`; none = today (UTC) by the host clock.
+    pub as_of: Option<String>,
+}
+
+/// Runs `stats-sync`.
+pub fn stats_sync<H: Host + ?Sized>(host: &mut H, settings: &SettingsInput, req: &StatsRequest) -> Result<SyncReport, SyncError> {
+    id("location-id", &req.location_id)?;
+    id("dashboard-id", &req.dashboard_id)?;
+    let profiles = dedup(&req.profile_ids);
+    if profiles.is_empty() || profiles.len() > MAX_PROFILES {
+        return Err(SyncError::InvalidConfig(format!(
+            "profile-ids has {} ids; give 1 to {MAX_PROFILES} (the `profileId`s of connected accounts)",
+            profiles.len()
+        )));
+    }
+    for p in &profiles {
+        id("profile-id", p)?;
+    }
+    let platforms = dedup(&req.platforms);
+    if let Some(bad) = platforms.iter().find(|p| !PLATFORMS.contains(&p.as_str())) {
+        return Err(SyncError::InvalidConfig(format!(
+            "platform `{bad}` is not one GHL reports; use {}",
+            PLATFORMS.join(", ")
+        )));
+    }
+    let as_of = match &req.as_of {
+        Some(d) => Some(parse_day(d).map_err(|e| SyncError::InvalidConfig(format!("as-of: {e}")))?),
+        None => None,
+    };
+    let location = req.location_id.as_str();
+    let mut run = Run::start(host, settings, "stats-sync", location)?;
+    let as_of = match as_of {
+        Some(d) => d,
+        None => {
+            let now = run.ex.host().now_ms();
+            day_of(now).map_err(SyncError::InvalidConfig)?
+        }
+    };
+
+    let stats = Run::<H>::ghl(&run.settings).statistics(&mut run.ex, location, &profiles, &platforms)?;
+    let mut builder = PointBuilder::new(location, as_of, &run.settings.metric_renames).map_err(SyncError::InvalidConfig)?;
+    builder.add(&stats).map_err(|e| SyncError::InvalidResponse {
+        service: Service::Ghl,
+        endpoint: EP_STATISTICS.into(),
+        field: e.field,
+        message: e.message,
+    })?;
+    let mut points = builder.points;
+    points.retain(|p| {
+        let ok = p.scope.chars().count() <= 256;
+        if !ok {
+            run.report.reject(
+                format!("{} {}", p.metric, p.timestamp),
+                Service::Rankr,
+                "scope is longer than Rankr's 256 characters; use a shorter location id",
+            );
+        }
+        ok
+    });
+    run.report.fetched = points.len() as u32;
+
+    let path = Rankr::metrics_path(&req.dashboard_id);
+    for batch in points.chunks(MAX_POINTS_PER_BATCH) {
+        let body = metric_batch_body(batch);
+        let key = run.idempotency_key(&body);
+        run.record_write("POST", path.clone(), batch.len(), &body);
+        if run.settings.dry_run {
+            continue;
+        }
+        let resp = Run::<H>::rankr(&run.settings).upsert_metrics(&mut run.ex, &req.dashboard_id, body, &key)?;
+        let n = batch.len() as f64;
+        let accepted = resp.accepted.clamp(0.0, n);
+        let created = resp.created.clamp(0.0, accepted);
+        let updated = resp.updated.clamp(0.0, accepted - created);
+        run.report.created += created as u32;
+        run.report.updated += updated as u32;
+        run.report.unchanged += (accepted - created - updated) as u32;
+        if accepted < n {
+            run.report.reject(
+                format!("batch of {} points from {}", batch.len(), batch[0].timestamp),
+                Service::Rankr,
+                format!("Rankr accepted {accepted} of {n} points"),
+            );
+        }
+    }
+    Ok(run.finish())
+}

@@ -1,0 +1,66 @@
+//! `tag-details-push`: tags changed in GHL. Read them by id (at most 100 ids
+//! a request) and upsert them into Rankr; `deleted` becomes `archived`.
+
+use super::writer::TagWriter;
+use super::{dedup, id, Run};
+use crate::io::Host;
+use crate::report::{Service, SyncError, SyncReport};
+use crate::settings::SettingsInput;
+use std::collections::HashSet;
+
+/// Ids GHL takes per `tags/details` request.
+pub const MAX_IDS_PER_DETAILS: usize = 100;
+
+/// The event: a location and the ids of its changed tags.
+#[derive(Debug, Clone, Default)]
+pub struct TagDetailsEvent {
+    pub location_id: String,
+    pub tag_ids: Vec<String>,
+}
+
+/// Runs `tag-details-push`.
+pub fn tag_details_push<H: Host + ?Sized>(
+    host: &mut H,
+    settings: &SettingsInput,
+    event: &TagDetailsEvent,
+) -> Result<SyncReport, SyncError> {
+    id("location-id", &event.location_id)?;
+    if event.tag_ids.is_empty() {
+        return Err(SyncError::InvalidConfig("tag-ids is empty; name at least one changed tag".into()));
+    }
+    for t in &event.tag_ids {
+        id("tag-id", t)?;
+    }
+    let location = event.location_id.as_str();
+    let ids = dedup(&event.tag_ids);
+    let mut run = Run::start(host, settings, "tag-details-push", location)?;
+    let mut writer = TagWriter::new(None);
+    let mut seen: HashSet<String> = HashSet::new();
+    for chunk in ids.chunks(MAX_IDS_PER_DETAILS) {
+        let tags = Run::<H>::ghl(&run.settings).tag_details(&mut run.ex, location, chunk)?;
+        for parsed in tags {
+            match parsed {
+                Ok(tag) => {
+                    if !seen.insert(tag.id.clone()) {
+                        continue;
+                    }
+                    run.report.fetched += 1;
+                    match run.settings.tag_mapping.apply(&tag, location) {
+                        Ok(input) => writer.push(&mut run, tag.id, input)?,
+                        Err(why) => run.report.reject(tag.id, Service::Ghl, why),
+                    }
+                }
+                Err((item, why)) => run.report.reject(item, Service::Ghl, why),
+            }
+        }
+        for missing in chunk.iter().filter(|i| !seen.contains(*i)) {
+            run.report.reject(
+                missing.clone(),
+                Service::Ghl,
+                format!("GHL returned no tag with this id for location {location}"),
+            );
+        }
+    }
+    writer.flush(&mut run)?;
+    Ok(run.finish())
+}

@@ -1,0 +1,137 @@
+//! The Rankr client, per `spec/rankr-api.yaml`: idempotent batch upserts with
+//! an `Idempotency-Key`, problem+json errors, 100 tags / 500 points / 1 MiB
+//! per request.
+
+pub mod model;
+
+use crate::client::Exchange;
+use crate::io::url::{build, encode};
+use crate::io::{Host, Method, Request};
+use crate::report::{Service, SyncError};
+use crate::secret::Secret;
+use model::{MetricBatch, MetricBatchResponse, MetricPoint, PostTags, PostTagsResponse, TagBatch, TagBatchResponse, TagInput, TagResult};
+
+/// Tags per `batch-upsert-tags`.
+pub const MAX_TAGS_PER_BATCH: usize = 100;
+/// Points per `batch-upsert-metrics`.
+pub const MAX_POINTS_PER_BATCH: usize = 500;
+/// Bytes per request body.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+pub const EP_TAGS: &str = "POST /v1/tags/batch-upsert";
+pub const EP_POST_TAGS: &str = "PUT /v1/posts/{externalPostId}/tags";
+pub const EP_METRICS: &str = "POST /v1/dashboards/{dashboardId}/metrics/batch-upsert";
+
+/// Rankr endpoints, bound to a base URL and key.
+pub struct Rankr<'s> {
+    pub base: &'s str,
+    pub key: &'s Secret,
+    pub timeout_ms: u32,
+}
+
+impl Rankr<'_> {
+    /// A write request; `idempotency_key` for batch POSTs.
+    pub fn request(&self, method: Method, path: &str, body: Vec<u8>, idempotency_key: Option<&str>) -> Request {
+        let mut headers = vec![
+            ("Authorization".to_string(), format!("Bearer {}", self.key.expose())),
+            ("Accept".to_string(), "application/json, application/problem+json".to_string()),
+            ("Content-Type".to_string(), "application/json".to_string()),
+        ];
+        if let Some(k) = idempotency_key {
+            headers.push(("Idempotency-Key".to_string(), k.to_string()));
+        }
+        Request {
+            method,
+            url: build(self.base, path, &[]),
+            headers,
+            body: Some(body),
+            timeout_ms: self.timeout_ms,
+        }
+    }
+
+    /// `POST /v1/tags/batch-upsert`; one result per item, checked against the items.
+    pub fn upsert_tags<H: Host + ?Sized>(
+        &self,
+        ex: &mut Exchange<'_, H>,
+        body: Vec<u8>,
+        items: &[TagInput],
+        key: &str,
+    ) -> Result<Vec<TagResult>, SyncError> {
+        let req = self.request(Method::Post, "/v1/tags/batch-upsert", body, Some(key));
+        let resp: TagBatchResponse = ex.send_json(Service::Rankr, EP_TAGS, &req)?;
+        if resp.results.len() != items.len() {
+            return Err(SyncError::InvalidResponse {
+                service: Service::Rankr,
+                endpoint: EP_TAGS.into(),
+                field: "results".into(),
+                message: format!("{} results for {} items", resp.results.len(), items.len()),
+            });
+        }
+        if let Some((i, r)) = resp
+            .results
+            .iter()
+            .enumerate()
+            .find(|(i, r)| r.external_id != items[*i].external_id)
+        {
+            return Err(SyncError::InvalidResponse {
+                service: Service::Rankr,
+                endpoint: EP_TAGS.into(),
+                field: format!("results[{i}].externalId"),
+                message: format!("`{}` answers item `{}`", r.external_id, items[i].external_id),
+            });
+        }
+        Ok(resp.results)
+    }
+
+    /// The body of `PUT /v1/posts/{externalPostId}/tags`.
+    pub fn post_tags_body(location: &str, tag_external_ids: &[String]) -> Vec<u8> {
+        serde_json::to_vec(&PostTags {
+            source: model::SOURCE,
+            location_id: location,
+            tag_external_ids,
+        })
+        .unwrap_or_default()
+    }
+
+    pub fn post_tags_path(post_id: &str) -> String {
+        format!("/v1/posts/{}/tags", encode(post_id))
+    }
+
+    /// `PUT /v1/posts/{externalPostId}/tags`; returns Rankr's `tagCount`.
+    pub fn set_post_tags<H: Host + ?Sized>(
+        &self,
+        ex: &mut Exchange<'_, H>,
+        post_id: &str,
+        body: Vec<u8>,
+    ) -> Result<u32, SyncError> {
+        let req = self.request(Method::Put, &Self::post_tags_path(post_id), body, None);
+        let resp: PostTagsResponse = ex.send_json(Service::Rankr, EP_POST_TAGS, &req)?;
+        Ok(resp.tag_count.clamp(0.0, u32::MAX as f64) as u32)
+    }
+
+    pub fn metrics_path(dashboard: &str) -> String {
+        format!("/v1/dashboards/{}/metrics/batch-upsert", encode(dashboard))
+    }
+
+    /// `POST /v1/dashboards/{dashboardId}/metrics/batch-upsert`.
+    pub fn upsert_metrics<H: Host + ?Sized>(
+        &self,
+        ex: &mut Exchange<'_, H>,
+        dashboard: &str,
+        body: Vec<u8>,
+        key: &str,
+    ) -> Result<MetricBatchResponse, SyncError> {
+        let req = self.request(Method::Post, &Self::metrics_path(dashboard), body, Some(key));
+        ex.send_json(Service::Rankr, EP_METRICS, &req)
+    }
+}
+
+/// The JSON body of a tag batch.
+pub fn tag_batch_body(items: &[TagInput]) -> Vec<u8> {
+    serde_json::to_vec(&TagBatch { items }).unwrap_or_default()
+}
+
+/// The JSON body of a metric batch.
+pub fn metric_batch_body(points: &[MetricPoint]) -> Vec<u8> {
+    serde_json::to_vec(&MetricBatch { points }).unwrap_or_default()
+}

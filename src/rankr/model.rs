@@ -1,0 +1,118 @@
+//! Rankr request and response shapes, from `spec/rankr-api.yaml`.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The only `source` Rankr knows for this connector.
+pub const SOURCE: &str = "ghl";
+
+/// A free-form attribute value (`string | number | boolean`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum AttrValue {
+    Text(String),
+    Bool(bool),
+}
+
+/// `TagInput`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TagInput {
+    pub external_id: String,
+    pub source: &'static str,
+    pub location_id: String,
+    pub name: String,
+    pub archived: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_created_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_updated_at: Option<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, AttrValue>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TagBatch<'a> {
+    pub items: &'a [TagInput],
+}
+
+/// One result of `batch-upsert-tags`, in request order.
+#[derive(Debug, Deserialize)]
+pub struct TagResult {
+    #[serde(rename = "externalId")]
+    pub external_id: String,
+    pub status: TagStatus,
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TagStatus {
+    Created,
+    Updated,
+    Unchanged,
+    Rejected,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TagBatchResponse {
+    pub results: Vec<TagResult>,
+}
+
+/// Body of `set-post-tags`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PostTags<'a> {
+    pub source: &'static str,
+    pub location_id: &'a str,
+    pub tag_external_ids: &'a [String],
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PostTagsResponse {
+    pub tag_count: f64,
+}
+
+/// `MetricPoint`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MetricPoint {
+    pub scope: String,
+    pub metric: String,
+    pub timestamp: String,
+    pub value: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MetricBatch<'a> {
+    pub points: &'a [MetricPoint],
+}
+
+#[derive(Debug, Deserialize)]
+pub struct MetricBatchResponse {
+    pub accepted: f64,
+    pub created: f64,
+    pub updated: f64,
+}
+
+/// `Problem` (application/problem+json).
+#[derive(Debug, Deserialize)]
+pub struct Problem {
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub detail: Option<String>,
+    #[serde(default)]
+    pub errors: Vec<ProblemItem>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ProblemItem {
+    #[serde(default)]
+    pub index: Option<i64>,
+    #[serde(default)]
+    pub field: Option<String>,
+    #[serde(default)]
+    pub message: Option<String>,
+}

@@ -1,0 +1,187 @@
+//! Settings as given (mirroring WIT `settings`) and as checked. Everything is
+//! checked before the first request, and each error says what to fix.
+
+use crate::client::retry::RetryPolicy;
+use crate::mapping::{MappingRow, MetricRenames, TagMapping};
+use crate::secret::Secret;
+
+/// Settings as the host gives them.
+#[derive(Debug, Clone, Default)]
+pub struct SettingsInput {
+    pub ghl_base_url: String,
+    pub ghl_token: Secret,
+    pub rankr_base_url: String,
+    pub rankr_api_key: Secret,
+    pub page_size: Option<u32>,
+    pub tag_mapping: Vec<MappingRow>,
+    pub metric_mapping: Vec<(String, String)>,
+    pub dry_run: bool,
+    pub request_timeout_ms: Option<u32>,
+    pub retry: Option<RetryPolicy>,
+}
+
+/// Checked settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub ghl_base_url: String,
+    pub ghl_token: Secret,
+    pub rankr_base_url: String,
+    pub rankr_api_key: Secret,
+    pub page_size: u32,
+    pub tag_mapping: TagMapping,
+    pub metric_renames: MetricRenames,
+    pub dry_run: bool,
+    pub request_timeout_ms: u32,
+    pub retry: RetryPolicy,
+}
+
+/// Default tags per GHL page.
+pub const DEFAULT_PAGE_SIZE: u32 = 100;
+/// Largest page the connector asks for.
+pub const MAX_PAGE_SIZE: u32 = 1000;
+/// Default per-request timeout.
+pub const DEFAULT_TIMEOUT_MS: u32 = 30_000;
+
+impl SettingsInput {
+    /// Checks everything; the error is the `invalid-config` message.
+    pub fn check(&self) -> Result<Settings, String> {
+        let ghl_base_url = check_base_url("ghl-base-url", &self.ghl_base_url)?;
+        let rankr_base_url = check_base_url("rankr-base-url", &self.rankr_base_url)?;
+        check_secret("ghl-token", &self.ghl_token, "GHL_ACCESS_TOKEN")?;
+        check_secret("rankr-api-key", &self.rankr_api_key, "RANKR_API_KEY")?;
+        let page_size = self.page_size.unwrap_or(DEFAULT_PAGE_SIZE);
+        if !(1..=MAX_PAGE_SIZE).contains(&page_size) {
+            return Err(format!("page-size is {page_size}; use 1 to {MAX_PAGE_SIZE}"));
+        }
+        let request_timeout_ms = self.request_timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS);
+        if request_timeout_ms < 100 {
+            return Err(format!("request-timeout-ms is {request_timeout_ms}; use at least 100"));
+        }
+        let retry = self.retry.unwrap_or_default();
+        retry.check()?;
+        Ok(Settings {
+            ghl_base_url,
+            ghl_token: self.ghl_token.clone(),
+            rankr_base_url,
+            rankr_api_key: self.rankr_api_key.clone(),
+            page_size,
+            tag_mapping: TagMapping::compile(&self.tag_mapping)?,
+            metric_renames: MetricRenames::compile(&self.metric_mapping)?,
+            dry_run: self.dry_run,
+            request_timeout_ms,
+            retry,
+        })
+    }
+}
+
+fn check_secret(name: &str, s: &Secret, env: &str) -> Result<(), String> {
+    if s.is_empty() {
+        return Err(format!("{name} is empty; set it (the example host reads {env})"));
+    }
+    if s.expose().chars().any(|c| c.is_control() || c == ' ') {
+        return Err(format!("{name} holds spaces or control characters; paste the bare token"));
+    }
+    Ok(())
+}
+
+/// `https://host[:port][/prefix]`, or `http://` for loopback hosts only (the
+/// demo and tests); no user info, query or fragment. Returned without a
+/// trailing slash.
+pub fn check_base_url(name: &str, url: &str) -> Result<String, String> {
+    let url = url.trim();
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| format!("{name} `{url}` is not an absolute URL; write e.g. https://api.example.com"))?;
+    let authority = rest.split('/').next().unwrap_or("");
+    if authority.is_empty() {
+        return Err(format!("{name} `{url}` has no host"));
+    }
+    if authority.contains('@') {
+        return Err(format!("{name} must not carry user info (`user@`); credentials go in the environment"));
+    }
+    if rest.contains('?') || rest.contains('#') {
+        return Err(format!("{name} `{url}` must not have a query or fragment"));
+    }
+    let host = host_of(authority);
+    match scheme.to_ascii_lowercase().as_str() {
+        "https" => {}
+        "http" if is_loopback(host) => {}
+        "http" => return Err(format!("{name} `{url}` must use https (plain http is for loopback hosts only)")),
+        other => return Err(format!("{name} `{url}` has scheme `{other}`; use https")),
+    }
+    Ok(url.trim_end_matches('/').to_string())
+}
+
+fn host_of(authority: &str) -> &str {
+    if let Some(rest) = authority.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or("");
+    }
+    authority.rsplit_once(':').map(|(h, _)| h).unwrap_or(authority)
+}
+
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host == "::1"
+        || host.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// An id that goes into a path or query: not empty, not `.`/`..`, no control
+/// characters, at most 256 characters.
+pub fn check_id(what: &str, id: &str) -> Result<(), String> {
+    if id.is_empty() {
+        return Err(format!("{what} is empty"));
+    }
+    if id == "." || id == ".." {
+        return Err(format!("{what} `{id}` is not an id"));
+    }
+    if id.len() > 256 || id.chars().any(char::is_control) {
+        return Err(format!("{what} must be at most 256 characters without control characters"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input() -> SettingsInput {
+        SettingsInput {
+            ghl_base_url: "https://services.leadconnectorhq.com/".into(),
+            ghl_token: Secret::new("tok"),
+            rankr_base_url: "http://127.0.0.1:8080".into(),
+            rankr_api_key: Secret::new("key"),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let s = input().check().unwrap();
+        assert_eq!(s.ghl_base_url, "https://services.leadconnectorhq.com");
+        assert_eq!(s.page_size, 100);
+        assert_eq!(s.request_timeout_ms, 30_000);
+    }
+
+    #[test]
+    fn refusals_say_what_to_fix() {
+        let mut i = input();
+        i.ghl_base_url = "http://example.com".into();
+        assert!(i.check().unwrap_err().contains("must use https"));
+        i.ghl_base_url = "ftp://x".into();
+        assert!(i.check().unwrap_err().contains("scheme `ftp`"));
+        i.ghl_base_url = "https://u:p@x".into();
+        assert!(i.check().unwrap_err().contains("user info"));
+        i.ghl_base_url = "services.leadconnectorhq.com".into();
+        assert!(i.check().unwrap_err().contains("not an absolute URL"));
+        let mut i = input();
+        i.ghl_token = Secret::new("");
+        assert!(i.check().unwrap_err().contains("GHL_ACCESS_TOKEN"));
+        let mut i = input();
+        i.page_size = Some(0);
+        assert!(i.check().unwrap_err().contains("page-size"));
+        assert!(check_id("location-id", "..").is_err());
+        assert!(check_id("location-id", "x/../../v1").is_ok());
+        assert!(check_base_url("x", "http://[::1]:80").is_ok());
+        assert!(check_base_url("x", "http://localhost:80/").is_ok());
+    }
+}
