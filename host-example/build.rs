@@ -11,7 +11,10 @@ const TARGET: &str = "wasm32-wasip2";
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
-    let root = manifest_dir.parent().expect("host-example lives inside the workspace").to_path_buf();
+    let root = manifest_dir
+        .parent()
+        .expect("host-example lives inside the workspace")
+        .to_path_buf();
     for watched in ["src", "wit", "Cargo.toml", "Cargo.lock"] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
@@ -28,7 +31,14 @@ fn main() {
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&root)
-        .args(["build", "--release", "--package", "ghl-rankr-connector", "--target", TARGET])
+        .args([
+            "build",
+            "--release",
+            "--package",
+            "ghl-rankr-connector",
+            "--target",
+            TARGET,
+        ])
         .arg("--target-dir")
         .arg(&target_dir);
     // The outer build's settings are not the component's.
@@ -56,7 +66,11 @@ fn main() {
         panic!("building the component for {TARGET} failed (see the output above)");
     }
     let wasm = target_dir.join(TARGET).join("release").join("ghl_rankr_connector.wasm");
-    assert!(Path::new(&wasm).exists(), "the component was not found at {}", wasm.display());
+    assert!(
+        Path::new(&wasm).exists(),
+        "the component was not found at {}",
+        wasm.display()
+    );
     println!("cargo:rustc-env=GHL_RANKR_COMPONENT_PATH={}", wasm.display());
 }
 

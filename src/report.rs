@@ -128,7 +128,11 @@ impl fmt::Display for SyncError {
                 Ok(())
             }
             SyncError::Upstream(e) => {
-                write!(f, "{} answered {} at {}: {}", e.service, e.status, e.endpoint, e.message)
+                write!(
+                    f,
+                    "{} answered {} at {}: {}",
+                    e.service, e.status, e.endpoint, e.message
+                )
             }
             SyncError::InvalidResponse {
                 service,

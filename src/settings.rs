@@ -79,7 +79,9 @@ fn check_secret(name: &str, s: &Secret, env: &str) -> Result<(), String> {
         return Err(format!("{name} is empty; set it (the example host reads {env})"));
     }
     if s.expose().chars().any(|c| c.is_control() || c == ' ') {
-        return Err(format!("{name} holds spaces or control characters; paste the bare token"));
+        return Err(format!(
+            "{name} holds spaces or control characters; paste the bare token"
+        ));
     }
     Ok(())
 }
@@ -97,7 +99,9 @@ pub fn check_base_url(name: &str, url: &str) -> Result<String, String> {
         return Err(format!("{name} `{url}` has no host"));
     }
     if authority.contains('@') {
-        return Err(format!("{name} must not carry user info (`user@`); credentials go in the environment"));
+        return Err(format!(
+            "{name} must not carry user info (`user@`); credentials go in the environment"
+        ));
     }
     if rest.contains('?') || rest.contains('#') {
         return Err(format!("{name} `{url}` must not have a query or fragment"));
@@ -106,7 +110,11 @@ pub fn check_base_url(name: &str, url: &str) -> Result<String, String> {
     match scheme.to_ascii_lowercase().as_str() {
         "https" => {}
         "http" if is_loopback(host) => {}
-        "http" => return Err(format!("{name} `{url}` must use https (plain http is for loopback hosts only)")),
+        "http" => {
+            return Err(format!(
+                "{name} `{url}` must use https (plain http is for loopback hosts only)"
+            ))
+        }
         other => return Err(format!("{name} `{url}` has scheme `{other}`; use https")),
     }
     Ok(url.trim_end_matches('/').to_string())
@@ -135,7 +143,9 @@ pub fn check_id(what: &str, id: &str) -> Result<(), String> {
         return Err(format!("{what} `{id}` is not an id"));
     }
     if id.len() > 256 || id.chars().any(char::is_control) {
-        return Err(format!("{what} must be at most 256 characters without control characters"));
+        return Err(format!(
+            "{what} must be at most 256 characters without control characters"
+        ));
     }
     Ok(())
 }

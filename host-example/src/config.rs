@@ -43,7 +43,9 @@ impl Secret {
     pub fn from_env(var: &str) -> Result<Self, String> {
         match std::env::var(var) {
             Ok(v) if !v.trim().is_empty() => Ok(Secret(v.trim().to_string())),
-            _ => Err(format!("{var} is not set; export it (secrets are read from the environment only)")),
+            _ => Err(format!(
+                "{var} is not set; export it (secrets are read from the environment only)"
+            )),
         }
     }
 
@@ -230,7 +232,10 @@ mod tests {
             config: &c,
         });
         assert_eq!(s.page_size, Some(50));
-        assert!(matches!(s.tag_mapping[0].transforms[1], types::Transform::Truncate(100)));
+        assert!(matches!(
+            s.tag_mapping[0].transforms[1],
+            types::Transform::Truncate(100)
+        ));
         assert_eq!(s.metric_mapping[0].target, "likes_7d");
     }
 
@@ -244,6 +249,9 @@ mod tests {
 
     #[test]
     fn secrets_are_redacted() {
-        assert_eq!(format!("{:?} {}", Secret::new("s3cret"), Secret::new("s3cret")), "[redacted] [redacted]");
+        assert_eq!(
+            format!("{:?} {}", Secret::new("s3cret"), Secret::new("s3cret")),
+            "[redacted] [redacted]"
+        );
     }
 }

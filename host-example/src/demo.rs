@@ -62,7 +62,7 @@ pub fn run(engine: &ConnectorEngine, out: &mut dyn Write, json_out: bool) -> any
         .map_err(|_| anyhow!("fake GHL state poisoned"))?
         .requests
         .iter()
-        .filter(|(m, url, _, _)| m == "GET" && url.contains("/tags?"))
+        .filter(|r| r.method == "GET" && r.url.contains("/tags?"))
         .count();
     text.push_str(&render::summary("tag-sync", &tag_report));
     text.push_str(&format!("  GHL tag pages read: {pages}\n\n"));
@@ -117,7 +117,12 @@ pub fn run(engine: &ConnectorEngine, out: &mut dyn Write, json_out: bool) -> any
         .map(|(_, _, _, ts)| ts.as_str())
         .collect();
     text.push_str("Rankr now holds:\n");
-    text.push_str(&format!("  tags: {} ({} archived: {})\n", r.tags.len(), archived.len(), archived.join(", ")));
+    text.push_str(&format!(
+        "  tags: {} ({} archived: {})\n",
+        r.tags.len(),
+        archived.len(),
+        archived.join(", ")
+    ));
     if let Some(t) = r.tags.values().find(|t| t.input["externalId"] == json!("tag00001")) {
         text.push_str(&format!("  e.g. {}\n", t.input));
     }
@@ -129,7 +134,12 @@ pub fn run(engine: &ConnectorEngine, out: &mut dyn Write, json_out: bool) -> any
         days.iter().next().unwrap_or(&"-"),
         days.iter().last().unwrap_or(&"-")
     ));
-    let refused = ghl.state.lock().map_err(|_| anyhow!("fake GHL state poisoned"))?.refusals.clone();
+    let refused = ghl
+        .state
+        .lock()
+        .map_err(|_| anyhow!("fake GHL state poisoned"))?
+        .refusals
+        .clone();
     text.push_str(&format!(
         "  GHL requests refused by the official OpenAPI check: {}\n",
         refused.len()

@@ -6,8 +6,8 @@ use crate::bindings::rankr::ghl_connector::{host, http};
 use crate::bindings::{Connector, ConnectorPre};
 use crate::clock::Clock;
 use crate::transport::HttpTransport;
-use crate::types::{SyncError, SyncReport};
 use crate::types::{Settings, StatsRequest, TagDetailsEvent, TagSyncEvent};
+use crate::types::{SyncError, SyncReport};
 use anyhow::Context as _;
 use std::sync::{Arc, Mutex};
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
@@ -52,10 +52,18 @@ impl http::Host for HostState {
     fn send(&mut self, request: http::Request) -> Result<http::Response, http::TransportError> {
         let start = std::time::Instant::now();
         let result = self.env.transport.send(&request);
-        let method = format!("{:?}", request.method);
+        let method = match request.method {
+            http::Method::Get => "GET",
+            http::Method::Post => "POST",
+            http::Method::Put => "PUT",
+            http::Method::Patch => "PATCH",
+            http::Method::Delete => "DELETE",
+        };
         let path = path_of(&request.url);
         match &result {
-            Ok(r) => tracing::debug!(target: "ghl_rankr::http", method, path, status = r.status, bytes = r.body.len(), ms = start.elapsed().as_millis() as u64, "exchange"),
+            Ok(r) => {
+                tracing::debug!(target: "ghl_rankr::http", method, path, status = r.status, bytes = r.body.len(), ms = start.elapsed().as_millis() as u64, "exchange")
+            }
             Err(e) => tracing::debug!(target: "ghl_rankr::http", method, path, error = ?e, "exchange failed"),
         }
         result
@@ -151,7 +159,12 @@ impl ConnectorEngine {
 
     /// Runs `tag-sync`. The outer error is the host's (a trap); the inner
     /// one is the component's answer.
-    pub fn tag_sync(&self, env: &Env, settings: &Settings, event: &TagSyncEvent) -> anyhow::Result<Result<SyncReport, SyncError>> {
+    pub fn tag_sync(
+        &self,
+        env: &Env,
+        settings: &Settings,
+        event: &TagSyncEvent,
+    ) -> anyhow::Result<Result<SyncReport, SyncError>> {
         let (mut store, c) = self.instance(env)?;
         c.rankr_ghl_connector_sync()
             .call_tag_sync(&mut store, settings, event)
@@ -174,7 +187,12 @@ impl ConnectorEngine {
     }
 
     /// Runs `stats-sync`.
-    pub fn stats_sync(&self, env: &Env, settings: &Settings, request: &StatsRequest) -> anyhow::Result<Result<SyncReport, SyncError>> {
+    pub fn stats_sync(
+        &self,
+        env: &Env,
+        settings: &Settings,
+        request: &StatsRequest,
+    ) -> anyhow::Result<Result<SyncReport, SyncError>> {
         let (mut store, c) = self.instance(env)?;
         c.rankr_ghl_connector_sync()
             .call_stats_sync(&mut store, settings, request)

@@ -87,10 +87,30 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // RUST_LOG filters the connector's logs. Two kinds of dependency logs
+    // stay capped whatever it says: the JIT's (millions of lines when it
+    // compiles a component) and the HTTP client's wire dumps, which at trace
+    // level print request bytes, `Authorization` header included.
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    for quiet in [
+        "cranelift_codegen=warn",
+        "cranelift_frontend=warn",
+        "regalloc2=warn",
+        "wasmtime_internal_cranelift=warn",
+        "wasmtime=warn",
+        "wasmtime_environ=warn",
+        "wasmparser=warn",
+        "ureq_proto=info",
+        "ureq=info",
+        "rustls=info",
+    ] {
+        if let Ok(d) = quiet.parse() {
+            filter = filter.add_directive(d);
+        }
+    }
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
@@ -125,9 +145,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let ghl_token = Secret::from_env("GHL_ACCESS_TOKEN").map_err(anyhow::Error::msg)?;
     let rankr_key = Secret::from_env("RANKR_API_KEY").map_err(anyhow::Error::msg)?;
     let settings = settings(SettingsParts {
-        ghl_base_url: pick(cli.ghl_base_url, "GHL_BASE_URL", config.ghl_base_url.as_ref(), DEFAULT_GHL),
+        ghl_base_url: pick(
+            cli.ghl_base_url,
+            "GHL_BASE_URL",
+            config.ghl_base_url.as_ref(),
+            DEFAULT_GHL,
+        ),
         ghl_token: &ghl_token,
-        rankr_base_url: pick(cli.rankr_base_url, "RANKR_BASE_URL", config.rankr_base_url.as_ref(), DEFAULT_RANKR),
+        rankr_base_url: pick(
+            cli.rankr_base_url,
+            "RANKR_BASE_URL",
+            config.rankr_base_url.as_ref(),
+            DEFAULT_RANKR,
+        ),
         rankr_api_key: &rankr_key,
         page_size: cli.page_size,
         dry_run: cli.dry_run,
@@ -139,7 +169,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         captured_logs: None,
     };
     let (operation, result): (&str, Result<SyncReport, SyncError>) = match cli.command {
-        Command::TagSync { location, post, tag_ids } => {
+        Command::TagSync {
+            location,
+            post,
+            tag_ids,
+        } => {
             let event = TagSyncEvent {
                 location_id: location,
                 post_id: post,
@@ -175,7 +209,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match result {
         Ok(report) => {
             if cli.json {
-                println!("{}", serde_json::to_string_pretty(&serde_json::json!({"operation": operation, "ok": true, "report": report}))?);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(
+                        &serde_json::json!({"operation": operation, "ok": true, "report": report})
+                    )?
+                );
             } else {
                 print!("{}", render::summary(operation, &report));
             }
@@ -183,7 +222,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Err(e) => {
             if cli.json {
-                println!("{}", serde_json::to_string_pretty(&serde_json::json!({"operation": operation, "ok": false, "error": e}))?);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(
+                        &serde_json::json!({"operation": operation, "ok": false, "error": e})
+                    )?
+                );
             }
             eprintln!("error: {operation}: {}", render::error_message(&e));
             Ok(ExitCode::from(render::exit_code(&e) as u8))

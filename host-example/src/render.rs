@@ -54,18 +54,19 @@ fn upstream(kind: &str, e: &UpstreamError, hint: &str) -> String {
 pub fn error_message(e: &SyncError) -> String {
     match e {
         SyncError::InvalidConfig(m) => format!("invalid configuration: {m}"),
-        SyncError::Unauthorized(u) => upstream(
-            "unauthorized",
-            u,
-            "; check GHL_ACCESS_TOKEN / RANKR_API_KEY",
-        ),
+        SyncError::Unauthorized(u) => upstream("unauthorized", u, "; check GHL_ACCESS_TOKEN / RANKR_API_KEY"),
         SyncError::Forbidden(u) => upstream("forbidden", u, "; check the token's scopes and location"),
         SyncError::RateLimited(r) => {
             let after = r
                 .retry_after_ms
                 .map(|ms| format!("; retry after {} s", ms.div_ceil(1000)))
                 .unwrap_or_default();
-            format!("rate limited by {} at {}: {}{after}", service(r.service), r.endpoint, r.message)
+            format!(
+                "rate limited by {} at {}: {}{after}",
+                service(r.service),
+                r.endpoint,
+                r.message
+            )
         }
         SyncError::Upstream(u) => upstream("upstream error", u, ""),
         SyncError::InvalidResponse(i) => format!(

@@ -46,20 +46,13 @@ impl HttpTransport for UreqTransport {
         for h in &r.headers {
             builder = builder.header(h.name.as_str(), h.value.as_str());
         }
-        let request = builder
-            .body(r.body.clone().unwrap_or_default())
-            .map_err(|e| TransportError::InvalidRequest(e.to_string()))?;
-        let timeout = Duration::from_millis(r.timeout_ms.max(1) as u64);
-        let request = self
-            .agent
-            .configure_request(request)
-            .timeout_global(Some(timeout))
-            .build();
-        let result = self.agent.run(request);
-        let mut resp = match result {
-            Ok(resp) => resp,
-            Err(e) => return Err(map_error(e)),
+        let timeout = Some(Duration::from_millis(r.timeout_ms.max(1) as u64));
+        // No body means no body: a GET goes out without `Content-Length: 0`.
+        let result = match &r.body {
+            Some(body) => self.run(builder.body(body.clone()), timeout),
+            None => self.run(builder.body(()), timeout),
         };
+        let mut resp = result?;
         let status = resp.status().as_u16();
         let headers = resp
             .headers()
@@ -87,6 +80,18 @@ impl HttpTransport for UreqTransport {
     }
 }
 
+impl UreqTransport {
+    fn run<B: ureq::AsSendBody>(
+        &self,
+        request: Result<ureq::http::Request<B>, ureq::http::Error>,
+        timeout: Option<Duration>,
+    ) -> Result<ureq::http::Response<ureq::Body>, TransportError> {
+        let request = request.map_err(|e| TransportError::InvalidRequest(e.to_string()))?;
+        let request = self.agent.configure_request(request).timeout_global(timeout).build();
+        self.agent.run(request).map_err(map_error)
+    }
+}
+
 fn map_error(e: ureq::Error) -> TransportError {
     match e {
         ureq::Error::Timeout(_) => TransportError::Timeout,
@@ -99,5 +104,41 @@ fn map_error(e: ureq::Error) -> TransportError {
         ureq::Error::BadUri(m) => TransportError::InvalidRequest(m),
         ureq::Error::Http(h) => TransportError::InvalidRequest(h.to_string()),
         other => TransportError::Io(other.to_string()),
+    }
+}
+
+type Handler = Box<dyn FnMut(&Request) -> Result<Response, TransportError> + Send>;
+
+/// An in-memory transport for tests: a closure answers, every request is
+/// recorded. With [`crate::clock::VirtualClock`] a test runs the real
+/// component with faults and backoff in virtual time.
+pub struct ScriptedTransport {
+    handler: std::sync::Mutex<Handler>,
+    requests: std::sync::Mutex<Vec<Request>>,
+}
+
+impl ScriptedTransport {
+    pub fn new(handler: impl FnMut(&Request) -> Result<Response, TransportError> + Send + 'static) -> Self {
+        ScriptedTransport {
+            handler: std::sync::Mutex::new(Box::new(handler)),
+            requests: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Every request so far, in order.
+    pub fn requests(&self) -> Vec<Request> {
+        self.requests.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+}
+
+impl HttpTransport for ScriptedTransport {
+    fn send(&self, request: &Request) -> Result<Response, TransportError> {
+        if let Ok(mut r) = self.requests.lock() {
+            r.push(request.clone());
+        }
+        match self.handler.lock() {
+            Ok(mut h) => h(request),
+            Err(_) => Err(TransportError::Io("scripted handler panicked earlier".into())),
+        }
     }
 }

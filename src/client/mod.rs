@@ -85,7 +85,11 @@ impl<'h, H: Host + ?Sized> Exchange<'h, H> {
             self.host.log(
                 Level::Info,
                 "retrying",
-                &[("service", service_name(service)), ("endpoint", endpoint), ("wait_ms", &wait_text)],
+                &[
+                    ("service", service_name(service)),
+                    ("endpoint", endpoint),
+                    ("wait_ms", &wait_text),
+                ],
             );
             self.host.sleep_ms(wait);
         }
@@ -178,7 +182,11 @@ pub fn parse_json<T: DeserializeOwned>(service: Service, endpoint: &str, body: &
     };
     let value = serde_path_to_error::deserialize::<_, T>(&mut de).map_err(|e| {
         let path = e.path().to_string();
-        let field = if path == "." || path.is_empty() { "(body)".to_string() } else { path };
+        let field = if path == "." || path.is_empty() {
+            "(body)".to_string()
+        } else {
+            path
+        };
         invalid(field, e.into_inner().to_string())
     })?;
     de.end().map_err(|e| invalid("(body)".into(), e.to_string()))?;
@@ -269,19 +277,31 @@ mod tests {
     #[test]
     fn error_messages_from_each_shape() {
         assert_eq!(
-            error_message(&resp(401, r#"{"statusCode":401,"message":"Invalid token: access token is invalid","error":"Unauthorized"}"#)),
+            error_message(&resp(
+                401,
+                r#"{"statusCode":401,"message":"Invalid token: access token is invalid","error":"Unauthorized"}"#
+            )),
             "Invalid token: access token is invalid"
         );
         assert_eq!(
-            error_message(&resp(422, r#"{"statusCode":422,"message":["limit must be a number","skip bad"]}"#)),
+            error_message(&resp(
+                422,
+                r#"{"statusCode":422,"message":["limit must be a number","skip bad"]}"#
+            )),
             "limit must be a number; skip bad"
         );
         assert_eq!(
-            error_message(&resp(422, r#"{"title":"Invalid body","status":422,"detail":"2 items","errors":[{"index":3,"field":"name","message":"too long"}]}"#)),
+            error_message(&resp(
+                422,
+                r#"{"title":"Invalid body","status":422,"detail":"2 items","errors":[{"index":3,"field":"name","message":"too long"}]}"#
+            )),
             "Invalid body: 2 items (items[3].name: too long)"
         );
         assert_eq!(error_message(&resp(502, "")), "HTTP 502");
-        assert_eq!(error_message(&resp(502, "<html>Bad gateway</html>")), "<html>Bad gateway</html>");
+        assert_eq!(
+            error_message(&resp(502, "<html>Bad gateway</html>")),
+            "<html>Bad gateway</html>"
+        );
         let mut r = resp(302, "");
         r.headers.push(("Location".into(), "https://evil.example/".into()));
         assert_eq!(error_message(&r), "redirect to https://evil.example/ not followed");

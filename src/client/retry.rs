@@ -102,8 +102,14 @@ mod tests {
     fn retry_after_forms() {
         assert_eq!(parse_retry_after("3", 0), Some(3000));
         // 1994-11-06T08:49:37Z = 784111777 s.
-        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", 784_111_770_000), Some(7000));
-        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", 784_111_790_000), Some(0));
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", 784_111_770_000),
+            Some(7000)
+        );
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", 784_111_790_000),
+            Some(0)
+        );
         assert_eq!(parse_retry_after("soon", 0), None);
     }
 

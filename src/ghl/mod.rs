@@ -134,7 +134,8 @@ fn read_tags(raw: Vec<serde_json::Value>) -> Vec<ParsedTag> {
                 .and_then(|x| x.as_str())
                 .map(str::to_string)
                 .unwrap_or_else(|| format!("results.tags[{i}]"));
-            serde_json::from_value::<GhlTag>(v).map_err(|e| (name, format!("GHL sent a tag that is not a SocialMediaTagSchema: {e}")))
+            serde_json::from_value::<GhlTag>(v)
+                .map_err(|e| (name, format!("GHL sent a tag that is not a SocialMediaTagSchema: {e}")))
         })
         .collect()
 }

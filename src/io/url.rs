@@ -6,11 +6,7 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 /// Characters left as they are in a path segment or query value (RFC 3986
 /// unreserved); everything else is encoded, `/`, `?`, `#` and `%` included.
 /// Ids that are `.` or `..` are refused earlier (see `settings::check_id`).
-const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
+const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
 
 /// Encodes one path segment or query value.
 pub fn encode(part: &str) -> String {
@@ -48,6 +44,9 @@ mod tests {
             build("https://h/", "/p", &[("limit", "100"), ("skip", "0")]),
             "https://h/p?limit=100&skip=0"
         );
-        assert_eq!(build("http://h", "/s", &[("locationId", "a&b")]), "http://h/s?locationId=a%26b");
+        assert_eq!(
+            build("http://h", "/s", &[("locationId", "a&b")]),
+            "http://h/s?locationId=a%26b"
+        );
     }
 }

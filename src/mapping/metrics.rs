@@ -16,9 +16,8 @@ impl MetricRenames {
         let mut targets: BTreeMap<String, usize> = BTreeMap::new();
         for (i, (source, target)) in rows.iter().enumerate() {
             let at = format!("metric-mapping row {} (`{source} -> {target}`)", i + 1);
-            let metric = Metric::parse(source).ok_or_else(|| {
-                format!("{at}: unknown metric `{source}`; the README lists the metric names")
-            })?;
+            let metric = Metric::parse(source)
+                .ok_or_else(|| format!("{at}: unknown metric `{source}`; the README lists the metric names"))?;
             if target.trim().is_empty() || target.chars().count() > 128 {
                 return Err(format!("{at}: the new name must have 1 to 128 characters"));
             }

@@ -91,9 +91,7 @@ impl TargetField {
             "archived" => TargetField::Archived,
             "sourceCreatedAt" => TargetField::SourceCreatedAt,
             "sourceUpdatedAt" => TargetField::SourceUpdatedAt,
-            "source" | "attributes" => {
-                return Err(format!("`{name}` cannot be a target (use `attributes.<key>`)"))
-            }
+            "source" | "attributes" => return Err(format!("`{name}` cannot be a target (use `attributes.<key>`)")),
             other => {
                 let key = other.strip_prefix("attributes.").unwrap_or(other);
                 if key.is_empty() || key.len() > 128 || key.chars().any(char::is_control) {
@@ -174,7 +172,11 @@ impl TagMapping {
             let at = format!("tag-mapping row {} (`{} -> {}`)", i + 1, row.source, row.target);
             let source = SourceField::parse(&row.source).ok_or_else(|| {
                 let known: Vec<&str> = SourceField::ALL.iter().map(|(n, _)| *n).collect();
-                format!("{at}: unknown source field `{}`; GHL tags have {}", row.source, known.join(", "))
+                format!(
+                    "{at}: unknown source field `{}`; GHL tags have {}",
+                    row.source,
+                    known.join(", ")
+                )
             })?;
             let target = TargetField::parse(&row.target).map_err(|e| format!("{at}: {e}"))?;
             if let Some(prev) = compiled.iter().position(|c| c.target == target) {
@@ -185,15 +187,26 @@ impl TagMapping {
                 ));
             }
             if source.is_bool() && !(target.wants_bool() || target.takes_any()) {
-                return Err(format!("{at}: `{}` is true/false but `{}` needs text", row.source, target.canonical()));
+                return Err(format!(
+                    "{at}: `{}` is true/false but `{}` needs text",
+                    row.source,
+                    target.canonical()
+                ));
             }
             if !source.is_bool() && target.wants_bool() {
-                return Err(format!("{at}: `{}` needs true/false; map `deleted` to it", target.canonical()));
+                return Err(format!(
+                    "{at}: `{}` needs true/false; map `deleted` to it",
+                    target.canonical()
+                ));
             }
             for t in &row.transforms {
                 t.check().map_err(|e| format!("{at}: {e}"))?;
                 if source.is_bool() {
-                    return Err(format!("{at}: transform `{}` works on text, `{}` is true/false", t.name(), row.source));
+                    return Err(format!(
+                        "{at}: transform `{}` works on text, `{}` is true/false",
+                        t.name(),
+                        row.source
+                    ));
                 }
             }
             compiled.push(CompiledRow {
@@ -203,12 +216,19 @@ impl TagMapping {
                 transforms: row.transforms.clone(),
             });
         }
-        for (needed, why) in [(TargetField::ExternalId, "Rankr keys tags by it"), (TargetField::Name, "Rankr requires it")] {
+        for (needed, why) in [
+            (TargetField::ExternalId, "Rankr keys tags by it"),
+            (TargetField::Name, "Rankr requires it"),
+        ] {
             if !compiled.iter().any(|c| c.target == needed) {
                 return Err(format!(
                     "tag-mapping has no row with target `{}` ({why}); add one, e.g. `{} -> {}`",
                     needed.canonical(),
-                    if needed == TargetField::ExternalId { "_id" } else { "tag" },
+                    if needed == TargetField::ExternalId {
+                        "_id"
+                    } else {
+                        "tag"
+                    },
                     needed.canonical()
                 ));
             }
@@ -232,12 +252,17 @@ impl TagMapping {
         for row in &self.rows {
             let value = match row.source.read(tag) {
                 Some(Value::Bool(b)) => Some(Value::Bool(b)),
-                Some(Value::Text(t)) => row
-                    .transforms
-                    .iter()
-                    .fold(Some(t), |v, step| step.apply(v))
-                    .map(Value::Text),
-                None => row.transforms.iter().fold(None, |v, step| step.apply(v)).map(Value::Text),
+                other => {
+                    // Steps run on a missing value too: `default` may fill it.
+                    let start = match other {
+                        Some(Value::Text(t)) => Some(t),
+                        _ => None,
+                    };
+                    row.transforms
+                        .iter()
+                        .fold(start, |v, step| step.apply(v))
+                        .map(Value::Text)
+                }
             };
             let text = |v: Option<Value>| match v {
                 Some(Value::Text(t)) => Some(t),
@@ -272,7 +297,10 @@ impl TagMapping {
                 .unwrap_or("?")
         };
         if input.external_id.is_empty() {
-            return Err(format!("externalId is empty after mapping (from `{}`)", source_of(TargetField::ExternalId)));
+            return Err(format!(
+                "externalId is empty after mapping (from `{}`)",
+                source_of(TargetField::ExternalId)
+            ));
         }
         if input.external_id.chars().count() > 128 {
             return Err("externalId is longer than Rankr's 128 characters".into());
@@ -331,7 +359,11 @@ mod tests {
             MappingRow::new("_id", "externalId", vec![Transform::Prefix("ghl-".into())]),
             MappingRow::new("tag", "name", vec![Transform::Slugify]),
             MappingRow::new("deleted", "isDeleted", vec![]),
-            MappingRow::new("updatedAt", "attributes.updated", vec![Transform::Default("never".into())]),
+            MappingRow::new(
+                "updatedAt",
+                "attributes.updated",
+                vec![Transform::Default("never".into())],
+            ),
         ];
         let m = TagMapping::compile(&rows).unwrap();
         let t = m.apply(&tag(), "fallback").unwrap();

@@ -33,9 +33,7 @@ impl Transform {
     /// Why this step can never work, if so.
     pub fn check(&self) -> Result<(), String> {
         match self {
-            Transform::Replace { from, .. } if from.is_empty() => {
-                Err("replace needs a non-empty `from`".into())
-            }
+            Transform::Replace { from, .. } if from.is_empty() => Err("replace needs a non-empty `from`".into()),
             Transform::Truncate(0) => Err("truncate needs a length of at least 1".into()),
             _ => Ok(()),
         }
@@ -99,11 +97,17 @@ mod tests {
         assert_eq!(run(Transform::Trim, "  a b "), Some("a b".into()));
         assert_eq!(run(Transform::Lowercase, "AbC"), Some("abc".into()));
         assert_eq!(run(Transform::Uppercase, "AbC"), Some("ABC".into()));
-        assert_eq!(run(Transform::Slugify, "  Summer Sale 2024!"), Some("summer-sale-2024".into()));
+        assert_eq!(
+            run(Transform::Slugify, "  Summer Sale 2024!"),
+            Some("summer-sale-2024".into())
+        );
         assert_eq!(run(Transform::Slugify, "--Été__à  Paris--"), Some("été-à-paris".into()));
         assert_eq!(run(Transform::Prefix("ghl-".into()), "x"), Some("ghl-x".into()));
         assert_eq!(run(Transform::Suffix("!".into()), "x"), Some("x!".into()));
-        let r = Transform::Replace { from: "_".into(), to: " ".into() };
+        let r = Transform::Replace {
+            from: "_".into(),
+            to: " ".into(),
+        };
         assert_eq!(run(r, "a_b_c"), Some("a b c".into()));
         assert_eq!(run(Transform::Truncate(3), "héllo"), Some("hél".into()));
         assert_eq!(run(Transform::Default("none".into()), ""), Some("none".into()));
@@ -115,7 +119,12 @@ mod tests {
     #[test]
     fn impossible_steps_are_refused() {
         assert!(Transform::Truncate(0).check().is_err());
-        assert!(Transform::Replace { from: String::new(), to: "x".into() }.check().is_err());
+        assert!(Transform::Replace {
+            from: String::new(),
+            to: "x".into()
+        }
+        .check()
+        .is_err());
         assert!(Transform::Trim.check().is_ok());
     }
 }

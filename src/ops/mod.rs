@@ -37,7 +37,14 @@ impl<'h, H: Host + ?Sized> Run<'h, H> {
         let mut ex = Exchange::new(host, settings.retry, scrub);
         let now = ex.host().now_ms();
         let run_id = fnv1a(&[&now.to_le_bytes(), op.as_bytes(), seed.as_bytes()]);
-        ex.log(Level::Info, "operation started", &[("operation", op), ("dry_run", if settings.dry_run { "true" } else { "false" })]);
+        ex.log(
+            Level::Info,
+            "operation started",
+            &[
+                ("operation", op),
+                ("dry_run", if settings.dry_run { "true" } else { "false" }),
+            ],
+        );
         Ok(Run {
             report: SyncReport {
                 dry_run: settings.dry_run,
@@ -138,3 +145,6 @@ pub(crate) fn fnv1a(parts: &[&[u8]]) -> u64 {
     }
     h
 }
+
+#[cfg(test)]
+mod tests;

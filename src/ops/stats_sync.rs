@@ -10,7 +10,15 @@ use crate::settings::SettingsInput;
 use crate::stats::{day_of, parse_day, PointBuilder};
 
 /// Platforms the statistics endpoint accepts.
-pub const PLATFORMS: [&str; 7] = ["facebook", "instagram", "linkedin", "google", "pinterest", "youtube", "tiktok"];
+pub const PLATFORMS: [&str; 7] = [
+    "facebook",
+    "instagram",
+    "linkedin",
+    "google",
+    "pinterest",
+    "youtube",
+    "tiktok",
+];
 
 /// Profiles GHL takes per statistics request.
 pub const MAX_PROFILES: usize = 100;
@@ -27,7 +35,11 @@ pub struct StatsRequest {
 }
 
 /// Runs `stats-sync`.
-pub fn stats_sync<H: Host + ?Sized>(host: &mut H, settings: &SettingsInput, req: &StatsRequest) -> Result<SyncReport, SyncError> {
+pub fn stats_sync<H: Host + ?Sized>(
+    host: &mut H,
+    settings: &SettingsInput,
+    req: &StatsRequest,
+) -> Result<SyncReport, SyncError> {
     id("location-id", &req.location_id)?;
     id("dashboard-id", &req.dashboard_id)?;
     let profiles = dedup(&req.profile_ids);
@@ -62,7 +74,8 @@ pub fn stats_sync<H: Host + ?Sized>(host: &mut H, settings: &SettingsInput, req:
     };
 
     let stats = Run::<H>::ghl(&run.settings).statistics(&mut run.ex, location, &profiles, &platforms)?;
-    let mut builder = PointBuilder::new(location, as_of, &run.settings.metric_renames).map_err(SyncError::InvalidConfig)?;
+    let mut builder =
+        PointBuilder::new(location, as_of, &run.settings.metric_renames).map_err(SyncError::InvalidConfig)?;
     builder.add(&stats).map_err(|e| SyncError::InvalidResponse {
         service: Service::Ghl,
         endpoint: EP_STATISTICS.into(),

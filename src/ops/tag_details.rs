@@ -26,7 +26,9 @@ pub fn tag_details_push<H: Host + ?Sized>(
 ) -> Result<SyncReport, SyncError> {
     id("location-id", &event.location_id)?;
     if event.tag_ids.is_empty() {
-        return Err(SyncError::InvalidConfig("tag-ids is empty; name at least one changed tag".into()));
+        return Err(SyncError::InvalidConfig(
+            "tag-ids is empty; name at least one changed tag".into(),
+        ));
     }
     for t in &event.tag_ids {
         id("tag-id", t)?;

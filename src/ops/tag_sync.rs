@@ -19,7 +19,11 @@ pub struct TagSyncEvent {
 }
 
 /// Runs `tag-sync`.
-pub fn tag_sync<H: Host + ?Sized>(host: &mut H, settings: &SettingsInput, event: &TagSyncEvent) -> Result<SyncReport, SyncError> {
+pub fn tag_sync<H: Host + ?Sized>(
+    host: &mut H,
+    settings: &SettingsInput,
+    event: &TagSyncEvent,
+) -> Result<SyncReport, SyncError> {
     id("location-id", &event.location_id)?;
     if let Some(p) = &event.post_id {
         id("post-id", p)?;

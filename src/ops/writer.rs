@@ -26,7 +26,12 @@ impl TagWriter {
     }
 
     /// Queues a tag; sends a batch when one is full.
-    pub fn push<H: Host + ?Sized>(&mut self, run: &mut Run<'_, H>, ghl_id: String, tag: TagInput) -> Result<(), SyncError> {
+    pub fn push<H: Host + ?Sized>(
+        &mut self,
+        run: &mut Run<'_, H>,
+        ghl_id: String,
+        tag: TagInput,
+    ) -> Result<(), SyncError> {
         self.pending.push((ghl_id, tag));
         if self.pending.len() >= MAX_TAGS_PER_BATCH {
             self.flush(run)?;
@@ -43,7 +48,11 @@ impl TagWriter {
         Ok(())
     }
 
-    fn send<H: Host + ?Sized>(&mut self, run: &mut Run<'_, H>, batch: Vec<(String, TagInput)>) -> Result<(), SyncError> {
+    fn send<H: Host + ?Sized>(
+        &mut self,
+        run: &mut Run<'_, H>,
+        batch: Vec<(String, TagInput)>,
+    ) -> Result<(), SyncError> {
         let items: Vec<TagInput> = batch.iter().map(|(_, t)| t.clone()).collect();
         let body = tag_batch_body(&items);
         if body.len() > MAX_BODY_BYTES {

@@ -9,7 +9,10 @@ use crate::io::url::{build, encode};
 use crate::io::{Host, Method, Request};
 use crate::report::{Service, SyncError};
 use crate::secret::Secret;
-use model::{MetricBatch, MetricBatchResponse, MetricPoint, PostTags, PostTagsResponse, TagBatch, TagBatchResponse, TagInput, TagResult};
+use model::{
+    MetricBatch, MetricBatchResponse, MetricPoint, PostTags, PostTagsResponse, TagBatch, TagBatchResponse, TagInput,
+    TagResult,
+};
 
 /// Tags per `batch-upsert-tags`.
 pub const MAX_TAGS_PER_BATCH: usize = 100;
@@ -34,7 +37,10 @@ impl Rankr<'_> {
     pub fn request(&self, method: Method, path: &str, body: Vec<u8>, idempotency_key: Option<&str>) -> Request {
         let mut headers = vec![
             ("Authorization".to_string(), format!("Bearer {}", self.key.expose())),
-            ("Accept".to_string(), "application/json, application/problem+json".to_string()),
+            (
+                "Accept".to_string(),
+                "application/json, application/problem+json".to_string(),
+            ),
             ("Content-Type".to_string(), "application/json".to_string()),
         ];
         if let Some(k) = idempotency_key {

@@ -140,7 +140,12 @@ impl<'a> PointBuilder<'a> {
     ) -> Result<(), ShapeError> {
         for (platform, s) in map.iter().flatten() {
             if let Some(series) = &s.series {
-                self.daily(daily, Some(platform), &format!("results.platformTotals.{field}.{platform}.series"), series)?;
+                self.daily(
+                    daily,
+                    Some(platform),
+                    &format!("results.platformTotals.{field}.{platform}.series"),
+                    series,
+                )?;
             }
             self.window(total, Some(platform), s.total)?;
         }
@@ -178,16 +183,37 @@ impl<'a> PointBuilder<'a> {
         }
         if let Some(b) = &s.breakdowns {
             if let Some(x) = &b.posts {
-                self.breakdown(x, [BreakdownPostsTotal, BreakdownPostsTotalChange, BreakdownPostsValue, BreakdownPostsChange])?;
+                self.breakdown(
+                    x,
+                    [
+                        BreakdownPostsTotal,
+                        BreakdownPostsTotalChange,
+                        BreakdownPostsValue,
+                        BreakdownPostsChange,
+                    ],
+                )?;
             }
             if let Some(x) = &b.impressions {
                 self.breakdown(
                     x,
-                    [BreakdownImpressionsTotal, BreakdownImpressionsTotalChange, BreakdownImpressionsValue, BreakdownImpressionsChange],
+                    [
+                        BreakdownImpressionsTotal,
+                        BreakdownImpressionsTotalChange,
+                        BreakdownImpressionsValue,
+                        BreakdownImpressionsChange,
+                    ],
                 )?;
             }
             if let Some(x) = &b.reach {
-                self.breakdown(x, [BreakdownReachTotal, BreakdownReachTotalChange, BreakdownReachValue, BreakdownReachChange])?;
+                self.breakdown(
+                    x,
+                    [
+                        BreakdownReachTotal,
+                        BreakdownReachTotalChange,
+                        BreakdownReachValue,
+                        BreakdownReachChange,
+                    ],
+                )?;
             }
             for (platform, e) in b.engagement.iter().flatten() {
                 self.window(EngagementLikes, Some(platform), e.likes)?;
@@ -197,7 +223,12 @@ impl<'a> PointBuilder<'a> {
             }
         }
         if let Some(p) = &s.platform_totals {
-            self.platform_series(&p.impressions, "impressions", PlatformImpressions, PlatformImpressionsTotal)?;
+            self.platform_series(
+                &p.impressions,
+                "impressions",
+                PlatformImpressions,
+                PlatformImpressionsTotal,
+            )?;
             self.platform_series(&p.followers, "followers", PlatformFollowers, PlatformFollowersTotal)?;
             self.platform_series(&p.likes, "likes", PlatformLikes, PlatformLikesTotal)?;
         }
@@ -215,7 +246,9 @@ mod tests {
             serde_json::from_str(include_str!("../../spec/social-media-posting.json")).unwrap();
         let example = &spec["paths"]["/social-media-posting/statistics"]["post"]["responses"]["201"]["content"]
             ["application/json"]["schema"]["example"];
-        serde_json::from_value::<StatisticsEnvelope>(example.clone()).unwrap().results
+        serde_json::from_value::<StatisticsEnvelope>(example.clone())
+            .unwrap()
+            .results
     }
 
     #[test]
@@ -224,12 +257,20 @@ mod tests {
         let as_of = parse_day("2026-11-28").unwrap();
         let mut b = PointBuilder::new("loc1", as_of, &renames).unwrap();
         b.add(&spec_example()).unwrap();
-        let daily: Vec<_> = b.points.iter().filter(|p| p.metric == "post_performance.impressions").collect();
+        let daily: Vec<_> = b
+            .points
+            .iter()
+            .filter(|p| p.metric == "post_performance.impressions")
+            .collect();
         assert_eq!(daily.len(), 7);
         assert_eq!(daily[0].timestamp, "2026-11-22T00:00:00Z");
         assert_eq!(daily[6].timestamp, "2026-11-28T00:00:00Z");
         assert!(daily.iter().all(|p| p.scope == "location:loc1"));
-        let posts: Vec<_> = b.points.iter().filter(|p| p.metric == "post_performance.posts").collect();
+        let posts: Vec<_> = b
+            .points
+            .iter()
+            .filter(|p| p.metric == "post_performance.posts")
+            .collect();
         assert_eq!(posts.len(), 7);
         assert_eq!(posts[0].scope, "location:loc1/platform:google");
         let totals = b.points.iter().find(|p| p.metric == "totals.followers").unwrap();

@@ -21,8 +21,8 @@ pub struct GhlState {
     pub posts: BTreeMap<String, Vec<String>>,
     /// Most tags one page returns, whatever `limit` asks (real servers cap).
     pub max_page: usize,
-    /// Every request received: method, path+query, headers, body.
-    pub requests: Vec<(String, String, Vec<(String, String)>, Vec<u8>)>,
+    /// Every request received, in order.
+    pub requests: Vec<FakeRequest>,
     /// Requests refused for not matching the spec, with the reasons.
     pub refusals: Vec<String>,
 }
@@ -51,7 +51,11 @@ impl GhlState {
         if n >= 3 {
             posts.insert(
                 DEMO_POST.to_string(),
-                vec!["tag00000".to_string(), "tag00002".to_string(), format!("tag{:05}", n - 1)],
+                vec![
+                    "tag00000".to_string(),
+                    "tag00002".to_string(),
+                    format!("tag{:05}", n - 1),
+                ],
             );
         }
         GhlState {
@@ -82,7 +86,7 @@ impl GhlFake {
                 Ok(s) => s,
                 Err(p) => p.into_inner(),
             };
-            s.requests.push((req.method.clone(), req.url.clone(), req.headers.clone(), req.body.clone()));
+            s.requests.push(req.clone());
             handle(&spec, &mut s, &req)
         })?;
         Ok(GhlFake { state, server })
@@ -94,7 +98,10 @@ impl GhlFake {
 }
 
 fn error(status: u16, message: Value, error: &str) -> FakeResponse {
-    FakeResponse::json(status, &json!({ "statusCode": status, "message": message, "error": error }))
+    FakeResponse::json(
+        status,
+        &json!({ "statusCode": status, "message": message, "error": error }),
+    )
 }
 
 fn handle(spec: &OpenApi, s: &mut GhlState, req: &FakeRequest) -> FakeResponse {
@@ -103,8 +110,13 @@ fn handle(spec: &OpenApi, s: &mut GhlState, req: &FakeRequest) -> FakeResponse {
     let matched = match spec.check(&req.method, &path, &query, &req.headers, body) {
         Ok(m) => m,
         Err(problems) => {
-            s.refusals.push(format!("{} {}: {}", req.method, path, problems.join("; ")));
-            let status = if problems.iter().any(|p| p.starts_with("no operation")) { 404 } else { 422 };
+            s.refusals
+                .push(format!("{} {}: {}", req.method, path, problems.join("; ")));
+            let status = if problems.iter().any(|p| p.starts_with("no operation")) {
+                404
+            } else {
+                422
+            };
             return error(status, json!(problems), "Unprocessable Entity");
         }
     };
@@ -119,13 +131,22 @@ fn handle(spec: &OpenApi, s: &mut GhlState, req: &FakeRequest) -> FakeResponse {
         .or_else(|| query.iter().find(|(k, _)| k == "locationId").map(|(_, v)| v.clone()))
         .unwrap_or_default();
     if location != s.location_id {
-        return error(403, json!("The token does not have access to this location."), "Forbidden");
+        return error(
+            403,
+            json!("The token does not have access to this location."),
+            "Forbidden",
+        );
     }
     let resp = match matched.operation_id.as_str() {
         "get-tags-location-id" => list_tags(s, &query),
         "get-tags-by-ids" => tag_details(s, &req.body),
         "get-post" => {
-            let id = matched.params.iter().find(|(k, _)| k == "id").map(|(_, v)| v.as_str()).unwrap_or("");
+            let id = matched
+                .params
+                .iter()
+                .find(|(k, _)| k == "id")
+                .map(|(_, v)| v.as_str())
+                .unwrap_or("");
             match s.posts.get(id) {
                 Some(tags) => FakeResponse::json(
                     200,
@@ -142,18 +163,28 @@ fn handle(spec: &OpenApi, s: &mut GhlState, req: &FakeRequest) -> FakeResponse {
     let used = s.requests.len();
     resp.with_header("X-RateLimit-Max", "100")
         .with_header("X-RateLimit-Interval-Milliseconds", "10000")
-        .with_header("X-RateLimit-Remaining", &100usize.saturating_sub(used % 100).to_string())
+        .with_header(
+            "X-RateLimit-Remaining",
+            &100usize.saturating_sub(used % 100).to_string(),
+        )
         .with_header("X-RateLimit-Limit-Daily", "200000")
-        .with_header("X-RateLimit-Daily-Remaining", &200_000usize.saturating_sub(used).to_string())
+        .with_header(
+            "X-RateLimit-Daily-Remaining",
+            &200_000usize.saturating_sub(used).to_string(),
+        )
 }
 
 fn list_tags(s: &GhlState, query: &[(String, String)]) -> FakeResponse {
     let num = |name: &str, default: usize| -> Result<usize, FakeResponse> {
         match query.iter().find(|(k, _)| k == name) {
             None => Ok(default),
-            Some((_, v)) => v
-                .parse::<usize>()
-                .map_err(|_| error(422, json!([format!("{name} must be a number string")]), "Unprocessable Entity")),
+            Some((_, v)) => v.parse::<usize>().map_err(|_| {
+                error(
+                    422,
+                    json!([format!("{name} must be a number string")]),
+                    "Unprocessable Entity",
+                )
+            }),
         }
     };
     let (limit, skip) = match (num("limit", 10), num("skip", 0)) {

@@ -8,6 +8,9 @@ use serde_json::Value;
 /// GHL's official Social Planner spec (a copy of `shared/ghl-openapi/`).
 pub const GHL_SPEC: &str = include_str!("../../../spec/social-media-posting.json");
 
+/// Decoded path parameters, `(name, value)`.
+pub type Params = Vec<(String, String)>;
+
 /// An OpenAPI document.
 pub struct OpenApi {
     doc: Value,
@@ -19,7 +22,7 @@ pub struct Matched {
     pub operation_id: String,
     pub template: String,
     /// Path parameters, percent-decoded.
-    pub params: Vec<(String, String)>,
+    pub params: Params,
 }
 
 impl OpenApi {
@@ -48,7 +51,11 @@ impl OpenApi {
     ) -> Result<Matched, Vec<String>> {
         let (template, op, params) = self.find(method, path)?;
         let mut problems = Vec::new();
-        let declared = op.get("parameters").and_then(Value::as_array).cloned().unwrap_or_default();
+        let declared = op
+            .get("parameters")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         let mut query_names = Vec::new();
         for p in &declared {
             let p = self.resolve(p);
@@ -57,7 +64,10 @@ impl OpenApi {
             let required = p.get("required").and_then(Value::as_bool).unwrap_or(false);
             let schema = p.get("schema").cloned().unwrap_or(Value::Null);
             let value: Option<String> = match place {
-                "header" => headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone()),
+                "header" => headers
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                    .map(|(_, v)| v.clone()),
                 "query" => {
                     query_names.push(name.to_string());
                     query.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
@@ -121,9 +131,9 @@ impl OpenApi {
 
     /// The operation for a method and raw path; literal segments win over
     /// parameters when several templates fit.
-    fn find(&self, method: &str, path: &str) -> Result<(String, Value, Vec<(String, String)>), Vec<String>> {
+    fn find(&self, method: &str, path: &str) -> Result<(String, Value, Params), Vec<String>> {
         let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-        let mut best: Option<(usize, String, Vec<(String, String)>)> = None;
+        let mut best: Option<(usize, String, Params)> = None;
         for (template, _) in self.doc["paths"].as_object().into_iter().flatten() {
             let tsegs: Vec<&str> = template.trim_start_matches('/').split('/').collect();
             if tsegs.len() != segs.len() {
@@ -265,7 +275,10 @@ pub fn split_url(url: &str) -> (String, Vec<(String, String)>) {
         .filter(|p| !p.is_empty())
         .map(|p| {
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (percent_decode(&k.replace('+', " ")), percent_decode(&v.replace('+', " ")))
+            (
+                percent_decode(&k.replace('+', " ")),
+                percent_decode(&v.replace('+', " ")),
+            )
         })
         .collect();
     (path.to_string(), pairs)
@@ -299,7 +312,13 @@ mod tests {
     fn refuses_what_the_spec_does_not_allow() {
         let api = OpenApi::ghl();
         let e = api
-            .check("GET", "/social-media-posting/l/tags", &h(&[("page", "2")]), &h(&[]), None)
+            .check(
+                "GET",
+                "/social-media-posting/l/tags",
+                &h(&[("page", "2")]),
+                &h(&[]),
+                None,
+            )
             .unwrap_err();
         assert!(e.iter().any(|p| p.contains("`Version` is required")), "{e:?}");
         assert!(e.iter().any(|p| p.contains("`page` is not defined")), "{e:?}");

@@ -103,7 +103,7 @@ fn handle(s: &mut RankrState, req: &FakeRequest) -> FakeResponse {
     match (req.method.as_str(), segs.as_slice()) {
         ("GET", ["v1", "tags"]) => list_tags(s, &query),
         ("GET", ["v1", "dashboards", dash, "metrics"]) => list_metrics(s, dash, &query),
-        ("POST", ["v1", "tags", "batch-upsert"]) => write(s, req, &path, |s, body| upsert_tags(s, body)),
+        ("POST", ["v1", "tags", "batch-upsert"]) => write(s, req, &path, upsert_tags),
         ("POST", ["v1", "dashboards", dash, "metrics", "batch-upsert"]) => {
             let dash = dash.to_string();
             write(s, req, &path, move |s, body| upsert_metrics(s, &dash, body))
@@ -130,13 +130,19 @@ fn handle(s: &mut RankrState, req: &FakeRequest) -> FakeResponse {
 
 fn json_body(req: &FakeRequest) -> Result<Value, FakeResponse> {
     if req.body.len() > 1024 * 1024 {
-        return Err(problem(413, "Payload Too Large", "request bodies are limited to 1 MiB", vec![]));
+        return Err(problem(
+            413,
+            "Payload Too Large",
+            "request bodies are limited to 1 MiB",
+            vec![],
+        ));
     }
     let ct = req.header("content-type").unwrap_or("");
     if !ct.starts_with("application/json") {
         return Err(problem(415, "Unsupported Media Type", "send application/json", vec![]));
     }
-    serde_json::from_slice(&req.body).map_err(|e| problem(400, "Bad Request", &format!("body is not JSON: {e}"), vec![]))
+    serde_json::from_slice(&req.body)
+        .map_err(|e| problem(400, "Bad Request", &format!("body is not JSON: {e}"), vec![]))
 }
 
 /// The idempotency wrapper around a batch POST.
@@ -156,10 +162,18 @@ fn write(
         items: 0,
     };
     let resp = match key {
-        None => problem(400, "Bad Request", "the Idempotency-Key header is required on every POST", vec![]),
-        Some(k) if k.is_empty() || k.len() > 255 => {
-            problem(400, "Bad Request", "Idempotency-Key must have 1 to 255 characters", vec![])
-        }
+        None => problem(
+            400,
+            "Bad Request",
+            "the Idempotency-Key header is required on every POST",
+            vec![],
+        ),
+        Some(k) if k.is_empty() || k.len() > 255 => problem(
+            400,
+            "Bad Request",
+            "Idempotency-Key must have 1 to 255 characters",
+            vec![],
+        ),
         Some(k) => match s.idempotency.get(&k) {
             Some((body, status, answer)) if *body == req.body => {
                 entry.replayed = true;
@@ -172,14 +186,20 @@ fn write(
                     body: answer.clone(),
                 }
             }
-            Some(_) => problem(409, "Conflict", "this Idempotency-Key was used with another body", vec![]),
+            Some(_) => problem(
+                409,
+                "Conflict",
+                "this Idempotency-Key was used with another body",
+                vec![],
+            ),
             None => match json_body(req) {
                 Err(e) => e,
                 Ok(body) => {
                     let (resp, items) = apply(s, &body);
                     entry.items = items;
                     if resp.status < 500 {
-                        s.idempotency.insert(k, (req.body.clone(), resp.status, resp.body.clone()));
+                        s.idempotency
+                            .insert(k, (req.body.clone(), resp.status, resp.body.clone()));
                     }
                     resp
                 }
@@ -236,11 +256,13 @@ fn check_tag(t: &Value) -> Option<String> {
                 .map(|_| "`archived` must be a boolean".to_string())
         })
         .or_else(|| {
-            ["sourceCreatedAt", "sourceUpdatedAt"].iter().find_map(|k| match o.get(*k) {
-                Some(Value::String(v)) if is_date_time(v) => None,
-                Some(_) => Some(format!("`{k}` must be an RFC 3339 date-time")),
-                None => None,
-            })
+            ["sourceCreatedAt", "sourceUpdatedAt"]
+                .iter()
+                .find_map(|k| match o.get(*k) {
+                    Some(Value::String(v)) if is_date_time(v) => None,
+                    Some(_) => Some(format!("`{k}` must be an RFC 3339 date-time")),
+                    None => None,
+                })
         })
         .or_else(|| match o.get("attributes") {
             None => None,
@@ -254,13 +276,22 @@ fn check_tag(t: &Value) -> Option<String> {
 
 fn upsert_tags(s: &mut RankrState, body: &Value) -> (FakeResponse, usize) {
     let Some(items) = body.get("items").and_then(Value::as_array) else {
-        return (problem(422, "Invalid body", "`items` is required and must be an array", vec![]), 0);
+        return (
+            problem(422, "Invalid body", "`items` is required and must be an array", vec![]),
+            0,
+        );
     };
     if items.is_empty() || items.len() > 100 {
-        return (problem(422, "Invalid body", "`items` must have 1 to 100 tags", vec![]), items.len());
+        return (
+            problem(422, "Invalid body", "`items` must have 1 to 100 tags", vec![]),
+            items.len(),
+        );
     }
     if body.as_object().is_some_and(|o| o.len() != 1) {
-        return (problem(422, "Invalid body", "only `items` is allowed", vec![]), items.len());
+        return (
+            problem(422, "Invalid body", "only `items` is allowed", vec![]),
+            items.len(),
+        );
     }
     let mut results = Vec::with_capacity(items.len());
     for item in items {
@@ -269,7 +300,8 @@ fn upsert_tags(s: &mut RankrState, body: &Value) -> (FakeResponse, usize) {
             .get("name")
             .and_then(Value::as_str)
             .filter(|n| s.reject_names_containing.iter().any(|r| n.contains(r.as_str())));
-        let why = check_tag(item).or_else(|| rejected_name.map(|n| format!("name `{n}` is not allowed by this workspace")));
+        let why =
+            check_tag(item).or_else(|| rejected_name.map(|n| format!("name `{n}` is not allowed by this workspace")));
         if let Some(why) = why {
             results.push(json!({"externalId": external, "status": "rejected", "error": why}));
             continue;
@@ -315,13 +347,21 @@ fn set_post_tags(s: &mut RankrState, post: &str, body: &Value) -> FakeResponse {
         body.get("locationId").and_then(Value::as_str),
         body.get("tagExternalIds").and_then(Value::as_array),
     ) else {
-        return problem(422, "Invalid body", "`source`, `locationId` and `tagExternalIds` are required", vec![]);
+        return problem(
+            422,
+            "Invalid body",
+            "`source`, `locationId` and `tagExternalIds` are required",
+            vec![],
+        );
     };
     let ids: Vec<String> = ids.iter().filter_map(|v| v.as_str().map(str::to_string)).collect();
     let unknown: Vec<Value> = ids
         .iter()
         .enumerate()
-        .filter(|(_, id)| !s.tags.contains_key(&(source.to_string(), location.to_string(), (*id).clone())))
+        .filter(|(_, id)| {
+            !s.tags
+                .contains_key(&(source.to_string(), location.to_string(), (*id).clone()))
+        })
         .map(|(i, id)| json!({"index": i, "field": "tagExternalIds", "message": format!("unknown tag `{id}`")}))
         .collect();
     if !unknown.is_empty() {
@@ -334,21 +374,33 @@ fn set_post_tags(s: &mut RankrState, post: &str, body: &Value) -> FakeResponse {
 fn upsert_metrics(s: &mut RankrState, dashboard: &str, body: &Value) -> (FakeResponse, usize) {
     if let Some(known) = &s.dashboards {
         if !known.contains(dashboard) {
-            return (problem(404, "Not Found", &format!("no dashboard `{dashboard}`"), vec![]), 0);
+            return (
+                problem(404, "Not Found", &format!("no dashboard `{dashboard}`"), vec![]),
+                0,
+            );
         }
     }
     let Some(points) = body.get("points").and_then(Value::as_array) else {
-        return (problem(422, "Invalid body", "`points` is required and must be an array", vec![]), 0);
+        return (
+            problem(422, "Invalid body", "`points` is required and must be an array", vec![]),
+            0,
+        );
     };
     if points.is_empty() || points.len() > 500 {
-        return (problem(422, "Invalid body", "`points` must have 1 to 500 items", vec![]), points.len());
+        return (
+            problem(422, "Invalid body", "`points` must have 1 to 500 items", vec![]),
+            points.len(),
+        );
     }
     let mut errors = Vec::new();
     for (i, p) in points.iter().enumerate() {
         let empty = Map::new();
         let o = p.as_object().unwrap_or(&empty);
         let mut bad = |field: &str, message: &str| errors.push(json!({"index": i, "field": field, "message": message}));
-        if let Some(k) = o.keys().find(|k| !["scope", "metric", "timestamp", "value"].contains(&k.as_str())) {
+        if let Some(k) = o
+            .keys()
+            .find(|k| !["scope", "metric", "timestamp", "value"].contains(&k.as_str()))
+        {
             bad(k, "unknown property");
         }
         match o.get("scope").and_then(Value::as_str) {
@@ -368,7 +420,10 @@ fn upsert_metrics(s: &mut RankrState, dashboard: &str, body: &Value) -> (FakeRes
         }
     }
     if !errors.is_empty() {
-        return (problem(422, "Invalid points", &format!("{} problems", errors.len()), errors), points.len());
+        return (
+            problem(422, "Invalid points", &format!("{} problems", errors.len()), errors),
+            points.len(),
+        );
     }
     let (mut created, mut updated) = (0, 0);
     for p in points {
@@ -386,7 +441,10 @@ fn upsert_metrics(s: &mut RankrState, dashboard: &str, body: &Value) -> (FakeRes
         }
     }
     (
-        FakeResponse::json(200, &json!({"accepted": points.len(), "created": created, "updated": updated})),
+        FakeResponse::json(
+            200,
+            &json!({"accepted": points.len(), "created": created, "updated": updated}),
+        ),
         points.len(),
     )
 }
@@ -397,7 +455,10 @@ fn list_tags(s: &RankrState, query: &[(String, String)]) -> FakeResponse {
         return problem(400, "Bad Request", "`source` and `locationId` are required", vec![]);
     };
     let include_archived = q("includeArchived") == Some("true");
-    let limit = q("limit").and_then(|l| l.parse::<usize>().ok()).unwrap_or(100).clamp(1, 500);
+    let limit = q("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .unwrap_or(100)
+        .clamp(1, 500);
     let offset = q("cursor").and_then(|c| c.parse::<usize>().ok()).unwrap_or(0);
     let all: Vec<Value> = s
         .tags

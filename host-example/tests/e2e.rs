@@ -1,0 +1,273 @@
+//! End-to-end: the `ghl-rankr` binary, over loopback HTTP, against the fake
+//! GHL (which refuses anything the official spec would not accept) and the
+//! fake Rankr (which enforces rankr-api.yaml).
+
+use ghl_rankr_host::fakes::ghl::{DEMO_LOCATION, DEMO_POST};
+use ghl_rankr_host::fakes::{GhlFake, GhlState, RankrFake, RankrState};
+use serde_json::{json, Value};
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ghl-rankr");
+
+struct World {
+    ghl: GhlFake,
+    rankr: RankrFake,
+}
+
+fn world(tags: usize) -> World {
+    World {
+        ghl: GhlFake::start(GhlState::seeded("ghl-canary-token", DEMO_LOCATION, tags)).unwrap(),
+        rankr: RankrFake::start(RankrState::new("rankr-canary-key")).unwrap(),
+    }
+}
+
+fn run(w: &World, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("GHL_BASE_URL", w.ghl.base_url())
+        .env("RANKR_BASE_URL", w.rankr.base_url())
+        .env("GHL_ACCESS_TOKEN", "ghl-canary-token")
+        .env("RANKR_API_KEY", "rankr-canary-key")
+        .env("RUST_LOG", "trace")
+        .output()
+        .unwrap()
+}
+
+fn json_out(o: &Output) -> Value {
+    assert!(
+        o.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+fn no_secrets(o: &Output) {
+    for stream in [&o.stdout, &o.stderr] {
+        let text = String::from_utf8_lossy(stream);
+        assert!(
+            !text.contains("ghl-canary-token") && !text.contains("rankr-canary-key"),
+            "a secret was printed:\n{text}"
+        );
+        // Wire dumps would split a token across lines; no header may be printed at all.
+        assert!(
+            !text.to_ascii_lowercase().contains("authoriz"),
+            "a header dump was printed:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn all_three_operations_complete_against_the_fakes() {
+    let w = world(250);
+    let out = run(
+        &w,
+        &["--json", "tag-sync", "--location", DEMO_LOCATION, "--post", DEMO_POST],
+    );
+    no_secrets(&out);
+    let report = json_out(&out)["report"].clone();
+    assert_eq!(report["fetched"], 250);
+    assert_eq!(report["created"], 250);
+    assert_eq!(report["archived"], 1);
+    assert_eq!(report["post_tags_applied"], 3);
+    {
+        let r = w.rankr.state.lock().unwrap();
+        assert_eq!(r.tags.len(), 250, "every tag lands once");
+        let archived: Vec<&Value> = r
+            .tags
+            .values()
+            .filter(|t| t.input["archived"] == json!(true))
+            .map(|t| &t.input["externalId"])
+            .collect();
+        assert_eq!(archived, vec!["tag00007"]);
+        assert_eq!(r.post_tags[DEMO_POST], vec!["tag00000", "tag00002", "tag00249"]);
+        assert!(r.ledger.iter().all(|l| l.status == 200), "{:?}", r.ledger);
+    }
+    let pages = w
+        .ghl
+        .state
+        .lock()
+        .unwrap()
+        .requests
+        .iter()
+        .filter(|r| r.method == "GET" && r.url.contains("/tags?"))
+        .count();
+    assert_eq!(pages, 3);
+
+    w.ghl.state.lock().unwrap().tags[4]["deleted"] = json!(true);
+    let out = run(
+        &w,
+        &[
+            "--json",
+            "tag-details-push",
+            "--location",
+            DEMO_LOCATION,
+            "--tag-id",
+            "tag00004",
+            "--tag-id",
+            "nope",
+        ],
+    );
+    no_secrets(&out);
+    let report = json_out(&out)["report"].clone();
+    assert_eq!(report["updated"], 1);
+    assert_eq!(report["rejected"], 1);
+    assert_eq!(report["errors"][0]["item"], "nope");
+    assert_eq!(
+        w.rankr
+            .state
+            .lock()
+            .unwrap()
+            .tags
+            .values()
+            .filter(|t| t.input["archived"] == json!(true))
+            .count(),
+        2
+    );
+
+    let out = run(
+        &w,
+        &[
+            "--json",
+            "stats-sync",
+            "--location",
+            DEMO_LOCATION,
+            "--profile-id",
+            "p1",
+            "--platform",
+            "facebook",
+            "--platform",
+            "instagram",
+            "--dashboard",
+            "dash-1",
+            "--as-of",
+            "2026-02-01",
+        ],
+    );
+    no_secrets(&out);
+    let report = json_out(&out)["report"].clone();
+    assert!(report["created"].as_u64().unwrap() > 100);
+    let r = w.rankr.state.lock().unwrap();
+    let days: std::collections::BTreeSet<&str> = r
+        .points
+        .keys()
+        .filter(|k| k.2 == "post_performance.impressions")
+        .map(|k| k.3.as_str())
+        .collect();
+    assert_eq!(
+        days.into_iter().collect::<Vec<_>>(),
+        vec![
+            "2026-01-26T00:00:00Z",
+            "2026-01-27T00:00:00Z",
+            "2026-01-28T00:00:00Z",
+            "2026-01-29T00:00:00Z",
+            "2026-01-30T00:00:00Z",
+            "2026-01-31T00:00:00Z",
+            "2026-02-01T00:00:00Z"
+        ]
+    );
+    assert!(w.ghl.state.lock().unwrap().refusals.is_empty());
+}
+
+#[test]
+fn a_rerun_changes_nothing_and_summaries_are_readable() {
+    let w = world(120);
+    let first = run(&w, &["tag-sync", "--location", DEMO_LOCATION]);
+    assert!(first.status.success());
+    let second = run(&w, &["tag-sync", "--location", DEMO_LOCATION]);
+    let text = String::from_utf8_lossy(&second.stdout);
+    assert!(text.contains("tag-sync: ok"), "{text}");
+    assert!(text.contains("created 0 · updated 0 · unchanged 120"), "{text}");
+    assert_eq!(w.rankr.state.lock().unwrap().tags.len(), 120);
+}
+
+#[test]
+fn errors_exit_non_zero_with_the_message() {
+    let w = world(10);
+    let out = Command::new(BIN)
+        .args(["tag-sync", "--location", DEMO_LOCATION])
+        .env("GHL_BASE_URL", w.ghl.base_url())
+        .env("RANKR_BASE_URL", w.rankr.base_url())
+        .env("GHL_ACCESS_TOKEN", "wrong-token")
+        .env("RANKR_API_KEY", "rankr-canary-key")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unauthorized") && err.contains("Invalid token"), "{err}");
+    assert!(!err.contains("wrong-token"));
+
+    let out = run(&w, &["tag-sync", "--location", "..", "--tag-id", "x"]);
+    assert_eq!(out.status.code(), Some(2));
+
+    let out = Command::new(BIN)
+        .args(["tag-sync", "--location", "x"])
+        .env_remove("GHL_ACCESS_TOKEN")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("GHL_ACCESS_TOKEN"));
+}
+
+#[test]
+fn the_config_file_sets_mapping_and_dry_run() {
+    let w = world(30);
+    let dir = std::env::temp_dir().join(format!("ghl-rankr-e2e-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("settings.toml");
+    std::fs::write(
+        &cfg,
+        r#"
+dry_run = true
+page_size = 7
+[[tag_mapping]]
+source = "_id"
+target = "externalId"
+transforms = [{ prefix = "ghl-" }]
+[[tag_mapping]]
+source = "tag"
+target = "name"
+transforms = ["slugify"]
+"#,
+    )
+    .unwrap();
+    let out = run(
+        &w,
+        &[
+            "--json",
+            "--config",
+            cfg.to_str().unwrap(),
+            "tag-sync",
+            "--location",
+            DEMO_LOCATION,
+        ],
+    );
+    let report = json_out(&out)["report"].clone();
+    assert_eq!(report["dry_run"], true);
+    let body: Value = serde_json::from_str(report["writes"][0]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["items"][0]["externalId"], "ghl-tag00000");
+    assert_eq!(body["items"][0]["name"], "summer-sale-0");
+    assert!(
+        w.rankr.state.lock().unwrap().ledger.is_empty(),
+        "a dry run writes nothing"
+    );
+    let pages = w.ghl.state.lock().unwrap().requests.len();
+    assert_eq!(pages, 5, "30 tags at 7 a page");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn demo_runs_and_shows_paging_tags_and_points() {
+    let out = Command::new(BIN).arg("demo").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("fetched 260 · created 260"), "{text}");
+    assert!(text.contains("GHL tag pages read: 3"), "{text}");
+    assert!(text.contains("post tags applied: 3"), "{text}");
+    assert!(text.contains("refused by the official OpenAPI check: 0"), "{text}");
+    assert!(text.contains("tags: 260 (2 archived"), "{text}");
+}

@@ -1,0 +1,488 @@
+//! Unit tests of the operations over the scripted host.
+
+use super::*;
+use crate::io::{Method, Request, Response, TransportError};
+use crate::report::Service;
+use crate::secret::Secret;
+use crate::testing::{header, json, path, query, ScriptedHost};
+use serde_json::{json as j, Value};
+
+fn settings() -> SettingsInput {
+    SettingsInput {
+        ghl_base_url: "https://ghl.test".into(),
+        ghl_token: Secret::new("ghl-token-xyz"),
+        rankr_base_url: "https://rankr.test".into(),
+        rankr_api_key: Secret::new("rankr-key-xyz"),
+        ..Default::default()
+    }
+}
+
+fn tag(i: usize) -> Value {
+    j!({"_id": format!("t{i}"), "tag": format!(" Tag {i} "), "locationId": "loc", "createdBy": "u",
+        "deleted": i == 3, "createdAt": "2024-01-01T00:00:00.000Z", "updatedAt": "2024-01-02T00:00:00.000Z"})
+}
+
+/// GHL with `n` tags serving at most `cap` a page, and a Rankr that
+/// creates everything; post `p1` has tags t0 and t5.
+fn world(n: usize, cap: usize) -> impl FnMut(&Request) -> Result<Response, TransportError> {
+    move |r: &Request| {
+        let p = path(&r.url);
+        match (r.method, p) {
+            (Method::Get, "/social-media-posting/loc/tags") => {
+                let limit: usize = query(&r.url, "limit").unwrap().parse().unwrap();
+                let skip: usize = query(&r.url, "skip").unwrap().parse().unwrap();
+                let tags: Vec<Value> = (skip..n.min(skip + limit.min(cap))).map(tag).collect();
+                json(
+                    200,
+                    j!({"success": true, "statusCode": 200, "message": "ok", "results": {"tags": tags, "count": n}}),
+                )
+            }
+            (Method::Get, "/social-media-posting/loc/posts/p1") => json(
+                200,
+                j!({"success": true, "statusCode": 200, "message": "ok", "results": {"post": {"tags": ["t0", "t5"]}}}),
+            ),
+            (Method::Post, "/v1/tags/batch-upsert") => {
+                let body: Value = serde_json::from_slice(r.body.as_ref().unwrap()).unwrap();
+                let results: Vec<Value> = body["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|t| {
+                        if t["name"] == "Tag 2" {
+                            j!({"externalId": t["externalId"], "status": "rejected", "error": "name is reserved"})
+                        } else {
+                            j!({"externalId": t["externalId"], "id": "x", "status": "created"})
+                        }
+                    })
+                    .collect();
+                json(200, j!({"results": results}))
+            }
+            (Method::Put, "/v1/posts/p1/tags") => {
+                let body: Value = serde_json::from_slice(r.body.as_ref().unwrap()).unwrap();
+                json(
+                    200,
+                    j!({"postExternalId": "p1", "tagCount": body["tagExternalIds"].as_array().unwrap().len()}),
+                )
+            }
+            _ => json(404, j!({"title": "Not Found", "status": 404})),
+        }
+    }
+}
+
+#[test]
+fn tag_sync_reads_every_page_even_when_pages_are_short() {
+    let mut host = ScriptedHost::new(world(250, 40));
+    let event = TagSyncEvent {
+        location_id: "loc".into(),
+        post_id: Some("p1".into()),
+        tag_ids: None,
+    };
+    let report = tag_sync(&mut host, &settings(), &event).unwrap();
+    let pages: Vec<(String, String)> = host
+        .requests
+        .iter()
+        .filter(|r| path(&r.url) == "/social-media-posting/loc/tags")
+        .map(|r| {
+            (
+                query(&r.url, "limit").unwrap().to_string(),
+                query(&r.url, "skip").unwrap().to_string(),
+            )
+        })
+        .collect();
+    // The server caps pages at 40 although 100 was asked: skip follows what came.
+    let expected: Vec<(String, String)> = (0..7).map(|i| ("100".to_string(), (i * 40).to_string())).collect();
+    assert_eq!(pages, expected);
+    assert_eq!(report.fetched, 250);
+    assert_eq!(report.created, 249);
+    assert_eq!(report.rejected, 1);
+    assert_eq!(report.errors[0].item, "t2");
+    assert_eq!(report.errors[0].service, Service::Rankr);
+    assert_eq!(report.archived, 1);
+    assert_eq!(report.post_tags_applied, Some(2));
+    // post, 7 pages, 3 batches (100, 100, 50), put.
+    assert_eq!(report.requests, 1 + 7 + 3 + 1);
+    let batches: Vec<&Request> = host
+        .requests
+        .iter()
+        .filter(|r| path(&r.url) == "/v1/tags/batch-upsert")
+        .collect();
+    let keys: std::collections::HashSet<&str> = batches.iter().map(|r| header(r, "idempotency-key").unwrap()).collect();
+    assert_eq!(keys.len(), 3, "a fresh key per batch");
+    let put = host.requests.last().unwrap();
+    let body: Value = serde_json::from_slice(put.body.as_ref().unwrap()).unwrap();
+    assert_eq!(
+        body,
+        j!({"source": "ghl", "locationId": "loc", "tagExternalIds": ["t0", "t5"]})
+    );
+}
+
+#[test]
+fn every_ghl_request_carries_the_required_headers() {
+    let mut host = ScriptedHost::new(world(5, 100));
+    tag_sync(
+        &mut host,
+        &settings(),
+        &TagSyncEvent {
+            location_id: "loc".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    for r in &host.requests {
+        if r.url.starts_with("https://ghl.test") {
+            assert_eq!(header(r, "authorization"), Some("Bearer ghl-token-xyz"));
+            assert_eq!(header(r, "version"), Some("2021-07-28"));
+            assert_eq!(header(r, "accept"), Some("application/json"));
+        } else {
+            assert_eq!(header(r, "authorization"), Some("Bearer rankr-key-xyz"));
+        }
+    }
+}
+
+#[test]
+fn dry_run_reads_everything_and_writes_nothing() {
+    let mut host = ScriptedHost::new(world(120, 100));
+    let mut s = settings();
+    s.dry_run = true;
+    let event = TagSyncEvent {
+        location_id: "loc".into(),
+        post_id: Some("p1".into()),
+        tag_ids: Some(vec!["t1".into()]),
+    };
+    let report = tag_sync(&mut host, &s, &event).unwrap();
+    assert!(host.requests.iter().all(|r| r.url.starts_with("https://ghl.test")));
+    assert!(report.dry_run);
+    assert_eq!(report.fetched, 120);
+    assert_eq!(report.writes.len(), 3);
+    let first: Value = serde_json::from_str(&report.writes[0].body).unwrap();
+    assert_eq!(first["items"].as_array().unwrap().len(), 100);
+    assert_eq!(first["items"][1]["name"], "Tag 1");
+    assert_eq!(report.writes[2].method, "PUT");
+    assert_eq!(report.post_tags_applied, Some(1));
+}
+
+#[test]
+fn retries_server_errors_in_virtual_time_and_keeps_the_key() {
+    let mut calls = 0;
+    let mut inner = world(3, 100);
+    let mut host = ScriptedHost::new(move |r: &Request| {
+        if path(&r.url) == "/v1/tags/batch-upsert" {
+            calls += 1;
+            if calls <= 2 {
+                return Ok(Response {
+                    status: 503,
+                    headers: vec![("Retry-After".into(), "2".into())],
+                    body: vec![],
+                });
+            }
+        }
+        inner(r)
+    });
+    let report = tag_sync(
+        &mut host,
+        &settings(),
+        &TagSyncEvent {
+            location_id: "loc".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(report.retries, 2);
+    assert_eq!(host.slept_ms, vec![2000, 2000]);
+    let keys: Vec<&str> = host
+        .requests
+        .iter()
+        .filter(|r| path(&r.url) == "/v1/tags/batch-upsert")
+        .map(|r| header(r, "idempotency-key").unwrap())
+        .collect();
+    assert_eq!(keys.len(), 3);
+    assert!(keys.iter().all(|k| *k == keys[0]), "a retry reuses its key");
+}
+
+#[test]
+fn errors_are_typed_with_the_servers_message() {
+    let mut host = ScriptedHost::new(|_: &Request| {
+        json(
+            401,
+            j!({"statusCode": 401, "message": "Invalid token: access token is invalid", "error": "Unauthorized"}),
+        )
+    });
+    let e = tag_sync(
+        &mut host,
+        &settings(),
+        &TagSyncEvent {
+            location_id: "loc".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
+    match e {
+        SyncError::Unauthorized(u) => {
+            assert_eq!(u.status, 401);
+            assert_eq!(u.message, "Invalid token: access token is invalid");
+            assert_eq!(u.endpoint, "GET /social-media-posting/{locationId}/tags");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(host.requests.len(), 1, "401 is not retried");
+
+    let mut host =
+        ScriptedHost::new(|_: &Request| json(422, j!({"statusCode": 422, "message": ["limit must be a number"]})));
+    let e = tag_sync(
+        &mut host,
+        &settings(),
+        &TagSyncEvent {
+            location_id: "loc".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&e, SyncError::Upstream(u) if u.status == 422 && u.message == "limit must be a number"),
+        "{e:?}"
+    );
+
+    let mut host = ScriptedHost::new(|_: &Request| {
+        Ok(Response {
+            status: 200,
+            headers: vec![],
+            body: b"{\"results\": {\"tags\": [".to_vec(),
+        })
+    });
+    let e = tag_sync(
+        &mut host,
+        &settings(),
+        &TagSyncEvent {
+            location_id: "loc".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            &e,
+            SyncError::InvalidResponse {
+                service: Service::Ghl,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+
+    let mut host = ScriptedHost::new(|_: &Request| Err(TransportError::Timeout));
+    let e = tag_sync(
+        &mut host,
+        &settings(),
+        &TagSyncEvent {
+            location_id: "loc".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
+    assert!(matches!(&e, SyncError::Transport { .. }), "{e:?}");
+    assert_eq!(host.requests.len(), 4, "timeouts are retried up to max-attempts");
+}
+
+#[test]
+fn bad_input_is_refused_before_any_request() {
+    let mut host = ScriptedHost::new(world(3, 100));
+    let mut s = settings();
+    s.tag_mapping = vec![crate::mapping::MappingRow::new("tag", "name", vec![])];
+    let e = tag_sync(
+        &mut host,
+        &s,
+        &TagSyncEvent {
+            location_id: "loc".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&e, SyncError::InvalidConfig(m) if m.contains("externalId")),
+        "{e:?}"
+    );
+    let e = tag_sync(
+        &mut host,
+        &settings(),
+        &TagSyncEvent {
+            location_id: "..".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
+    assert!(matches!(e, SyncError::InvalidConfig(_)));
+    let e = tag_details_push(
+        &mut host,
+        &settings(),
+        &TagDetailsEvent {
+            location_id: "loc".into(),
+            tag_ids: vec![],
+        },
+    )
+    .unwrap_err();
+    assert!(matches!(e, SyncError::InvalidConfig(_)));
+    let req = StatsRequest {
+        location_id: "loc".into(),
+        profile_ids: vec!["p".into()],
+        platforms: vec!["myspace".into()],
+        dashboard_id: "d".into(),
+        as_of: None,
+    };
+    let e = stats_sync(&mut host, &settings(), &req).unwrap_err();
+    assert!(
+        matches!(&e, SyncError::InvalidConfig(m) if m.contains("myspace")),
+        "{e:?}"
+    );
+    assert!(host.requests.is_empty());
+}
+
+#[test]
+fn tag_details_push_chunks_ids_and_reports_missing_ones() {
+    let mut host = ScriptedHost::new(|r: &Request| match path(&r.url) {
+        "/social-media-posting/loc/tags/details" => {
+            let body: Value = serde_json::from_slice(r.body.as_ref().unwrap()).unwrap();
+            let ids = body["tagIds"].as_array().unwrap();
+            assert!(ids.len() <= 100);
+            let tags: Vec<Value> = ids
+                .iter()
+                .filter(|id| id.as_str() != Some("t150"))
+                .map(|id| tag(id.as_str().unwrap()[1..].parse().unwrap()))
+                .collect();
+            json(
+                201,
+                j!({"success": true, "statusCode": 201, "message": "ok", "results": {"tags": tags, "count": tags.len()}}),
+            )
+        }
+        _ => {
+            let body: Value = serde_json::from_slice(r.body.as_ref().unwrap()).unwrap();
+            let results: Vec<Value> = body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| j!({"externalId": t["externalId"], "status": if t["archived"] == true { "updated" } else { "unchanged" }}))
+                .collect();
+            json(200, j!({"results": results}))
+        }
+    });
+    let ids: Vec<String> = (0..250).map(|i| format!("t{i}")).chain(["t0".to_string()]).collect();
+    let report = tag_details_push(
+        &mut host,
+        &settings(),
+        &TagDetailsEvent {
+            location_id: "loc".into(),
+            tag_ids: ids,
+        },
+    )
+    .unwrap();
+    let detail_calls = host
+        .requests
+        .iter()
+        .filter(|r| path(&r.url).ends_with("/details"))
+        .count();
+    assert_eq!(detail_calls, 3);
+    assert_eq!(report.fetched, 249);
+    assert_eq!(report.updated, 1);
+    assert_eq!(report.archived, 1);
+    assert_eq!(report.unchanged, 248);
+    assert_eq!(report.rejected, 1);
+    assert_eq!(report.errors[0].item, "t150");
+}
+
+#[test]
+fn stats_sync_posts_points_for_the_seven_days_ending_as_of() {
+    let spec: Value = serde_json::from_str(include_str!("../../spec/social-media-posting.json")).unwrap();
+    let example = spec["paths"]["/social-media-posting/statistics"]["post"]["responses"]["201"]["content"]
+        ["application/json"]["schema"]["example"]
+        .clone();
+    let mut host = ScriptedHost::new(move |r: &Request| match path(&r.url) {
+        "/social-media-posting/statistics" => {
+            assert_eq!(query(&r.url, "locationId"), Some("loc"));
+            let body: Value = serde_json::from_slice(r.body.as_ref().unwrap()).unwrap();
+            assert_eq!(body, j!({"profileIds": ["p1"], "platforms": ["google"]}));
+            json(201, example.clone())
+        }
+        "/v1/dashboards/dash%201/metrics/batch-upsert" => {
+            let body: Value = serde_json::from_slice(r.body.as_ref().unwrap()).unwrap();
+            let n = body["points"].as_array().unwrap().len();
+            json(200, j!({"accepted": n, "created": n - 1, "updated": 1}))
+        }
+        other => panic!("unexpected {other}"),
+    });
+    let req = StatsRequest {
+        location_id: "loc".into(),
+        profile_ids: vec!["p1".into(), "p1".into()],
+        platforms: vec!["google".into()],
+        dashboard_id: "dash 1".into(),
+        as_of: None,
+    };
+    let report = stats_sync(&mut host, &settings(), &req).unwrap();
+    assert_eq!(report.fetched, 73);
+    assert_eq!(report.created, 72);
+    assert_eq!(report.updated, 1);
+    let body: Value = serde_json::from_slice(host.requests[1].body.as_ref().unwrap()).unwrap();
+    let days: std::collections::BTreeSet<&str> = body["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["metric"] == "post_performance.impressions")
+        .map(|p| p["timestamp"].as_str().unwrap())
+        .collect();
+    // The scripted clock reads 2026-11-28.
+    assert_eq!(days.iter().next(), Some(&"2026-11-22T00:00:00Z"));
+    assert_eq!(days.iter().last(), Some(&"2026-11-28T00:00:00Z"));
+    assert_eq!(days.len(), 7);
+}
+
+#[test]
+fn nothing_a_server_sends_panics() {
+    let bodies: Vec<&[u8]> = vec![
+        b"",
+        b"null",
+        b"[]",
+        b"{\"results\": null}",
+        b"{\"results\": {\"tags\": {}, \"count\": 1}}",
+        b"{\"results\": {\"tags\": [1, \"x\", null, {\"_id\": 5}], \"count\": 1e300}}",
+        b"{\"results\": {\"tags\": [], \"count\": -1}}",
+        b"{\"results\": {\"post\": {\"tags\": [1]}}}",
+        b"{\"results\": {\"postPerformance\": {\"likes\": [1,2,3,4,5,6,7,8,9,10]}}}",
+        b"{\"results\": {\"platformTotals\": {\"likes\": {\"a/b\": {\"series\": [1]}}}}}",
+        b"\xff\xfe",
+    ];
+    for body in bodies {
+        for status in [200, 201, 400, 401, 403, 404, 409, 422, 429, 500, 302] {
+            let body = body.to_vec();
+            let mut host = ScriptedHost::new(move |_: &Request| {
+                Ok(Response {
+                    status,
+                    headers: vec![],
+                    body: body.clone(),
+                })
+            });
+            let _ = tag_sync(
+                &mut host,
+                &settings(),
+                &TagSyncEvent {
+                    location_id: "loc".into(),
+                    post_id: Some("p".into()),
+                    tag_ids: None,
+                },
+            );
+            let _ = tag_details_push(
+                &mut host,
+                &settings(),
+                &TagDetailsEvent {
+                    location_id: "loc".into(),
+                    tag_ids: vec!["a".into()],
+                },
+            );
+            let req = StatsRequest {
+                location_id: "l".into(),
+                profile_ids: vec!["p".into()],
+                platforms: vec![],
+                dashboard_id: "d".into(),
+                as_of: Some("2026-01-01".into()),
+            };
+            let _ = stats_sync(&mut host, &settings(), &req);
+        }
+    }
+}
