@@ -153,9 +153,9 @@ pub fn run(engine: &ConnectorEngine, out: &mut dyn Write, json_out: bool) -> any
 
     if json_out {
         let doc = json!({
-            "tag_sync": tag_report,
-            "tag_details_push": details_report,
-            "stats_sync": stats_report,
+            "tag_sync": render::report_json(&tag_report),
+            "tag_details_push": render::report_json(&details_report),
+            "stats_sync": render::report_json(&stats_report),
             "rankr": {
                 "tags": r.tags.len(),
                 "archived": archived,

@@ -22,7 +22,6 @@ pub mod bindings {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "connector",
-        additional_derives: [serde::Serialize],
     });
 }
 

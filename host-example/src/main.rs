@@ -212,7 +212,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!(
                     "{}",
                     serde_json::to_string_pretty(
-                        &serde_json::json!({"operation": operation, "ok": true, "report": report})
+                        &serde_json::json!({"operation": operation, "ok": true, "report": render::report_json(&report)})
                     )?
                 );
             } else {
@@ -225,7 +225,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!(
                     "{}",
                     serde_json::to_string_pretty(
-                        &serde_json::json!({"operation": operation, "ok": false, "error": e})
+                        &serde_json::json!({"operation": operation, "ok": false, "error": render::error_json(&e)})
                     )?
                 );
             }

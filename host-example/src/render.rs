@@ -1,6 +1,7 @@
 //! Printing reports and errors for people (`--json` prints them as JSON).
 
 use crate::types::{Service, SyncError, SyncReport, UpstreamError};
+use serde_json::{json, Value};
 use std::fmt::Write as _;
 
 fn service(s: Service) -> &'static str {
@@ -86,4 +87,61 @@ pub fn exit_code(e: &SyncError) -> i32 {
         SyncError::InvalidConfig(_) => 2,
         _ => 1,
     }
+}
+
+/// The WIT name of a service: `ghl`, `rankr`.
+pub fn service_name(s: Service) -> &'static str {
+    match s {
+        Service::Ghl => "ghl",
+        Service::Rankr => "rankr",
+    }
+}
+
+/// A report as JSON, with the WIT's field and case names.
+pub fn report_json(r: &SyncReport) -> Value {
+    json!({
+        "fetched": r.fetched,
+        "created": r.created,
+        "updated": r.updated,
+        "unchanged": r.unchanged,
+        "archived": r.archived,
+        "rejected": r.rejected,
+        "errors": r.errors.iter().map(|e| json!({
+            "item": e.item,
+            "service": service_name(e.service),
+            "message": e.message,
+        })).collect::<Vec<_>>(),
+        "post_tags_applied": r.post_tags_applied,
+        "requests": r.requests,
+        "retries": r.retries,
+        "dry_run": r.dry_run,
+        "writes": r.writes.iter().map(|w| {
+            let mut v = json!({"method": w.method, "path": w.path, "items": w.items});
+            if !w.body.is_empty() {
+                v["body"] = json!(w.body);
+            }
+            v
+        }).collect::<Vec<_>>(),
+    })
+}
+
+/// An error as JSON: `kind` is the WIT case name; `message` is
+/// [`error_message`].
+pub fn error_json(e: &SyncError) -> Value {
+    let upstream = |kind: &str, u: &UpstreamError| json!({"kind": kind, "service": service_name(u.service), "endpoint": u.endpoint, "status": u.status, "server_message": u.message});
+    let mut v = match e {
+        SyncError::InvalidConfig(_) => json!({"kind": "invalid-config"}),
+        SyncError::Unauthorized(u) => upstream("unauthorized", u),
+        SyncError::Forbidden(u) => upstream("forbidden", u),
+        SyncError::Upstream(u) => upstream("upstream", u),
+        SyncError::RateLimited(r) => json!({"kind": "rate-limited", "service": service_name(r.service),
+            "endpoint": r.endpoint, "retry_after_ms": r.retry_after_ms, "server_message": r.message}),
+        SyncError::InvalidResponse(i) => json!({"kind": "invalid-response", "service": service_name(i.service),
+            "endpoint": i.endpoint, "field": i.field}),
+        SyncError::Transport(t) => {
+            json!({"kind": "transport", "service": service_name(t.service), "endpoint": t.endpoint})
+        }
+    };
+    v["message"] = json!(error_message(e));
+    v
 }

@@ -201,6 +201,22 @@ fn errors_exit_non_zero_with_the_message() {
     assert!(err.contains("unauthorized") && err.contains("Invalid token"), "{err}");
     assert!(!err.contains("wrong-token"));
 
+    let out = Command::new(BIN)
+        .args(["--json", "tag-sync", "--location", DEMO_LOCATION])
+        .env("GHL_BASE_URL", w.ghl.base_url())
+        .env("RANKR_BASE_URL", w.rankr.base_url())
+        .env("GHL_ACCESS_TOKEN", "wrong-token")
+        .env("RANKR_API_KEY", "rankr-canary-key")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["ok"], false);
+    assert_eq!(doc["error"]["kind"], "unauthorized");
+    assert_eq!(doc["error"]["service"], "ghl");
+    assert_eq!(doc["error"]["status"], 401);
+    assert_eq!(doc["error"]["server_message"], "Invalid token: access token is invalid");
+
     let out = run(&w, &["tag-sync", "--location", "..", "--tag-id", "x"]);
     assert_eq!(out.status.code(), Some(2));
 
@@ -270,4 +286,53 @@ fn demo_runs_and_shows_paging_tags_and_points() {
     assert!(text.contains("post tags applied: 3"), "{text}");
     assert!(text.contains("refused by the official OpenAPI check: 0"), "{text}");
     assert!(text.contains("tags: 260 (2 archived"), "{text}");
+}
+
+#[test]
+fn rejected_items_are_listed_while_the_rest_land() {
+    let w = world(50);
+    w.rankr.state.lock().unwrap().reject_names_containing = vec!["Promo".into()];
+    let out = run(&w, &["--json", "tag-sync", "--location", DEMO_LOCATION]);
+    let report = json_out(&out)["report"].clone();
+    assert_eq!(report["rejected"], 10);
+    assert_eq!(report["created"], 40);
+    assert_eq!(report["errors"][0]["service"], "rankr");
+    assert!(report["errors"][0]["message"].as_str().unwrap().contains("not allowed"));
+    assert_eq!(w.rankr.state.lock().unwrap().tags.len(), 40);
+}
+
+#[test]
+fn an_unreachable_server_is_a_transport_error() {
+    let w = world(1);
+    let dir = std::env::temp_dir().join(format!("ghl-rankr-e2e-retry-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("fast-retry.toml");
+    std::fs::write(
+        &cfg,
+        "[retry]\nmax_attempts = 2\nbase_delay_ms = 10\nmax_delay_ms = 20\n",
+    )
+    .unwrap();
+    // Bind and drop a listener: the port is then very likely closed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = Command::new(BIN)
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "--ghl-base-url",
+            &format!("http://127.0.0.1:{port}"),
+        ])
+        .args(["tag-sync", "--location", DEMO_LOCATION])
+        .env("RANKR_BASE_URL", w.rankr.base_url())
+        .env("GHL_ACCESS_TOKEN", "t")
+        .env("RANKR_API_KEY", "k")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no answer from GHL"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
 }

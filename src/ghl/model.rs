@@ -87,14 +87,18 @@ pub struct Totals {
     pub comments: Option<f64>,
 }
 
+/// A daily series, oldest first. A `null` day is a day without data: it
+/// becomes no point (not a zero).
+pub type Series = Vec<Option<f64>>;
+
 /// Daily series: location-wide for impressions, likes and comments; per
 /// platform for posts.
 #[derive(Debug, Default, Deserialize)]
 pub struct PostPerformance {
-    pub posts: Option<BTreeMap<String, Vec<f64>>>,
-    pub impressions: Option<Vec<f64>>,
-    pub likes: Option<Vec<f64>>,
-    pub comments: Option<Vec<f64>>,
+    pub posts: Option<BTreeMap<String, Series>>,
+    pub impressions: Option<Series>,
+    pub likes: Option<Series>,
+    pub comments: Option<Series>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -130,7 +134,7 @@ pub struct Breakdowns {
 #[derive(Debug, Default, Deserialize)]
 pub struct PlatformSeries {
     pub total: Option<f64>,
-    pub series: Option<Vec<f64>>,
+    pub series: Option<Series>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -3,7 +3,7 @@
 
 use super::writer::TagWriter;
 use super::{dedup, id, Run};
-use crate::ghl::TagPage;
+use crate::ghl::{TagPage, EP_TAGS};
 use crate::io::{Host, Level};
 use crate::rankr::Rankr;
 use crate::report::{Service, SyncError, SyncReport};
@@ -60,20 +60,35 @@ pub fn tag_sync<H: Host + ?Sized>(
         let page: TagPage = Run::<H>::ghl(&run.settings).list_tags(&mut run.ex, location, skip, page_size)?;
         pages += 1;
         let got = page.tags.len() as u64;
+        let mut new = 0u64;
         for parsed in page.tags {
             match parsed {
                 Ok(tag) => {
                     if !seen.insert(tag.id.clone()) {
                         continue; // served again on a later page
                     }
+                    new += 1;
                     run.report.fetched += 1;
                     match run.settings.tag_mapping.apply(&tag, location) {
                         Ok(input) => writer.push(&mut run, tag.id, input)?,
                         Err(why) => run.report.reject(tag.id, Service::Ghl, why),
                     }
                 }
-                Err((item, why)) => run.report.reject(item, Service::Ghl, why),
+                Err((item, why)) => {
+                    new += 1;
+                    run.report.reject(item, Service::Ghl, why)
+                }
             }
+        }
+        if got > 0 && new == 0 {
+            // A server that ignores `skip` would page forever; stop and say so
+            // rather than loop or report a sync that silently missed tags.
+            return Err(SyncError::InvalidResponse {
+                service: Service::Ghl,
+                endpoint: EP_TAGS.into(),
+                field: "results.tags".into(),
+                message: format!("the page at skip={skip} holds only tags already read; the server is not paging"),
+            });
         }
         skip += got;
         let done = match page.count {

@@ -486,3 +486,77 @@ fn nothing_a_server_sends_panics() {
         }
     }
 }
+
+#[test]
+fn a_server_that_ignores_skip_cannot_make_the_sync_loop() {
+    let mut host = ScriptedHost::new(|r: &Request| {
+        if path(&r.url) == "/social-media-posting/loc/tags" {
+            let tags: Vec<Value> = (0..100).map(tag).collect();
+            return json(200, j!({"results": {"tags": tags}}));
+        }
+        let body: Value = serde_json::from_slice(r.body.as_ref().unwrap()).unwrap();
+        let results: Vec<Value> = body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| j!({"externalId": t["externalId"], "status": "created"}))
+            .collect();
+        json(200, j!({"results": results}))
+    });
+    let e = tag_sync(
+        &mut host,
+        &settings(),
+        &TagSyncEvent {
+            location_id: "loc".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&e, SyncError::InvalidResponse { field, .. } if field == "results.tags"),
+        "{e:?}"
+    );
+    assert_eq!(
+        host.requests
+            .iter()
+            .filter(|r| path(&r.url) == "/social-media-posting/loc/tags")
+            .count(),
+        2
+    );
+}
+
+#[test]
+fn without_a_count_paging_stops_on_a_short_page() {
+    let mut host = ScriptedHost::new(|r: &Request| {
+        if path(&r.url) == "/social-media-posting/loc/tags" {
+            let skip: usize = query(&r.url, "skip").unwrap().parse().unwrap();
+            let tags: Vec<Value> = (skip..(skip + 100).min(230)).map(tag).collect();
+            return json(200, j!({"results": {"tags": tags}}));
+        }
+        let body: Value = serde_json::from_slice(r.body.as_ref().unwrap()).unwrap();
+        let results: Vec<Value> = body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| j!({"externalId": t["externalId"], "status": "created"}))
+            .collect();
+        json(200, j!({"results": results}))
+    });
+    let report = tag_sync(
+        &mut host,
+        &settings(),
+        &TagSyncEvent {
+            location_id: "loc".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(report.fetched, 230);
+    assert_eq!(
+        host.requests
+            .iter()
+            .filter(|r| path(&r.url) == "/social-media-posting/loc/tags")
+            .count(),
+        3
+    );
+}

@@ -7,6 +7,7 @@
 pub mod metric;
 
 use crate::ghl::model::{Breakdown, PlatformSeries, Statistics};
+
 use crate::mapping::MetricRenames;
 use crate::rankr::model::MetricPoint;
 use metric::Metric;
@@ -100,7 +101,13 @@ impl<'a> PointBuilder<'a> {
         Ok(())
     }
 
-    fn daily(&mut self, metric: Metric, platform: Option<&str>, field: &str, series: &[f64]) -> Result<(), ShapeError> {
+    fn daily(
+        &mut self,
+        metric: Metric,
+        platform: Option<&str>,
+        field: &str,
+        series: &[Option<f64>],
+    ) -> Result<(), ShapeError> {
         if series.len() > WINDOW_DAYS {
             return Err(ShapeError {
                 field: field.to_string(),
@@ -111,6 +118,7 @@ impl<'a> PointBuilder<'a> {
         // Align the last value on as-of: a short series covers the latest days.
         let first = WINDOW_DAYS - series.len();
         for (i, value) in series.iter().enumerate() {
+            let Some(value) = value else { continue };
             self.points.push(MetricPoint {
                 scope: scope.clone(),
                 metric: self.renames.name(metric).to_string(),
@@ -293,7 +301,17 @@ mod tests {
         assert!(b.points.iter().any(|p| p.metric == "likes_7d"));
         // Leap year: 7 days ending 2024-03-01 start on 2024-02-24.
         assert!(b.points.iter().any(|p| p.timestamp == "2024-02-24T00:00:00Z"));
-        s.post_performance.as_mut().unwrap().likes = Some(vec![1.0; 9]);
+        let before = b.points.len();
+        s.post_performance.as_mut().unwrap().likes = Some(vec![Some(1.0), None, Some(2.0)]);
+        b.add(&s).unwrap();
+        let likes: Vec<_> = b.points[before..]
+            .iter()
+            .filter(|p| p.metric == "post_performance.likes")
+            .collect();
+        assert_eq!(likes.len(), 2, "a null day is no point");
+        assert_eq!(likes[0].timestamp, "2024-02-28T00:00:00Z");
+        assert_eq!(likes[1].timestamp, "2024-03-01T00:00:00Z");
+        s.post_performance.as_mut().unwrap().likes = Some(vec![Some(1.0); 9]);
         let e = b.add(&s).unwrap_err();
         assert_eq!(e.field, "results.postPerformance.likes");
     }
