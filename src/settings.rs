@@ -2,7 +2,9 @@
 //! checked before the first request, and each error says what to fix.
 
 use crate::client::retry::RetryPolicy;
+use crate::ghl::Ghl;
 use crate::mapping::{MappingRow, MetricRenames, TagMapping};
+use crate::rankr::Rankr;
 use crate::secret::Secret;
 
 /// Settings as the host gives them.
@@ -41,6 +43,26 @@ pub const DEFAULT_PAGE_SIZE: u32 = 100;
 pub const MAX_PAGE_SIZE: u32 = 1000;
 /// Default per-request timeout.
 pub const DEFAULT_TIMEOUT_MS: u32 = 30_000;
+
+impl Settings {
+    /// The GHL client these settings describe.
+    pub fn ghl(&self) -> Ghl<'_> {
+        Ghl {
+            base: &self.ghl_base_url,
+            token: &self.ghl_token,
+            timeout_ms: self.request_timeout_ms,
+        }
+    }
+
+    /// The Rankr client these settings describe.
+    pub fn rankr(&self) -> Rankr<'_> {
+        Rankr {
+            base: &self.rankr_base_url,
+            key: &self.rankr_api_key,
+            timeout_ms: self.request_timeout_ms,
+        }
+    }
+}
 
 impl SettingsInput {
     /// Checks everything; the error is the `invalid-config` message.

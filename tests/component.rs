@@ -6,7 +6,7 @@ use ghl_rankr_host::clock::VirtualClock;
 use ghl_rankr_host::engine::{ConnectorEngine, Env};
 use ghl_rankr_host::http::{Header, Method, Request, Response, TransportError};
 use ghl_rankr_host::transport::ScriptedTransport;
-use ghl_rankr_host::types::{Service, Settings, StatsRequest, SyncError, TagDetailsEvent, TagSyncEvent};
+use ghl_rankr_host::types::{Service, Settings, StatsRequest, SyncError, SyncReport, TagDetailsEvent, TagSyncEvent};
 use serde_json::{json, Value};
 use std::sync::{Arc, OnceLock};
 
@@ -114,6 +114,21 @@ fn happy(r: &Request) -> Result<Response, TransportError> {
         );
     }
     reply(404, json!({"title": "Not Found", "status": 404}))
+}
+
+/// `tag-sync` of a whole location, no post, with the default settings.
+fn tag_sync_location(env: &Env, location: &str) -> anyhow::Result<Result<SyncReport, SyncError>> {
+    tag_sync_with(env, &settings(), location)
+}
+
+/// `tag-sync` of a whole location, no post.
+fn tag_sync_with(env: &Env, settings: &Settings, location: &str) -> anyhow::Result<Result<SyncReport, SyncError>> {
+    let event = TagSyncEvent {
+        location_id: location.into(),
+        post_id: None,
+        tag_ids: None,
+    };
+    engine().tag_sync(env, settings, &event)
 }
 
 #[test]
@@ -230,18 +245,7 @@ fn unauthorized_is_typed_and_not_retried() {
             json!({"statusCode": 401, "message": "Invalid token: access token is invalid", "error": "Unauthorized"}),
         )
     });
-    let e = engine()
-        .tag_sync(
-            &env,
-            &settings(),
-            &TagSyncEvent {
-                location_id: "loc".into(),
-                post_id: None,
-                tag_ids: None,
-            },
-        )
-        .unwrap()
-        .unwrap_err();
+    let e = tag_sync_location(&env, "loc").unwrap().unwrap_err();
     match e {
         SyncError::Unauthorized(u) => {
             assert_eq!(u.service, Service::Ghl);
@@ -336,18 +340,7 @@ fn server_errors_are_retried_with_backoff_in_virtual_time() {
 #[test]
 fn malformed_json_is_an_invalid_response_naming_the_field() {
     let (env, _, _) = scripted(|_| reply(200, json!({"success": true, "results": {"tags": [], "count": "lots"}})));
-    let e = engine()
-        .tag_sync(
-            &env,
-            &settings(),
-            &TagSyncEvent {
-                location_id: "loc".into(),
-                post_id: None,
-                tag_ids: None,
-            },
-        )
-        .unwrap()
-        .unwrap_err();
+    let e = tag_sync_location(&env, "loc").unwrap().unwrap_err();
     let SyncError::InvalidResponse(i) = e else {
         panic!("{e:?}")
     };
@@ -362,18 +355,7 @@ fn malformed_json_is_an_invalid_response_naming_the_field() {
             body: b"{\"results\": {\"tags\": [{\"_id\": \"a\"".to_vec(),
         })
     });
-    let e = engine()
-        .tag_sync(
-            &env,
-            &settings(),
-            &TagSyncEvent {
-                location_id: "loc".into(),
-                post_id: None,
-                tag_ids: None,
-            },
-        )
-        .unwrap()
-        .unwrap_err();
+    let e = tag_sync_location(&env, "loc").unwrap().unwrap_err();
     assert!(matches!(e, SyncError::InvalidResponse(_)), "{e:?}");
 }
 
@@ -477,36 +459,14 @@ fn bad_settings_are_refused_before_any_request() {
         target: "name".into(),
         transforms: vec![],
     }];
-    let e = engine()
-        .tag_sync(
-            &env,
-            &s,
-            &TagSyncEvent {
-                location_id: "loc".into(),
-                post_id: None,
-                tag_ids: None,
-            },
-        )
-        .unwrap()
-        .unwrap_err();
+    let e = tag_sync_with(&env, &s, "loc").unwrap().unwrap_err();
     let SyncError::InvalidConfig(m) = e else {
         panic!("{e:?}")
     };
     assert!(m.contains("row 1") && m.contains("`title`"), "{m}");
     let mut s = settings();
     s.ghl_base_url = "http://services.leadconnectorhq.com".into();
-    let e = engine()
-        .tag_sync(
-            &env,
-            &s,
-            &TagSyncEvent {
-                location_id: "loc".into(),
-                post_id: None,
-                tag_ids: None,
-            },
-        )
-        .unwrap()
-        .unwrap_err();
+    let e = tag_sync_with(&env, &s, "loc").unwrap().unwrap_err();
     assert!(
         matches!(&e, SyncError::InvalidConfig(m) if m.contains("https")),
         "{e:?}"

@@ -12,9 +12,9 @@ use ghl_rankr_host::transport::UreqTransport;
 use ghl_rankr_host::types::{Settings, StatsRequest, TagDetailsEvent, TagSyncEvent};
 use std::sync::Arc;
 
-#[test]
-fn every_ghl_request_matches_the_official_spec() {
-    let ghl = GhlFake::start(GhlState::seeded("tok", DEMO_LOCATION, 230)).unwrap();
+/// The fakes on loopback, the embedded component, real HTTP.
+fn setup(tags: usize) -> (GhlFake, RankrFake, ConnectorEngine, Env, Settings) {
+    let ghl = GhlFake::start(GhlState::seeded("tok", DEMO_LOCATION, tags)).unwrap();
     let rankr = RankrFake::start(RankrState::new("key")).unwrap();
     let engine = ConnectorEngine::embedded().unwrap();
     let env = Env {
@@ -27,13 +27,19 @@ fn every_ghl_request_matches_the_official_spec() {
         ghl_token: "tok".into(),
         rankr_base_url: rankr.base_url().into(),
         rankr_api_key: "key".into(),
-        page_size: Some(100),
+        page_size: None,
         tag_mapping: vec![],
         metric_mapping: vec![],
         dry_run: false,
         request_timeout_ms: None,
         retry: None,
     };
+    (ghl, rankr, engine, env, settings)
+}
+
+#[test]
+fn every_ghl_request_matches_the_official_spec() {
+    let (ghl, _rankr, engine, env, settings) = setup(230);
     engine
         .tag_sync(
             &env,
@@ -135,26 +141,7 @@ fn the_spec_check_does_refuse_what_the_spec_forbids() {
 
 #[test]
 fn ghl_requests_carry_exactly_one_accept_and_no_empty_body() {
-    let ghl = GhlFake::start(GhlState::seeded("tok", DEMO_LOCATION, 5)).unwrap();
-    let rankr = RankrFake::start(RankrState::new("key")).unwrap();
-    let engine = ConnectorEngine::embedded().unwrap();
-    let env = Env {
-        transport: Arc::new(UreqTransport::default()),
-        clock: Arc::new(SystemClock::default()),
-        captured_logs: None,
-    };
-    let settings = Settings {
-        ghl_base_url: ghl.base_url().into(),
-        ghl_token: "tok".into(),
-        rankr_base_url: rankr.base_url().into(),
-        rankr_api_key: "key".into(),
-        page_size: None,
-        tag_mapping: vec![],
-        metric_mapping: vec![],
-        dry_run: false,
-        request_timeout_ms: None,
-        retry: None,
-    };
+    let (ghl, _rankr, engine, env, settings) = setup(5);
     engine
         .tag_sync(
             &env,

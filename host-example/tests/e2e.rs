@@ -22,17 +22,31 @@ fn world(tags: usize) -> World {
 }
 
 fn run(w: &World, args: &[&str]) -> Output {
+    run_as(w, "ghl-canary-token", args)
+}
+
+/// Runs with this GHL token and `RUST_LOG=trace`.
+fn run_as(w: &World, ghl_token: &str, args: &[&str]) -> Output {
     Command::new(BIN)
         .args(args)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("GHL_BASE_URL", w.ghl.base_url())
         .env("RANKR_BASE_URL", w.rankr.base_url())
-        .env("GHL_ACCESS_TOKEN", "ghl-canary-token")
+        .env("GHL_ACCESS_TOKEN", ghl_token)
         .env("RANKR_API_KEY", "rankr-canary-key")
         .env("RUST_LOG", "trace")
         .output()
         .unwrap()
+}
+
+/// Writes a settings file into a fresh temporary folder.
+fn config_file(name: &str, text: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("ghl-rankr-e2e-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join(format!("{name}.toml"));
+    std::fs::write(&file, text).unwrap();
+    (dir, file)
 }
 
 fn json_out(o: &Output) -> Value {
@@ -188,27 +202,13 @@ fn a_rerun_changes_nothing_and_summaries_are_readable() {
 #[test]
 fn errors_exit_non_zero_with_the_message() {
     let w = world(10);
-    let out = Command::new(BIN)
-        .args(["tag-sync", "--location", DEMO_LOCATION])
-        .env("GHL_BASE_URL", w.ghl.base_url())
-        .env("RANKR_BASE_URL", w.rankr.base_url())
-        .env("GHL_ACCESS_TOKEN", "wrong-token")
-        .env("RANKR_API_KEY", "rankr-canary-key")
-        .output()
-        .unwrap();
+    let out = run_as(&w, "wrong-token", &["tag-sync", "--location", DEMO_LOCATION]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("unauthorized") && err.contains("Invalid token"), "{err}");
     assert!(!err.contains("wrong-token"));
 
-    let out = Command::new(BIN)
-        .args(["--json", "tag-sync", "--location", DEMO_LOCATION])
-        .env("GHL_BASE_URL", w.ghl.base_url())
-        .env("RANKR_BASE_URL", w.rankr.base_url())
-        .env("GHL_ACCESS_TOKEN", "wrong-token")
-        .env("RANKR_API_KEY", "rankr-canary-key")
-        .output()
-        .unwrap();
+    let out = run_as(&w, "wrong-token", &["--json", "tag-sync", "--location", DEMO_LOCATION]);
     assert_eq!(out.status.code(), Some(1));
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["ok"], false);
@@ -232,11 +232,8 @@ fn errors_exit_non_zero_with_the_message() {
 #[test]
 fn the_config_file_sets_mapping_and_dry_run() {
     let w = world(30);
-    let dir = std::env::temp_dir().join(format!("ghl-rankr-e2e-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let cfg = dir.join("settings.toml");
-    std::fs::write(
-        &cfg,
+    let (dir, cfg) = config_file(
+        "settings",
         r#"
 dry_run = true
 page_size = 7
@@ -249,8 +246,7 @@ source = "tag"
 target = "name"
 transforms = ["slugify"]
 "#,
-    )
-    .unwrap();
+    );
     let out = run(
         &w,
         &[
@@ -304,14 +300,10 @@ fn rejected_items_are_listed_while_the_rest_land() {
 #[test]
 fn an_unreachable_server_is_a_transport_error() {
     let w = world(1);
-    let dir = std::env::temp_dir().join(format!("ghl-rankr-e2e-retry-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let cfg = dir.join("fast-retry.toml");
-    std::fs::write(
-        &cfg,
+    let (dir, cfg) = config_file(
+        "fast-retry",
         "[retry]\nmax_attempts = 2\nbase_delay_ms = 10\nmax_delay_ms = 20\n",
-    )
-    .unwrap();
+    );
     // Bind and drop a listener: the port is then very likely closed.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

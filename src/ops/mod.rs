@@ -10,9 +10,7 @@ pub use tag_details::{tag_details_push, TagDetailsEvent};
 pub use tag_sync::{tag_sync, TagSyncEvent};
 
 use crate::client::Exchange;
-use crate::ghl::Ghl;
 use crate::io::{Host, Level};
-use crate::rankr::Rankr;
 use crate::report::{PlannedWrite, SyncError, SyncReport};
 use crate::settings::{check_id, Settings, SettingsInput};
 
@@ -56,22 +54,6 @@ impl<'h, H: Host + ?Sized> Run<'h, H> {
             run_id,
             batches: 0,
         })
-    }
-
-    pub fn ghl(settings: &Settings) -> Ghl<'_> {
-        Ghl {
-            base: &settings.ghl_base_url,
-            token: &settings.ghl_token,
-            timeout_ms: settings.request_timeout_ms,
-        }
-    }
-
-    pub fn rankr(settings: &Settings) -> Rankr<'_> {
-        Rankr {
-            base: &settings.rankr_base_url,
-            key: &settings.rankr_api_key,
-            timeout_ms: settings.request_timeout_ms,
-        }
     }
 
     /// A fresh key for each new batch: the run, the batch's number and its

@@ -73,7 +73,10 @@ pub fn stats_sync<H: Host + ?Sized>(
         }
     };
 
-    let stats = Run::<H>::ghl(&run.settings).statistics(&mut run.ex, location, &profiles, &platforms)?;
+    let stats = run
+        .settings
+        .ghl()
+        .statistics(&mut run.ex, location, &profiles, &platforms)?;
     let mut builder =
         PointBuilder::new(location, as_of, &run.settings.metric_renames).map_err(SyncError::InvalidConfig)?;
     builder.add(&stats).map_err(|e| SyncError::InvalidResponse {
@@ -104,7 +107,10 @@ pub fn stats_sync<H: Host + ?Sized>(
         if run.settings.dry_run {
             continue;
         }
-        let resp = Run::<H>::rankr(&run.settings).upsert_metrics(&mut run.ex, &req.dashboard_id, body, &key)?;
+        let resp = run
+            .settings
+            .rankr()
+            .upsert_metrics(&mut run.ex, &req.dashboard_id, body, &key)?;
         let n = batch.len() as f64;
         let accepted = resp.accepted.clamp(0.0, n);
         let created = resp.created.clamp(0.0, accepted);

@@ -39,7 +39,7 @@ pub fn tag_details_push<H: Host + ?Sized>(
     let mut writer = TagWriter::new(None);
     let mut seen: HashSet<String> = HashSet::new();
     for chunk in ids.chunks(MAX_IDS_PER_DETAILS) {
-        let tags = Run::<H>::ghl(&run.settings).tag_details(&mut run.ex, location, chunk)?;
+        let tags = run.settings.ghl().tag_details(&mut run.ex, location, chunk)?;
         for parsed in tags {
             match parsed {
                 Ok(tag) => {

@@ -45,7 +45,7 @@ pub fn tag_sync<H: Host + ?Sized>(
     let wanted = match (&event.post_id, &event.tag_ids) {
         (Some(_), Some(ids)) => Some(dedup(ids)),
         (Some(post), None) => {
-            let ids = Run::<H>::ghl(&run.settings).post_tags(&mut run.ex, location, post)?;
+            let ids = run.settings.ghl().post_tags(&mut run.ex, location, post)?;
             Some(dedup(&ids))
         }
         _ => None,
@@ -57,7 +57,7 @@ pub fn tag_sync<H: Host + ?Sized>(
     let mut skip: u64 = 0;
     let mut pages = 0u32;
     loop {
-        let page: TagPage = Run::<H>::ghl(&run.settings).list_tags(&mut run.ex, location, skip, page_size)?;
+        let page: TagPage = run.settings.ghl().list_tags(&mut run.ex, location, skip, page_size)?;
         pages += 1;
         let got = page.tags.len() as u64;
         let mut new = 0u64;
@@ -129,7 +129,7 @@ pub fn tag_sync<H: Host + ?Sized>(
         run.report.post_tags_applied = Some(if run.settings.dry_run {
             external.len() as u32
         } else {
-            Run::<H>::rankr(&run.settings).set_post_tags(&mut run.ex, post, body)?
+            run.settings.rankr().set_post_tags(&mut run.ex, post, body)?
         });
     }
     Ok(run.finish())

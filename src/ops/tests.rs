@@ -119,15 +119,7 @@ fn tag_sync_reads_every_page_even_when_pages_are_short() {
 #[test]
 fn every_ghl_request_carries_the_required_headers() {
     let mut host = ScriptedHost::new(world(5, 100));
-    tag_sync(
-        &mut host,
-        &settings(),
-        &TagSyncEvent {
-            location_id: "loc".into(),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    sync_loc(&mut host).unwrap();
     for r in &host.requests {
         if r.url.starts_with("https://ghl.test") {
             assert_eq!(header(r, "authorization"), Some("Bearer ghl-token-xyz"));
@@ -178,15 +170,7 @@ fn retries_server_errors_in_virtual_time_and_keeps_the_key() {
         }
         inner(r)
     });
-    let report = tag_sync(
-        &mut host,
-        &settings(),
-        &TagSyncEvent {
-            location_id: "loc".into(),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let report = sync_loc(&mut host).unwrap();
     assert_eq!(report.retries, 2);
     assert_eq!(host.slept_ms, vec![2000, 2000]);
     let keys: Vec<&str> = host
@@ -207,15 +191,7 @@ fn errors_are_typed_with_the_servers_message() {
             j!({"statusCode": 401, "message": "Invalid token: access token is invalid", "error": "Unauthorized"}),
         )
     });
-    let e = tag_sync(
-        &mut host,
-        &settings(),
-        &TagSyncEvent {
-            location_id: "loc".into(),
-            ..Default::default()
-        },
-    )
-    .unwrap_err();
+    let e = sync_loc(&mut host).unwrap_err();
     match e {
         SyncError::Unauthorized(u) => {
             assert_eq!(u.status, 401);
@@ -228,15 +204,7 @@ fn errors_are_typed_with_the_servers_message() {
 
     let mut host =
         ScriptedHost::new(|_: &Request| json(422, j!({"statusCode": 422, "message": ["limit must be a number"]})));
-    let e = tag_sync(
-        &mut host,
-        &settings(),
-        &TagSyncEvent {
-            location_id: "loc".into(),
-            ..Default::default()
-        },
-    )
-    .unwrap_err();
+    let e = sync_loc(&mut host).unwrap_err();
     assert!(
         matches!(&e, SyncError::Upstream(u) if u.status == 422 && u.message == "limit must be a number"),
         "{e:?}"
@@ -249,15 +217,7 @@ fn errors_are_typed_with_the_servers_message() {
             body: b"{\"results\": {\"tags\": [".to_vec(),
         })
     });
-    let e = tag_sync(
-        &mut host,
-        &settings(),
-        &TagSyncEvent {
-            location_id: "loc".into(),
-            ..Default::default()
-        },
-    )
-    .unwrap_err();
+    let e = sync_loc(&mut host).unwrap_err();
     assert!(
         matches!(
             &e,
@@ -270,15 +230,7 @@ fn errors_are_typed_with_the_servers_message() {
     );
 
     let mut host = ScriptedHost::new(|_: &Request| Err(TransportError::Timeout));
-    let e = tag_sync(
-        &mut host,
-        &settings(),
-        &TagSyncEvent {
-            location_id: "loc".into(),
-            ..Default::default()
-        },
-    )
-    .unwrap_err();
+    let e = sync_loc(&mut host).unwrap_err();
     assert!(matches!(&e, SyncError::Transport { .. }), "{e:?}");
     assert_eq!(host.requests.len(), 4, "timeouts are retried up to max-attempts");
 }
@@ -487,6 +439,26 @@ fn nothing_a_server_sends_panics() {
     }
 }
 
+/// A Rankr tag batch answered `created` for every item.
+fn rankr_creates_all(r: &Request) -> Result<Response, TransportError> {
+    let body: Value = serde_json::from_slice(r.body.as_ref().unwrap()).unwrap();
+    let results: Vec<Value> = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| j!({"externalId": t["externalId"], "status": "created"}))
+        .collect();
+    json(200, j!({"results": results}))
+}
+
+fn sync_loc(host: &mut impl crate::io::Host) -> Result<SyncReport, SyncError> {
+    let event = TagSyncEvent {
+        location_id: "loc".into(),
+        ..Default::default()
+    };
+    tag_sync(host, &settings(), &event)
+}
+
 #[test]
 fn a_server_that_ignores_skip_cannot_make_the_sync_loop() {
     let mut host = ScriptedHost::new(|r: &Request| {
@@ -494,24 +466,9 @@ fn a_server_that_ignores_skip_cannot_make_the_sync_loop() {
             let tags: Vec<Value> = (0..100).map(tag).collect();
             return json(200, j!({"results": {"tags": tags}}));
         }
-        let body: Value = serde_json::from_slice(r.body.as_ref().unwrap()).unwrap();
-        let results: Vec<Value> = body["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|t| j!({"externalId": t["externalId"], "status": "created"}))
-            .collect();
-        json(200, j!({"results": results}))
+        rankr_creates_all(r)
     });
-    let e = tag_sync(
-        &mut host,
-        &settings(),
-        &TagSyncEvent {
-            location_id: "loc".into(),
-            ..Default::default()
-        },
-    )
-    .unwrap_err();
+    let e = sync_loc(&mut host).unwrap_err();
     assert!(
         matches!(&e, SyncError::InvalidResponse { field, .. } if field == "results.tags"),
         "{e:?}"
@@ -533,24 +490,9 @@ fn without_a_count_paging_stops_on_a_short_page() {
             let tags: Vec<Value> = (skip..(skip + 100).min(230)).map(tag).collect();
             return json(200, j!({"results": {"tags": tags}}));
         }
-        let body: Value = serde_json::from_slice(r.body.as_ref().unwrap()).unwrap();
-        let results: Vec<Value> = body["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|t| j!({"externalId": t["externalId"], "status": "created"}))
-            .collect();
-        json(200, j!({"results": results}))
+        rankr_creates_all(r)
     });
-    let report = tag_sync(
-        &mut host,
-        &settings(),
-        &TagSyncEvent {
-            location_id: "loc".into(),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let report = sync_loc(&mut host).unwrap();
     assert_eq!(report.fetched, 230);
     assert_eq!(
         host.requests

@@ -81,7 +81,7 @@ impl TagWriter {
             }
             return Ok(());
         }
-        let results = Run::<H>::rankr(&run.settings).upsert_tags(&mut run.ex, body, &items, &key)?;
+        let results = run.settings.rankr().upsert_tags(&mut run.ex, body, &items, &key)?;
         for ((ghl_id, tag), result) in batch.into_iter().zip(results) {
             match result.status {
                 TagStatus::Created => run.report.created += 1,
