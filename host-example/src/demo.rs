@@ -3,6 +3,7 @@
 
 use crate::clock::SystemClock;
 use crate::config::{settings, ConfigFile, Secret, SettingsParts};
+use crate::egress::Allowlist;
 use crate::engine::{ConnectorEngine, Env};
 use crate::fakes::ghl::{DEMO_LOCATION, DEMO_POST};
 use crate::fakes::{GhlFake, GhlState, RankrFake, RankrState};
@@ -36,7 +37,10 @@ pub fn run(engine: &ConnectorEngine, out: &mut dyn Write, json_out: bool) -> any
         config: &config,
     });
     let env = Env {
-        transport: Arc::new(UreqTransport::default()),
+        transport: Arc::new(Allowlist::new(
+            UreqTransport::default(),
+            &[&settings.ghl_base_url, &settings.rankr_base_url],
+        )),
         clock: Arc::new(SystemClock::default()),
         captured_logs: None,
     };

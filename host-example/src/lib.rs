@@ -12,6 +12,7 @@
 pub mod clock;
 pub mod config;
 pub mod demo;
+pub mod egress;
 pub mod engine;
 pub mod fakes;
 pub mod render;

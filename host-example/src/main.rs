@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 use ghl_rankr_host::clock::SystemClock;
 use ghl_rankr_host::config::{settings, ConfigFile, Secret, SettingsParts};
+use ghl_rankr_host::egress::Allowlist;
 use ghl_rankr_host::engine::{ConnectorEngine, Env};
 use ghl_rankr_host::render;
 use ghl_rankr_host::transport::UreqTransport;
@@ -10,6 +11,7 @@ use ghl_rankr_host::types::{StatsRequest, SyncError, SyncReport, TagDetailsEvent
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 const DEFAULT_GHL: &str = "https://services.leadconnectorhq.com";
 const DEFAULT_RANKR: &str = "https://api.rankr.io";
@@ -40,6 +42,9 @@ struct Cli {
     /// Tags per GHL page (1..=1000, default 100).
     #[arg(long, global = true)]
     page_size: Option<u32>,
+    /// Longest any one HTTP exchange may take, in seconds.
+    #[arg(long, global = true, value_name = "SECS", default_value_t = 30)]
+    request_timeout: u32,
     /// Run this component instead of the embedded one.
     #[arg(long, global = true, value_name = "PATH")]
     component: Option<PathBuf>,
@@ -163,8 +168,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         dry_run: cli.dry_run,
         config: &config,
     });
+    // The component may reach the two configured origins and nothing else.
+    let transport = Allowlist::new(
+        UreqTransport::with_max_timeout(Duration::from_secs(cli.request_timeout.max(1) as u64)),
+        &[&settings.ghl_base_url, &settings.rankr_base_url],
+    );
     let env = Env {
-        transport: Arc::new(UreqTransport::default()),
+        transport: Arc::new(transport),
         clock: Arc::new(SystemClock::default()),
         captured_logs: None,
     };

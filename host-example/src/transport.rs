@@ -18,6 +18,8 @@ pub const MAX_RESPONSE_BYTES: u64 = 10 * 1024 * 1024;
 /// followed, every status returned as a response.
 pub struct UreqTransport {
     agent: ureq::Agent,
+    /// No exchange may take longer, whatever the component asks.
+    max_timeout: Duration,
 }
 
 impl Default for UreqTransport {
@@ -29,7 +31,20 @@ impl Default for UreqTransport {
             .user_agent(concat!("ghl-rankr/", env!("CARGO_PKG_VERSION")))
             .build()
             .new_agent();
-        UreqTransport { agent }
+        UreqTransport {
+            agent,
+            max_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl UreqTransport {
+    /// A client whose exchanges never take longer than `max_timeout`.
+    pub fn with_max_timeout(max_timeout: Duration) -> Self {
+        UreqTransport {
+            max_timeout,
+            ..Self::default()
+        }
     }
 }
 
@@ -46,7 +61,7 @@ impl HttpTransport for UreqTransport {
         for h in &r.headers {
             builder = builder.header(h.name.as_str(), h.value.as_str());
         }
-        let timeout = Some(Duration::from_millis(r.timeout_ms.max(1) as u64));
+        let timeout = Some(Duration::from_millis(r.timeout_ms.max(1) as u64).min(self.max_timeout));
         // No body means no body: a GET goes out without `Content-Length: 0`.
         let result = match &r.body {
             Some(body) => self.run(builder.body(body.clone()), timeout),

@@ -319,12 +319,106 @@ fn an_unreachable_server_is_a_transport_error() {
         ])
         .args(["tag-sync", "--location", DEMO_LOCATION])
         .env("RANKR_BASE_URL", w.rankr.base_url())
-        .env("GHL_ACCESS_TOKEN", "t")
-        .env("RANKR_API_KEY", "k")
+        .env("GHL_ACCESS_TOKEN", "test-token")
+        .env("RANKR_API_KEY", "test-key")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no answer from GHL"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_hanging_server_is_cut_off_by_the_request_timeout() {
+    let w = world(1);
+    // Accepts connections and never answers (bounded: it stops after 60 s).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let started = std::time::Instant::now();
+        let mut held = Vec::new();
+        listener.set_nonblocking(true).unwrap();
+        while started.elapsed().as_secs() < 60 {
+            if let Ok((s, _)) = listener.accept() {
+                held.push(s);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    });
+    let (dir, cfg) = config_file(
+        "hang",
+        "[retry]\nmax_attempts = 2\nbase_delay_ms = 10\nmax_delay_ms = 20\n",
+    );
+    let started = std::time::Instant::now();
+    let out = Command::new(BIN)
+        .args(["--config", cfg.to_str().unwrap(), "--request-timeout", "1"])
+        .args(["--ghl-base-url", &format!("http://127.0.0.1:{port}")])
+        .args(["tag-sync", "--location", DEMO_LOCATION])
+        .env("RANKR_BASE_URL", w.rankr.base_url())
+        .env("GHL_ACCESS_TOKEN", "test-token")
+        .env("RANKR_API_KEY", "test-key")
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("timed out"), "{err}");
+    assert!(took.as_secs() < 20, "the hang held the run for {took:?}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_redirect_is_returned_to_the_component_not_followed() {
+    use ghl_rankr_host::fakes::server::{FakeResponse, FakeServer};
+    let w = world(1);
+    let target_hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let hits = target_hits.clone();
+    let target = FakeServer::start(move |_| {
+        hits.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        FakeResponse::json(200, &json!({}))
+    })
+    .unwrap();
+    let location = format!("{}/stolen", target.base_url);
+    let redirector =
+        FakeServer::start(move |_| FakeResponse::json(302, &json!({})).with_header("Location", &location)).unwrap();
+    let out = Command::new(BIN)
+        .args([
+            "--ghl-base-url",
+            &redirector.base_url,
+            "tag-sync",
+            "--location",
+            DEMO_LOCATION,
+        ])
+        .env("RANKR_BASE_URL", w.rankr.base_url())
+        .env("GHL_ACCESS_TOKEN", "test-token")
+        .env("RANKR_API_KEY", "test-key")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("302") && err.contains("not followed"), "{err}");
+    assert_eq!(
+        target_hits.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "the redirect was followed"
+    );
+}
+
+#[test]
+fn a_traversing_location_id_stays_one_path_segment() {
+    let w = world(3);
+    let out = run(&w, &["tag-sync", "--location", "x/../../v1/x"]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let g = w.ghl.state.lock().unwrap();
+    assert_eq!(g.requests.len(), 1);
+    assert!(
+        g.requests[0]
+            .url
+            .starts_with("/social-media-posting/x%2F..%2F..%2Fv1%2Fx/tags?"),
+        "{}",
+        g.requests[0].url
+    );
+    // The fake GHL saw the decoded id as the location and refused it (403).
+    assert!(String::from_utf8_lossy(&out.stderr).contains("forbidden"));
 }

@@ -26,7 +26,9 @@ impl<'h, H: Host + ?Sized> Exchange<'h, H> {
             host,
             policy,
             jitter: Jitter::new(seed),
-            scrub: scrub.into_iter().filter(|s| !s.is_empty()).collect(),
+            // A secret of a character or three would scrub ordinary words
+            // out of every message; real tokens are far longer.
+            scrub: scrub.into_iter().filter(|s| s.len() >= 4).collect(),
             requests: 0,
             retries: 0,
         }
@@ -331,5 +333,39 @@ mod tests {
         assert!(matches!(e, SyncError::InvalidResponse { .. }));
         let e = parse_json::<Outer>(Service::Ghl, "GET /x", b"{}").unwrap_err();
         assert!(e.to_string().contains("results"), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod scrub_tests {
+    use super::*;
+    use crate::testing::ScriptedHost;
+
+    #[test]
+    fn echoed_secrets_are_scrubbed_from_error_messages() {
+        let mut host = ScriptedHost::new(|_: &Request| {
+            Ok(Response {
+                status: 400,
+                headers: vec![],
+                body: br#"{"message": "bad header Authorization: Bearer pit-123456789"}"#.to_vec(),
+            })
+        });
+        let mut ex = Exchange::new(
+            &mut host,
+            RetryPolicy::default(),
+            vec!["pit-123456789".into(), "x".into()],
+        );
+        let req = Request {
+            method: crate::io::Method::Get,
+            url: "https://h/x".into(),
+            headers: vec![],
+            body: None,
+            timeout_ms: 1000,
+        };
+        let e = ex.send(Service::Ghl, "GET /x", &req).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "GHL answered 400 at GET /x: bad header Authorization: Bearer [redacted]"
+        );
     }
 }
