@@ -26,8 +26,9 @@ fn run(w: &World, args: &[&str]) -> Output {
 }
 
 /// Runs with this GHL token and `RUST_LOG=trace`.
+/// Every run, success or failure, is scanned for the secrets.
 fn run_as(w: &World, ghl_token: &str, args: &[&str]) -> Output {
-    Command::new(BIN)
+    let out = Command::new(BIN)
         .args(args)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -37,7 +38,17 @@ fn run_as(w: &World, ghl_token: &str, args: &[&str]) -> Output {
         .env("RANKR_API_KEY", "rankr-canary-key")
         .env("RUST_LOG", "trace")
         .output()
-        .unwrap()
+        .unwrap();
+    no_secrets(&out);
+    if ghl_token != "ghl-canary-token" {
+        for stream in [&out.stdout, &out.stderr] {
+            assert!(
+                !String::from_utf8_lossy(stream).contains(ghl_token),
+                "the token was printed"
+            );
+        }
+    }
+    out
 }
 
 /// Writes a settings file into a fresh temporary folder.
@@ -67,9 +78,9 @@ fn no_secrets(o: &Output) {
             !text.contains("ghl-canary-token") && !text.contains("rankr-canary-key"),
             "a secret was printed:\n{text}"
         );
-        // Wire dumps would split a token across lines; no header may be printed at all.
+        // Wire dumps would split a token across lines; no auth header may be printed at all.
         assert!(
-            !text.to_ascii_lowercase().contains("authoriz"),
+            !text.to_ascii_lowercase().contains("bearer"),
             "a header dump was printed:\n{text}"
         );
     }
@@ -82,7 +93,6 @@ fn all_three_operations_complete_against_the_fakes() {
         &w,
         &["--json", "tag-sync", "--location", DEMO_LOCATION, "--post", DEMO_POST],
     );
-    no_secrets(&out);
     let report = json_out(&out)["report"].clone();
     assert_eq!(report["fetched"], 250);
     assert_eq!(report["created"], 250);
@@ -126,7 +136,6 @@ fn all_three_operations_complete_against_the_fakes() {
             "nope",
         ],
     );
-    no_secrets(&out);
     let report = json_out(&out)["report"].clone();
     assert_eq!(report["updated"], 1);
     assert_eq!(report["rejected"], 1);
@@ -162,7 +171,6 @@ fn all_three_operations_complete_against_the_fakes() {
             "2026-02-01",
         ],
     );
-    no_secrets(&out);
     let report = json_out(&out)["report"].clone();
     assert!(report["created"].as_u64().unwrap() > 100);
     let r = w.rankr.state.lock().unwrap();
@@ -310,19 +318,18 @@ fn an_unreachable_server_is_a_transport_error() {
         .local_addr()
         .unwrap()
         .port();
-    let out = Command::new(BIN)
-        .args([
+    let out = run(
+        &w,
+        &[
             "--config",
             cfg.to_str().unwrap(),
             "--ghl-base-url",
             &format!("http://127.0.0.1:{port}"),
-        ])
-        .args(["tag-sync", "--location", DEMO_LOCATION])
-        .env("RANKR_BASE_URL", w.rankr.base_url())
-        .env("GHL_ACCESS_TOKEN", "test-token")
-        .env("RANKR_API_KEY", "test-key")
-        .output()
-        .unwrap();
+            "tag-sync",
+            "--location",
+            DEMO_LOCATION,
+        ],
+    );
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no answer from GHL"), "{err}");
@@ -351,15 +358,20 @@ fn a_hanging_server_is_cut_off_by_the_request_timeout() {
         "[retry]\nmax_attempts = 2\nbase_delay_ms = 10\nmax_delay_ms = 20\n",
     );
     let started = std::time::Instant::now();
-    let out = Command::new(BIN)
-        .args(["--config", cfg.to_str().unwrap(), "--request-timeout", "1"])
-        .args(["--ghl-base-url", &format!("http://127.0.0.1:{port}")])
-        .args(["tag-sync", "--location", DEMO_LOCATION])
-        .env("RANKR_BASE_URL", w.rankr.base_url())
-        .env("GHL_ACCESS_TOKEN", "test-token")
-        .env("RANKR_API_KEY", "test-key")
-        .output()
-        .unwrap();
+    let out = run(
+        &w,
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "--request-timeout",
+            "1",
+            "--ghl-base-url",
+            &format!("http://127.0.0.1:{port}"),
+            "tag-sync",
+            "--location",
+            DEMO_LOCATION,
+        ],
+    );
     let took = started.elapsed();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -382,19 +394,16 @@ fn a_redirect_is_returned_to_the_component_not_followed() {
     let location = format!("{}/stolen", target.base_url);
     let redirector =
         FakeServer::start(move |_| FakeResponse::json(302, &json!({})).with_header("Location", &location)).unwrap();
-    let out = Command::new(BIN)
-        .args([
+    let out = run(
+        &w,
+        &[
             "--ghl-base-url",
             &redirector.base_url,
             "tag-sync",
             "--location",
             DEMO_LOCATION,
-        ])
-        .env("RANKR_BASE_URL", w.rankr.base_url())
-        .env("GHL_ACCESS_TOKEN", "test-token")
-        .env("RANKR_API_KEY", "test-key")
-        .output()
-        .unwrap();
+        ],
+    );
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("302") && err.contains("not followed"), "{err}");
