@@ -3,6 +3,7 @@
 //! exact requests the component makes and the typed results it returns.
 
 use ghl_rankr_host::clock::VirtualClock;
+use ghl_rankr_host::config::{self, ConfigFile, Secret, SettingsParts};
 use ghl_rankr_host::engine::{ConnectorEngine, Env};
 use ghl_rankr_host::http::{Header, Method, Request, Response, TransportError};
 use ghl_rankr_host::transport::ScriptedTransport;
@@ -18,19 +19,17 @@ fn engine() -> &'static ConnectorEngine {
     ENGINE.get_or_init(|| ConnectorEngine::embedded().expect("the embedded component compiles"))
 }
 
+/// Default settings, built as the CLI builds them.
 fn settings() -> Settings {
-    Settings {
+    config::settings(SettingsParts {
         ghl_base_url: GHL.into(),
-        ghl_token: "pit-secret-1".into(),
+        ghl_token: &Secret::new("pit-secret-1"),
         rankr_base_url: RANKR.into(),
-        rankr_api_key: "rk-secret-2".into(),
+        rankr_api_key: &Secret::new("rk-secret-2"),
         page_size: None,
-        tag_mapping: vec![],
-        metric_mapping: vec![],
         dry_run: false,
-        request_timeout_ms: None,
-        retry: None,
-    }
+        config: &ConfigFile::default(),
+    })
 }
 
 fn reply(status: u16, body: Value) -> Result<Response, TransportError> {

@@ -4,6 +4,7 @@
 //! accept, and every recorded request is checked again here.
 
 use ghl_rankr_host::clock::SystemClock;
+use ghl_rankr_host::config::{self, ConfigFile, Secret, SettingsParts};
 use ghl_rankr_host::engine::{ConnectorEngine, Env};
 use ghl_rankr_host::fakes::ghl::{DEMO_LOCATION, DEMO_POST};
 use ghl_rankr_host::fakes::openapi::{split_url, OpenApi};
@@ -22,18 +23,15 @@ fn setup(tags: usize) -> (GhlFake, RankrFake, ConnectorEngine, Env, Settings) {
         clock: Arc::new(SystemClock::default()),
         captured_logs: None,
     };
-    let settings = Settings {
+    let settings = config::settings(SettingsParts {
         ghl_base_url: ghl.base_url().into(),
-        ghl_token: "tok".into(),
+        ghl_token: &Secret::new("tok"),
         rankr_base_url: rankr.base_url().into(),
-        rankr_api_key: "key".into(),
+        rankr_api_key: &Secret::new("key"),
         page_size: None,
-        tag_mapping: vec![],
-        metric_mapping: vec![],
         dry_run: false,
-        request_timeout_ms: None,
-        retry: None,
-    };
+        config: &ConfigFile::default(),
+    });
     (ghl, rankr, engine, env, settings)
 }
 
@@ -105,38 +103,56 @@ fn the_spec_check_does_refuse_what_the_spec_forbids() {
     let h = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
         pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
     };
-    let no_version = spec.check(
-        "GET",
-        "/social-media-posting/l/tags",
-        &h(&[("limit", "1")]),
-        &h(&[]),
-        None,
+    let version = ("Version", "2021-07-28");
+    let json = ("Content-Type", "application/json");
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        &'a str,
+        Vec<(&'a str, &'a str)>,
+        Vec<(&'a str, &'a str)>,
+        Option<&'a [u8]>,
     );
-    assert!(no_version.is_err());
-    let wrong_version = spec.check(
-        "GET",
-        "/social-media-posting/l/tags",
-        &[],
-        &h(&[("Version", "2021-04-15")]),
-        None,
-    );
-    assert!(wrong_version.is_err());
-    let wrong_method = spec.check(
-        "GET",
-        "/social-media-posting/statistics",
-        &h(&[("locationId", "l")]),
-        &h(&[("Version", "2021-07-28")]),
-        None,
-    );
-    assert!(wrong_method.is_err());
-    let no_location = spec.check(
-        "POST",
-        "/social-media-posting/statistics",
-        &[],
-        &h(&[("Version", "2021-07-28"), ("Content-Type", "application/json")]),
-        Some(br#"{"profileIds":["p"]}"#),
-    );
-    assert!(no_location.is_err());
+    let cases: Vec<Case> = vec![
+        (
+            "no version",
+            "GET",
+            "/social-media-posting/l/tags",
+            vec![("limit", "1")],
+            vec![],
+            None,
+        ),
+        (
+            "wrong version",
+            "GET",
+            "/social-media-posting/l/tags",
+            vec![],
+            vec![("Version", "2021-04-15")],
+            None,
+        ),
+        (
+            "wrong method",
+            "GET",
+            "/social-media-posting/statistics",
+            vec![("locationId", "l")],
+            vec![version],
+            None,
+        ),
+        (
+            "no location",
+            "POST",
+            "/social-media-posting/statistics",
+            vec![],
+            vec![version, json],
+            Some(br#"{"profileIds":["p"]}"#),
+        ),
+    ];
+    for (name, method, path, query, headers, body) in cases {
+        assert!(
+            spec.check(method, path, &h(&query), &h(&headers), body).is_err(),
+            "{name} was accepted"
+        );
+    }
 }
 
 #[test]
