@@ -11,10 +11,11 @@ pub(crate) mod wit {
     });
 }
 
+use crate::auth::{Credential, OAuthCredential, OAuthTokens};
 use crate::client::retry::RetryPolicy;
 use crate::io::{self, Host, Level, Method};
 use crate::mapping::{MappingRow, Transform};
-use crate::report::{Service, SyncError, SyncReport, UpstreamError};
+use crate::report::{Incomplete, RateLimit, Service, StopReason, SyncError, SyncFailure, SyncReport, UpstreamError};
 use crate::secret::Secret;
 use crate::settings::SettingsInput;
 use wit::exports::rankr::ghl_connector::sync::Guest;
@@ -26,24 +27,41 @@ struct Component;
 wit::export!(Component with_types_in wit);
 
 impl Guest for Component {
-    fn tag_sync(settings: t::Settings, event: t::TagSyncEvent) -> Result<t::SyncReport, t::SyncError> {
+    fn tag_sync(
+        settings: t::Settings,
+        event: t::TagSyncEvent,
+        state: Option<Vec<u8>>,
+    ) -> Result<t::SyncReport, t::SyncFailure> {
         let event = crate::TagSyncEvent {
             location_id: event.location_id,
             post_id: event.post_id,
             tag_ids: event.tag_ids,
         };
-        finish(crate::tag_sync(&mut Imports, &settings_in(settings), &event))
+        finish(crate::tag_sync(&mut Imports, &settings_in(settings), &event, state.as_deref()))
     }
 
-    fn tag_details_push(settings: t::Settings, event: t::TagDetailsEvent) -> Result<t::SyncReport, t::SyncError> {
+    fn tag_details_push(
+        settings: t::Settings,
+        event: t::TagDetailsEvent,
+        state: Option<Vec<u8>>,
+    ) -> Result<t::SyncReport, t::SyncFailure> {
         let event = crate::TagDetailsEvent {
             location_id: event.location_id,
             tag_ids: event.tag_ids,
         };
-        finish(crate::tag_details_push(&mut Imports, &settings_in(settings), &event))
+        finish(crate::tag_details_push(
+            &mut Imports,
+            &settings_in(settings),
+            &event,
+            state.as_deref(),
+        ))
     }
 
-    fn stats_sync(settings: t::Settings, request: t::StatsRequest) -> Result<t::SyncReport, t::SyncError> {
+    fn stats_sync(
+        settings: t::Settings,
+        request: t::StatsRequest,
+        state: Option<Vec<u8>>,
+    ) -> Result<t::SyncReport, t::SyncFailure> {
         let request = crate::StatsRequest {
             location_id: request.location_id,
             profile_ids: request.profile_ids,
@@ -51,7 +69,12 @@ impl Guest for Component {
             dashboard_id: request.dashboard_id,
             as_of: request.as_of,
         };
-        finish(crate::stats_sync(&mut Imports, &settings_in(settings), &request))
+        finish(crate::stats_sync(
+            &mut Imports,
+            &settings_in(settings),
+            &request,
+            state.as_deref(),
+        ))
     }
 }
 
@@ -121,12 +144,41 @@ impl Host for Imports {
             .collect();
         h::log(level, message, &fields);
     }
+
+    fn store_tokens(&mut self, tokens: &OAuthTokens) -> Result<(), String> {
+        h::store_tokens(&tokens_out(tokens))
+    }
+}
+
+fn tokens_in(t: t::OauthTokens) -> OAuthTokens {
+    OAuthTokens {
+        access_token: Secret::new(t.access_token),
+        refresh_token: Secret::new(t.refresh_token),
+        expires_at_ms: t.expires_at_ms,
+        scopes: t.scopes,
+    }
+}
+
+fn tokens_out(t: &OAuthTokens) -> t::OauthTokens {
+    t::OauthTokens {
+        access_token: t.access_token.expose().to_string(),
+        refresh_token: t.refresh_token.expose().to_string(),
+        expires_at_ms: t.expires_at_ms,
+        scopes: t.scopes.clone(),
+    }
 }
 
 fn settings_in(s: t::Settings) -> SettingsInput {
     SettingsInput {
         ghl_base_url: s.ghl_base_url,
-        ghl_token: Secret::new(s.ghl_token),
+        ghl_credential: match s.ghl_credential {
+            t::Credential::ApiKey(k) => Credential::ApiKey(Secret::new(k)),
+            t::Credential::Oauth(c) => Credential::OAuth(OAuthCredential {
+                tokens: tokens_in(c.tokens),
+                client_id: c.client_id,
+                client_secret: Secret::new(c.client_secret),
+            }),
+        },
         rankr_base_url: s.rankr_base_url,
         rankr_api_key: Secret::new(s.rankr_api_key),
         page_size: s.page_size,
@@ -147,6 +199,9 @@ fn settings_in(s: t::Settings) -> SettingsInput {
             base_delay_ms: r.base_delay_ms,
             max_delay_ms: r.max_delay_ms,
         }),
+        deadline_ms: s.deadline_ms,
+        full_refresh: s.full_refresh,
+        archive_missing: s.archive_missing,
     }
 }
 
@@ -180,7 +235,26 @@ fn upstream_out(e: UpstreamError) -> t::UpstreamError {
     }
 }
 
-fn finish(result: Result<SyncReport, SyncError>) -> Result<t::SyncReport, t::SyncError> {
+fn rate_limit_out(r: RateLimit) -> t::RateLimitError {
+    t::RateLimitError {
+        service: service_out(r.service),
+        endpoint: r.endpoint,
+        retry_after_ms: r.retry_after_ms,
+        message: r.message,
+    }
+}
+
+fn incomplete_out(i: Incomplete) -> t::Incomplete {
+    t::Incomplete {
+        reason: match i.reason {
+            StopReason::Deadline => t::StopReason::Deadline,
+            StopReason::RateLimited(r) => t::StopReason::RateLimited(rate_limit_out(r)),
+        },
+        resume_after_ms: i.resume_after_ms,
+    }
+}
+
+fn finish(result: Result<SyncReport, SyncFailure>) -> Result<t::SyncReport, t::SyncFailure> {
     match result {
         Ok(r) => Ok(t::SyncReport {
             fetched: r.fetched,
@@ -212,43 +286,57 @@ fn finish(result: Result<SyncReport, SyncError>) -> Result<t::SyncReport, t::Syn
                     body: w.body,
                 })
                 .collect(),
+            skipped: r.skipped,
+            incomplete: r.incomplete.map(incomplete_out),
+            state: r.state,
+            rotated_tokens: r.rotated_tokens.as_ref().map(tokens_out),
         }),
-        Err(e) => Err(match e {
-            SyncError::InvalidConfig(m) => t::SyncError::InvalidConfig(m),
-            SyncError::Unauthorized(u) => t::SyncError::Unauthorized(upstream_out(u)),
-            SyncError::Forbidden(u) => t::SyncError::Forbidden(upstream_out(u)),
-            SyncError::Upstream(u) => t::SyncError::Upstream(upstream_out(u)),
-            SyncError::RateLimited {
-                service,
-                endpoint,
-                retry_after_ms,
-                message,
-            } => t::SyncError::RateLimited(t::RateLimitError {
-                service: service_out(service),
-                endpoint,
-                retry_after_ms,
-                message,
-            }),
-            SyncError::InvalidResponse {
-                service,
-                endpoint,
-                field,
-                message,
-            } => t::SyncError::InvalidResponse(t::InvalidResponseError {
-                service: service_out(service),
-                endpoint,
-                field,
-                message,
-            }),
-            SyncError::Transport {
-                service,
-                endpoint,
-                message,
-            } => t::SyncError::Transport(t::TransportFailure {
-                service: service_out(service),
-                endpoint,
-                message,
-            }),
+        Err(f) => Err(t::SyncFailure {
+            error: error_out(f.error),
+            state: f.state,
+            rotated_tokens: f.rotated_tokens.as_ref().map(tokens_out),
+        }),
+    }
+}
+
+fn error_out(e: SyncError) -> t::SyncError {
+    match e {
+        SyncError::InvalidConfig(m) => t::SyncError::InvalidConfig(m),
+        SyncError::MissingScope {
+            operation,
+            scope,
+            granted,
+        } => t::SyncError::MissingScope(t::MissingScopeError {
+            operation,
+            scope,
+            granted,
+        }),
+        SyncError::ReauthorizationRequired(u) => t::SyncError::ReauthorizationRequired(upstream_out(u)),
+        SyncError::CredentialStore(m) => t::SyncError::CredentialStore(m),
+        SyncError::DeadlineExceeded(m) => t::SyncError::DeadlineExceeded(m),
+        SyncError::Unauthorized(u) => t::SyncError::Unauthorized(upstream_out(u)),
+        SyncError::Forbidden(u) => t::SyncError::Forbidden(upstream_out(u)),
+        SyncError::Upstream(u) => t::SyncError::Upstream(upstream_out(u)),
+        SyncError::RateLimited(r) => t::SyncError::RateLimited(rate_limit_out(r)),
+        SyncError::InvalidResponse {
+            service,
+            endpoint,
+            field,
+            message,
+        } => t::SyncError::InvalidResponse(t::InvalidResponseError {
+            service: service_out(service),
+            endpoint,
+            field,
+            message,
+        }),
+        SyncError::Transport {
+            service,
+            endpoint,
+            message,
+        } => t::SyncError::Transport(t::TransportFailure {
+            service: service_out(service),
+            endpoint,
+            message,
         }),
     }
 }

@@ -5,6 +5,7 @@
 //! for the component. The WIT glue lives in one module, `component`, built
 //! for wasm only; nothing else sees generated types.
 
+pub mod auth;
 pub mod client;
 pub mod ghl;
 pub mod io;
@@ -14,6 +15,7 @@ pub mod rankr;
 pub mod report;
 pub mod secret;
 pub mod settings;
+pub mod state;
 pub mod stats;
 pub mod testing;
 
@@ -21,6 +23,9 @@ pub mod testing;
 mod component;
 
 pub use ops::{stats_sync, tag_details_push, tag_sync, StatsRequest, TagDetailsEvent, TagSyncEvent};
-pub use report::{ItemError, PlannedWrite, Service, SyncError, SyncReport, UpstreamError};
+pub use auth::{Credential, OAuthCredential, OAuthTokens, Scope};
+pub use report::{
+    Incomplete, ItemError, PlannedWrite, RateLimit, Service, StopReason, SyncError, SyncFailure, SyncReport, UpstreamError,
+};
 pub use secret::Secret;
 pub use settings::SettingsInput;

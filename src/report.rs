@@ -1,6 +1,7 @@
 //! What an operation returns: a report on success, a typed error otherwise.
 //! These mirror the WIT `types` interface one to one.
 
+use crate::auth::OAuthTokens;
 use std::fmt;
 
 /// Which side of the connector something concerns.
@@ -52,6 +53,64 @@ pub struct SyncReport {
     pub retries: u32,
     pub dry_run: bool,
     pub writes: Vec<PlannedWrite>,
+    /// Items not written because the state shows Rankr holds them already.
+    pub skipped: u32,
+    /// Set when the operation stopped early with a checkpoint in `state`.
+    pub incomplete: Option<Incomplete>,
+    /// The new state blob.
+    pub state: Vec<u8>,
+    /// The pair in force when a refresh rotated it.
+    pub rotated_tokens: Option<OAuthTokens>,
+}
+
+/// Why an operation stopped early.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StopReason {
+    Deadline,
+    RateLimited(RateLimit),
+}
+
+/// An operation that stopped early and can be resumed from its state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Incomplete {
+    pub reason: StopReason,
+    pub resume_after_ms: Option<u64>,
+}
+
+/// A failed operation, with what the host must keep.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncFailure {
+    pub error: SyncError,
+    /// Exactly what was written before the failure (none when the state
+    /// was never read).
+    pub state: Option<Vec<u8>>,
+    pub rotated_tokens: Option<OAuthTokens>,
+}
+
+impl From<SyncError> for SyncFailure {
+    fn from(error: SyncError) -> Self {
+        SyncFailure {
+            error,
+            state: None,
+            rotated_tokens: None,
+        }
+    }
+}
+
+impl fmt::Display for SyncFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+/// A rate limit that outlasted the retry policy, or a spent daily budget.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateLimit {
+    pub service: Service,
+    pub endpoint: String,
+    /// When the server says to come back, in milliseconds from now.
+    pub retry_after_ms: Option<u64>,
+    pub message: String,
 }
 
 impl SyncReport {
@@ -79,14 +138,17 @@ pub struct UpstreamError {
 #[derive(Debug, Clone, PartialEq)]
 pub enum SyncError {
     InvalidConfig(String),
+    MissingScope {
+        operation: String,
+        scope: String,
+        granted: Vec<String>,
+    },
+    ReauthorizationRequired(UpstreamError),
+    CredentialStore(String),
+    DeadlineExceeded(String),
     Unauthorized(UpstreamError),
     Forbidden(UpstreamError),
-    RateLimited {
-        service: Service,
-        endpoint: String,
-        retry_after_ms: Option<u64>,
-        message: String,
-    },
+    RateLimited(RateLimit),
     Upstream(UpstreamError),
     InvalidResponse {
         service: Service,
@@ -105,6 +167,25 @@ impl fmt::Display for SyncError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SyncError::InvalidConfig(m) => write!(f, "invalid configuration: {m}"),
+            SyncError::MissingScope {
+                operation,
+                scope,
+                granted,
+            } => write!(
+                f,
+                "{operation} needs the GHL scope `{scope}`, which the credential was not granted (granted: {}); add it to the app and authorize again",
+                if granted.is_empty() { "none".to_string() } else { granted.join(" ") }
+            ),
+            SyncError::ReauthorizationRequired(e) => write!(
+                f,
+                "GHL refused the token refresh ({}): {}; the connection must be authorized again",
+                e.status, e.message
+            ),
+            SyncError::CredentialStore(m) => write!(
+                f,
+                "the host could not store the rotated GHL tokens: {m}; the new pair is in the failure, keep it (the old refresh token is spent)"
+            ),
+            SyncError::DeadlineExceeded(m) => write!(f, "the deadline ran out: {m}"),
             SyncError::Unauthorized(e) => write!(
                 f,
                 "{} refused the credential (401) at {}: {}; check the token or key",
@@ -115,18 +196,7 @@ impl fmt::Display for SyncError {
                 "{} forbade {} (403): {}; check the credential's scopes and location",
                 e.service, e.endpoint, e.message
             ),
-            SyncError::RateLimited {
-                service,
-                endpoint,
-                retry_after_ms,
-                message,
-            } => {
-                write!(f, "{service} rate-limited {endpoint}: {message}")?;
-                if let Some(ms) = retry_after_ms {
-                    write!(f, " (retry after {} s)", ms.div_ceil(1000))?;
-                }
-                Ok(())
-            }
+            SyncError::RateLimited(r) => r.fmt(f),
             SyncError::Upstream(e) => {
                 write!(
                     f,
@@ -153,3 +223,13 @@ impl fmt::Display for SyncError {
 }
 
 impl std::error::Error for SyncError {}
+
+impl fmt::Display for RateLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} rate-limited {}: {}", self.service, self.endpoint, self.message)?;
+        if let Some(ms) = self.retry_after_ms {
+            write!(f, " (retry after {} s)", ms.div_ceil(1000))?;
+        }
+        Ok(())
+    }
+}

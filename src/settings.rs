@@ -1,7 +1,9 @@
 //! Settings as given (mirroring WIT `settings`) and as checked. Everything is
 //! checked before the first request, and each error says what to fix.
 
+use crate::auth::Credential;
 use crate::client::retry::RetryPolicy;
+use crate::client::Auth;
 use crate::ghl::Ghl;
 use crate::mapping::{MappingRow, MetricRenames, TagMapping};
 use crate::rankr::Rankr;
@@ -11,7 +13,7 @@ use crate::secret::Secret;
 #[derive(Debug, Clone, Default)]
 pub struct SettingsInput {
     pub ghl_base_url: String,
-    pub ghl_token: Secret,
+    pub ghl_credential: Credential,
     pub rankr_base_url: String,
     pub rankr_api_key: Secret,
     pub page_size: Option<u32>,
@@ -20,13 +22,16 @@ pub struct SettingsInput {
     pub dry_run: bool,
     pub request_timeout_ms: Option<u32>,
     pub retry: Option<RetryPolicy>,
+    pub deadline_ms: Option<u64>,
+    pub full_refresh: bool,
+    pub archive_missing: bool,
 }
 
 /// Checked settings.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub ghl_base_url: String,
-    pub ghl_token: Secret,
+    pub ghl_credential: Credential,
     pub rankr_base_url: String,
     pub rankr_api_key: Secret,
     pub page_size: u32,
@@ -35,6 +40,9 @@ pub struct Settings {
     pub dry_run: bool,
     pub request_timeout_ms: u32,
     pub retry: RetryPolicy,
+    pub deadline_ms: u64,
+    pub full_refresh: bool,
+    pub archive_missing: bool,
 }
 
 /// Default tags per GHL page.
@@ -43,13 +51,14 @@ pub const DEFAULT_PAGE_SIZE: u32 = 100;
 pub const MAX_PAGE_SIZE: u32 = 1000;
 /// Default per-request timeout.
 pub const DEFAULT_TIMEOUT_MS: u32 = 30_000;
+/// Default time budget of a whole operation: 15 minutes.
+pub const DEFAULT_DEADLINE_MS: u64 = 15 * 60 * 1000;
 
 impl Settings {
     /// The GHL client these settings describe.
     pub fn ghl(&self) -> Ghl<'_> {
         Ghl {
             base: &self.ghl_base_url,
-            token: &self.ghl_token,
             timeout_ms: self.request_timeout_ms,
         }
     }
@@ -58,7 +67,16 @@ impl Settings {
     pub fn rankr(&self) -> Rankr<'_> {
         Rankr {
             base: &self.rankr_base_url,
-            key: &self.rankr_api_key,
+            timeout_ms: self.request_timeout_ms,
+        }
+    }
+
+    /// The credentials the exchange sends with.
+    pub fn auth(&self) -> Auth {
+        Auth {
+            ghl_base: self.ghl_base_url.clone(),
+            credential: self.ghl_credential.clone(),
+            rankr_key: self.rankr_api_key.clone(),
             timeout_ms: self.request_timeout_ms,
         }
     }
@@ -69,8 +87,8 @@ impl SettingsInput {
     pub fn check(&self) -> Result<Settings, String> {
         let ghl_base_url = check_base_url("ghl-base-url", &self.ghl_base_url)?;
         let rankr_base_url = check_base_url("rankr-base-url", &self.rankr_base_url)?;
-        check_secret("ghl-token", &self.ghl_token, "GHL_ACCESS_TOKEN")?;
-        check_secret("rankr-api-key", &self.rankr_api_key, "RANKR_API_KEY")?;
+        self.ghl_credential.check()?;
+        crate::auth::check_secret("rankr-api-key", &self.rankr_api_key, "RANKR_API_KEY")?;
         let page_size = self.page_size.unwrap_or(DEFAULT_PAGE_SIZE);
         if !(1..=MAX_PAGE_SIZE).contains(&page_size) {
             return Err(format!("page-size is {page_size}; use 1 to {MAX_PAGE_SIZE}"));
@@ -81,9 +99,13 @@ impl SettingsInput {
         }
         let retry = self.retry.unwrap_or_default();
         retry.check()?;
+        let deadline_ms = self.deadline_ms.unwrap_or(DEFAULT_DEADLINE_MS);
+        if deadline_ms < 1000 {
+            return Err(format!("deadline-ms is {deadline_ms}; use at least 1000"));
+        }
         Ok(Settings {
             ghl_base_url,
-            ghl_token: self.ghl_token.clone(),
+            ghl_credential: self.ghl_credential.clone(),
             rankr_base_url,
             rankr_api_key: self.rankr_api_key.clone(),
             page_size,
@@ -92,20 +114,11 @@ impl SettingsInput {
             dry_run: self.dry_run,
             request_timeout_ms,
             retry,
+            deadline_ms,
+            full_refresh: self.full_refresh,
+            archive_missing: self.archive_missing,
         })
     }
-}
-
-fn check_secret(name: &str, s: &Secret, env: &str) -> Result<(), String> {
-    if s.is_empty() {
-        return Err(format!("{name} is empty; set it (the example host reads {env})"));
-    }
-    if s.expose().chars().any(|c| c.is_control() || c == ' ') {
-        return Err(format!(
-            "{name} holds spaces or control characters; paste the bare token"
-        ));
-    }
-    Ok(())
 }
 
 /// `https://host[:port][/prefix]`, or `http://` for loopback hosts only (the
@@ -179,7 +192,7 @@ mod tests {
     fn input() -> SettingsInput {
         SettingsInput {
             ghl_base_url: "https://services.leadconnectorhq.com/".into(),
-            ghl_token: Secret::new("tok"),
+            ghl_credential: Credential::ApiKey(Secret::new("tok")),
             rankr_base_url: "http://127.0.0.1:8080".into(),
             rankr_api_key: Secret::new("key"),
             ..Default::default()
@@ -206,7 +219,7 @@ mod tests {
         i.ghl_base_url = "services.leadconnectorhq.com".into();
         assert!(i.check().unwrap_err().contains("not an absolute URL"));
         let mut i = input();
-        i.ghl_token = Secret::new("");
+        i.ghl_credential = Credential::ApiKey(Secret::new(""));
         assert!(i.check().unwrap_err().contains("GHL_ACCESS_TOKEN"));
         let mut i = input();
         i.page_size = Some(0);

@@ -2,71 +2,13 @@
 //! in-memory host (HTTP answered by closures, time virtual). They assert the
 //! exact requests the component makes and the typed results it returns.
 
-use ghl_rankr_host::clock::VirtualClock;
-use ghl_rankr_host::config::{self, ConfigFile, Secret, SettingsParts};
-use ghl_rankr_host::engine::{ConnectorEngine, Env};
-use ghl_rankr_host::http::{Header, Method, Request, Response, TransportError};
-use ghl_rankr_host::transport::ScriptedTransport;
-use ghl_rankr_host::types::{Service, Settings, StatsRequest, SyncError, SyncReport, TagDetailsEvent, TagSyncEvent};
+mod common;
+
+use common::{body, engine, header, reply, scripted, settings, GHL, RANKR};
+use ghl_rankr_host::engine::Env;
+use ghl_rankr_host::http::{Method, Request, Response, TransportError};
+use ghl_rankr_host::types::{Service, Settings, StatsRequest, SyncError, SyncFailure, SyncReport, TagDetailsEvent, TagSyncEvent};
 use serde_json::{json, Value};
-use std::sync::{Arc, OnceLock};
-
-const GHL: &str = "https://ghl.test";
-const RANKR: &str = "https://rankr.test";
-
-fn engine() -> &'static ConnectorEngine {
-    static ENGINE: OnceLock<ConnectorEngine> = OnceLock::new();
-    ENGINE.get_or_init(|| ConnectorEngine::embedded().expect("the embedded component compiles"))
-}
-
-/// Default settings, built as the CLI builds them.
-fn settings() -> Settings {
-    config::settings(SettingsParts {
-        ghl_base_url: GHL.into(),
-        ghl_token: &Secret::new("pit-secret-1"),
-        rankr_base_url: RANKR.into(),
-        rankr_api_key: &Secret::new("rk-secret-2"),
-        page_size: None,
-        dry_run: false,
-        config: &ConfigFile::default(),
-    })
-}
-
-fn reply(status: u16, body: Value) -> Result<Response, TransportError> {
-    Ok(Response {
-        status,
-        headers: vec![Header {
-            name: "content-type".into(),
-            value: "application/json".into(),
-        }],
-        body: body.to_string().into_bytes(),
-    })
-}
-
-fn header<'a>(r: &'a Request, name: &str) -> Option<&'a str> {
-    r.headers
-        .iter()
-        .find(|h| h.name.eq_ignore_ascii_case(name))
-        .map(|h| h.value.as_str())
-}
-
-fn body(r: &Request) -> Value {
-    serde_json::from_slice(r.body.as_deref().unwrap_or(b"null")).unwrap()
-}
-
-/// Runs with a scripted transport and virtual time; returns the transport and clock too.
-fn scripted(
-    handler: impl FnMut(&Request) -> Result<Response, TransportError> + Send + 'static,
-) -> (Env, Arc<ScriptedTransport>, Arc<VirtualClock>) {
-    let transport = Arc::new(ScriptedTransport::new(handler));
-    let clock = Arc::new(VirtualClock::starting_at(1_795_867_200_000)); // 2026-11-28T12:00Z
-    let env = Env {
-        transport: transport.clone(),
-        clock: clock.clone(),
-        captured_logs: None,
-    };
-    (env, transport, clock)
-}
 
 fn tag(i: usize) -> Value {
     json!({"_id": format!("t{i:03}"), "tag": format!("Tag {i}"), "locationId": "loc/1", "createdBy": "u1",
@@ -116,18 +58,18 @@ fn happy(r: &Request) -> Result<Response, TransportError> {
 }
 
 /// `tag-sync` of a whole location, no post, with the default settings.
-fn tag_sync_location(env: &Env, location: &str) -> anyhow::Result<Result<SyncReport, SyncError>> {
+fn tag_sync_location(env: &Env, location: &str) -> anyhow::Result<Result<SyncReport, SyncFailure>> {
     tag_sync_with(env, &settings(), location)
 }
 
 /// `tag-sync` of a whole location, no post.
-fn tag_sync_with(env: &Env, settings: &Settings, location: &str) -> anyhow::Result<Result<SyncReport, SyncError>> {
+fn tag_sync_with(env: &Env, settings: &Settings, location: &str) -> anyhow::Result<Result<SyncReport, SyncFailure>> {
     let event = TagSyncEvent {
         location_id: location.into(),
         post_id: None,
         tag_ids: None,
     };
-    engine().tag_sync(env, settings, &event)
+    engine().tag_sync(env, settings, &event, None)
 }
 
 #[test]
@@ -137,8 +79,8 @@ fn the_release_wasm_is_a_component_exporting_the_three_functions() {
     let component = wasmtime::component::Component::new(&engine, wasm).unwrap();
     let ty = component.component_type();
     let exports: Vec<&str> = ty.exports(&engine).map(|(n, _)| n).collect();
-    assert_eq!(exports, vec!["rankr:ghl-connector/sync@0.1.0"]);
-    let sync = ty.get_export(&engine, "rankr:ghl-connector/sync@0.1.0").unwrap();
+    assert_eq!(exports, vec!["rankr:ghl-connector/sync@0.2.0"]);
+    let sync = ty.get_export(&engine, "rankr:ghl-connector/sync@0.2.0").unwrap();
     let wasmtime::component::types::ComponentItem::ComponentInstance(sync) = sync.ty else {
         panic!("sync is not an instance");
     };
@@ -150,8 +92,8 @@ fn the_release_wasm_is_a_component_exporting_the_three_functions() {
     funcs.sort();
     assert_eq!(funcs, vec!["stats-sync", "tag-details-push", "tag-sync"]);
     let imports: Vec<&str> = ty.imports(&engine).map(|(n, _)| n).collect();
-    assert!(imports.contains(&"rankr:ghl-connector/http@0.1.0"), "{imports:?}");
-    assert!(imports.contains(&"rankr:ghl-connector/host@0.1.0"), "{imports:?}");
+    assert!(imports.contains(&"rankr:ghl-connector/http@0.2.0"), "{imports:?}");
+    assert!(imports.contains(&"rankr:ghl-connector/host@0.2.0"), "{imports:?}");
     // No sockets, no HTTP, no clocks, no files of its own: everything goes
     // through the two connector imports. (std's HashMap seeds itself from
     // wasi:random/insecure-seed, which is kept: ids come from servers.)
@@ -171,7 +113,7 @@ fn tag_sync_makes_exactly_the_expected_requests() {
         post_id: Some("p1".into()),
         tag_ids: None,
     };
-    let report = engine().tag_sync(&env, &settings(), &event).unwrap().unwrap();
+    let report = engine().tag_sync(&env, &settings(), &event, None).unwrap().unwrap();
     let requests = transport.requests();
     let seq: Vec<(Method, String)> = requests.iter().map(|r| (r.method, r.url.clone())).collect();
     let tags_url = |skip: u32| format!("{GHL}/social-media-posting/loc%2F1/tags?limit=100&skip={skip}");
@@ -244,7 +186,8 @@ fn unauthorized_is_typed_and_not_retried() {
             json!({"statusCode": 401, "message": "Invalid token: access token is invalid", "error": "Unauthorized"}),
         )
     });
-    let e = tag_sync_location(&env, "loc").unwrap().unwrap_err();
+    let e = tag_sync_location(&env, "loc").unwrap().unwrap_err()
+        .error;
     match e {
         SyncError::Unauthorized(u) => {
             assert_eq!(u.service, Service::Ghl);
@@ -273,9 +216,11 @@ fn unprocessable_carries_the_servers_messages() {
                 location_id: "loc".into(),
                 tag_ids: vec!["a".into(), "b".into()],
             },
+            None,
         )
         .unwrap()
-        .unwrap_err();
+        .unwrap_err()
+        .error;
     let SyncError::Upstream(u) = e else { panic!("{e:?}") };
     assert_eq!(u.status, 422);
     assert_eq!(u.message, "tagIds must be an array; tagIds should not be empty");
@@ -309,9 +254,11 @@ fn server_errors_are_retried_with_backoff_in_virtual_time() {
                 post_id: None,
                 tag_ids: None,
             },
+            None,
         )
         .unwrap()
-        .unwrap_err();
+        .unwrap_err()
+        .error;
     let SyncError::Upstream(u) = e else { panic!("{e:?}") };
     assert_eq!((u.service, u.status), (Service::Rankr, 500));
     assert_eq!(u.message, "Internal Server Error: database unavailable");
@@ -320,7 +267,7 @@ fn server_errors_are_retried_with_backoff_in_virtual_time() {
         .into_iter()
         .filter(|r| r.url.starts_with(RANKR))
         .collect();
-    assert_eq!(writes.len(), 4, "4 attempts by default");
+    assert_eq!(writes.len(), 5, "5 attempts by default");
     let key = header(&writes[0], "Idempotency-Key").unwrap().to_string();
     assert!(
         writes
@@ -329,7 +276,7 @@ fn server_errors_are_retried_with_backoff_in_virtual_time() {
         "retries reuse the key"
     );
     assert!(
-        clock.slept_ms() <= 500 + 1000 + 2000,
+        clock.slept_ms() <= 500 + 1000 + 2000 + 4000,
         "full jitter stays under the ceilings: {}",
         clock.slept_ms()
     );
@@ -339,7 +286,8 @@ fn server_errors_are_retried_with_backoff_in_virtual_time() {
 #[test]
 fn malformed_json_is_an_invalid_response_naming_the_field() {
     let (env, _, _) = scripted(|_| reply(200, json!({"success": true, "results": {"tags": [], "count": "lots"}})));
-    let e = tag_sync_location(&env, "loc").unwrap().unwrap_err();
+    let e = tag_sync_location(&env, "loc").unwrap().unwrap_err()
+        .error;
     let SyncError::InvalidResponse(i) = e else {
         panic!("{e:?}")
     };
@@ -354,7 +302,8 @@ fn malformed_json_is_an_invalid_response_naming_the_field() {
             body: b"{\"results\": {\"tags\": [{\"_id\": \"a\"".to_vec(),
         })
     });
-    let e = tag_sync_location(&env, "loc").unwrap().unwrap_err();
+    let e = tag_sync_location(&env, "loc").unwrap().unwrap_err()
+        .error;
     assert!(matches!(e, SyncError::InvalidResponse(_)), "{e:?}");
 }
 
@@ -378,7 +327,7 @@ fn stats_sync_requests_and_points() {
         dashboard_id: "dash/1".into(),
         as_of: Some("2026-03-01".into()),
     };
-    let report = engine().stats_sync(&env, &settings(), &request).unwrap().unwrap();
+    let report = engine().stats_sync(&env, &settings(), &request, None).unwrap().unwrap();
     let requests = transport.requests();
     assert_eq!(requests.len(), 2);
     assert_eq!(
@@ -440,6 +389,7 @@ fn dry_run_writes_nothing() {
                 post_id: Some("p1".into()),
                 tag_ids: Some(vec!["t003".into()]),
             },
+            None,
         )
         .unwrap()
         .unwrap();
@@ -458,14 +408,16 @@ fn bad_settings_are_refused_before_any_request() {
         target: "name".into(),
         transforms: vec![],
     }];
-    let e = tag_sync_with(&env, &s, "loc").unwrap().unwrap_err();
+    let e = tag_sync_with(&env, &s, "loc").unwrap().unwrap_err()
+        .error;
     let SyncError::InvalidConfig(m) = e else {
         panic!("{e:?}")
     };
     assert!(m.contains("row 1") && m.contains("`title`"), "{m}");
     let mut s = settings();
     s.ghl_base_url = "http://services.leadconnectorhq.com".into();
-    let e = tag_sync_with(&env, &s, "loc").unwrap().unwrap_err();
+    let e = tag_sync_with(&env, &s, "loc").unwrap().unwrap_err()
+        .error;
     assert!(
         matches!(&e, SyncError::InvalidConfig(m) if m.contains("https")),
         "{e:?}"
@@ -501,6 +453,7 @@ fn hostile_answers_never_trap_the_component() {
                     post_id: Some("p".into()),
                     tag_ids: None,
                 },
+                None,
             );
             assert!(r.is_ok(), "the component trapped: {r:?}");
             let req = StatsRequest {
@@ -510,7 +463,7 @@ fn hostile_answers_never_trap_the_component() {
                 dashboard_id: "d".into(),
                 as_of: None,
             };
-            assert!(engine().stats_sync(&env, &settings(), &req).is_ok());
+            assert!(engine().stats_sync(&env, &settings(), &req, None).is_ok());
         }
     }
 }

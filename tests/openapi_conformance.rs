@@ -21,17 +21,16 @@ fn setup(tags: usize) -> (GhlFake, RankrFake, ConnectorEngine, Env, Settings) {
     let env = Env {
         transport: Arc::new(UreqTransport::default()),
         clock: Arc::new(SystemClock::default()),
+        tokens: None,
         captured_logs: None,
     };
-    let settings = config::settings(SettingsParts {
-        ghl_base_url: ghl.base_url().into(),
-        ghl_token: &Secret::new("tok"),
-        rankr_base_url: rankr.base_url().into(),
-        rankr_api_key: &Secret::new("key"),
-        page_size: None,
-        dry_run: false,
-        config: &ConfigFile::default(),
-    });
+    let settings = config::settings(SettingsParts::api_key(
+        ghl.base_url(),
+        &Secret::new("tok"),
+        rankr.base_url(),
+        &Secret::new("key"),
+        &ConfigFile::default(),
+    ));
     (ghl, rankr, engine, env, settings)
 }
 
@@ -47,6 +46,7 @@ fn every_ghl_request_matches_the_official_spec() {
                 post_id: Some(DEMO_POST.into()),
                 tag_ids: None,
             },
+            None,
         )
         .unwrap()
         .unwrap();
@@ -58,6 +58,7 @@ fn every_ghl_request_matches_the_official_spec() {
                 location_id: DEMO_LOCATION.into(),
                 tag_ids: vec!["tag00001".into(), "tag00009".into()],
             },
+            None,
         )
         .unwrap()
         .unwrap();
@@ -69,7 +70,7 @@ fn every_ghl_request_matches_the_official_spec() {
             dashboard_id: "d1".into(),
             as_of: Some("2026-11-28".into()),
         };
-        engine.stats_sync(&env, &settings, &request).unwrap().unwrap();
+        engine.stats_sync(&env, &settings, &request, None).unwrap().unwrap();
     }
 
     let state = ghl.state.lock().unwrap();
@@ -167,6 +168,7 @@ fn ghl_requests_carry_exactly_one_accept_and_no_empty_body() {
                 post_id: None,
                 tag_ids: None,
             },
+            None,
         )
         .unwrap()
         .unwrap();

@@ -5,9 +5,11 @@
 //! page_size = 100
 //! dry_run = false
 //! request_timeout_secs = 30
+//! deadline_secs = 900
+//! archive_missing = true
 //!
 //! [retry]
-//! max_attempts = 4
+//! max_attempts = 5
 //! base_delay_ms = 500
 //! max_delay_ms = 30000
 //!
@@ -75,6 +77,8 @@ pub struct ConfigFile {
     pub page_size: Option<u32>,
     pub dry_run: Option<bool>,
     pub request_timeout_secs: Option<u32>,
+    pub deadline_secs: Option<u64>,
+    pub archive_missing: Option<bool>,
     pub retry: Option<RetryConfig>,
     #[serde(default)]
     pub tag_mapping: Vec<MappingRowConfig>,
@@ -135,12 +139,34 @@ impl ConfigFile {
 /// Everything needed to build the component's settings.
 pub struct SettingsParts<'a> {
     pub ghl_base_url: String,
-    pub ghl_token: &'a Secret,
+    pub ghl_credential: types::Credential,
     pub rankr_base_url: String,
     pub rankr_api_key: &'a Secret,
     pub page_size: Option<u32>,
     pub dry_run: bool,
+    /// Flags for the run (they win over the file).
+    pub deadline_secs: Option<u64>,
+    pub full_refresh: bool,
+    pub no_archive: bool,
     pub config: &'a ConfigFile,
+}
+
+impl<'a> SettingsParts<'a> {
+    /// Parts with an API key and everything else default: for tests and the demo.
+    pub fn api_key(ghl_base_url: &str, key: &Secret, rankr_base_url: &str, rankr_api_key: &'a Secret, config: &'a ConfigFile) -> Self {
+        SettingsParts {
+            ghl_base_url: ghl_base_url.to_string(),
+            ghl_credential: types::Credential::ApiKey(key.expose().to_string()),
+            rankr_base_url: rankr_base_url.to_string(),
+            rankr_api_key,
+            page_size: None,
+            dry_run: false,
+            deadline_secs: None,
+            full_refresh: false,
+            no_archive: false,
+            config,
+        }
+    }
 }
 
 /// The component's `settings`; flags win over the file.
@@ -148,7 +174,7 @@ pub fn settings(p: SettingsParts<'_>) -> types::Settings {
     let c = p.config;
     types::Settings {
         ghl_base_url: p.ghl_base_url,
-        ghl_token: p.ghl_token.expose().to_string(),
+        ghl_credential: p.ghl_credential,
         rankr_base_url: p.rankr_base_url,
         rankr_api_key: p.rankr_api_key.expose().to_string(),
         page_size: p.page_size.or(c.page_size),
@@ -176,6 +202,13 @@ pub fn settings(p: SettingsParts<'_>) -> types::Settings {
             base_delay_ms: r.base_delay_ms,
             max_delay_ms: r.max_delay_ms,
         }),
+        deadline_ms: p
+            .deadline_secs
+            .or(c.deadline_secs)
+            .map(|s| s.saturating_mul(1000)),
+        full_refresh: p.full_refresh,
+        // Archiving tags gone from GHL is on unless turned off.
+        archive_missing: !p.no_archive && c.archive_missing.unwrap_or(true),
     }
 }
 
@@ -222,15 +255,7 @@ mod tests {
         assert_eq!(c.page_size, Some(50));
         assert_eq!(c.tag_mapping[0].transforms.len(), 4);
         let key = Secret::new("k");
-        let s = settings(SettingsParts {
-            ghl_base_url: "https://g".into(),
-            ghl_token: &key,
-            rankr_base_url: "https://r".into(),
-            rankr_api_key: &key,
-            page_size: None,
-            dry_run: false,
-            config: &c,
-        });
+        let s = settings(SettingsParts::api_key("https://g", &key, "https://r", &key, &c));
         assert_eq!(s.page_size, Some(50));
         assert!(matches!(
             s.tag_mapping[0].transforms[1],

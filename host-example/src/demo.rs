@@ -27,21 +27,20 @@ pub fn run(engine: &ConnectorEngine, out: &mut dyn Write, json_out: bool) -> any
     let ghl = GhlFake::start(GhlState::seeded(ghl_token.expose(), DEMO_LOCATION, DEMO_TAGS))?;
     let rankr = RankrFake::start(RankrState::new(rankr_key.expose()))?;
     let config = ConfigFile::default();
-    let settings = settings(SettingsParts {
-        ghl_base_url: ghl.base_url().to_string(),
-        ghl_token: &ghl_token,
-        rankr_base_url: rankr.base_url().to_string(),
-        rankr_api_key: &rankr_key,
-        page_size: None,
-        dry_run: false,
-        config: &config,
-    });
+    let settings = settings(SettingsParts::api_key(
+        ghl.base_url(),
+        &ghl_token,
+        rankr.base_url(),
+        &rankr_key,
+        &config,
+    ));
     let env = Env {
         transport: Arc::new(Allowlist::new(
             UreqTransport::default(),
             &[&settings.ghl_base_url, &settings.rankr_base_url],
         )),
         clock: Arc::new(SystemClock::default()),
+        tokens: None,
         captured_logs: None,
     };
     let mut text = String::new();
@@ -58,8 +57,8 @@ pub fn run(engine: &ConnectorEngine, out: &mut dyn Write, json_out: bool) -> any
         tag_ids: None,
     };
     let tag_report = engine
-        .tag_sync(&env, &settings, &event)?
-        .map_err(|e| anyhow!(render::error_message(&e)))?;
+        .tag_sync(&env, &settings, &event, None)?
+        .map_err(|f| anyhow!(render::error_message(&f.error)))?;
     let pages = ghl
         .state
         .lock()
@@ -82,12 +81,25 @@ pub fn run(engine: &ConnectorEngine, out: &mut dyn Write, json_out: bool) -> any
         tag_ids: vec!["tag00001".into(), "tag00003".into()],
     };
     let details_report = engine
-        .tag_details_push(&env, &settings, &event)?
-        .map_err(|e| anyhow!(render::error_message(&e)))?;
+        .tag_details_push(&env, &settings, &event, Some(&tag_report.state))?
+        .map_err(|f| anyhow!(render::error_message(&f.error)))?;
     text.push_str(&render::summary("tag-details-push", &details_report));
     text.push('\n');
 
-    // 3. Statistics for two connected accounts into a dashboard.
+    // 3. The next post: with the state, only what changed is written (here
+    // nothing: the two changes already went through tag-details-push).
+    let event = TagSyncEvent {
+        location_id: DEMO_LOCATION.into(),
+        post_id: None,
+        tag_ids: None,
+    };
+    let rerun_report = engine
+        .tag_sync(&env, &settings, &event, Some(&details_report.state))?
+        .map_err(|f| anyhow!(render::error_message(&f.error)))?;
+    text.push_str(&render::summary("tag-sync again, with the state", &rerun_report));
+    text.push('\n');
+
+    // 4. Statistics for two connected accounts into a dashboard.
     let request = StatsRequest {
         location_id: DEMO_LOCATION.into(),
         profile_ids: vec!["67a5a9aa776c837de4aa5b12".into(), "67a5a9aa776c837de4aa5b13".into()],
@@ -96,8 +108,8 @@ pub fn run(engine: &ConnectorEngine, out: &mut dyn Write, json_out: bool) -> any
         as_of: None,
     };
     let stats_report = engine
-        .stats_sync(&env, &settings, &request)?
-        .map_err(|e| anyhow!(render::error_message(&e)))?;
+        .stats_sync(&env, &settings, &request, None)?
+        .map_err(|f| anyhow!(render::error_message(&f.error)))?;
     text.push_str(&render::summary("stats-sync", &stats_report));
     text.push('\n');
 
@@ -159,6 +171,7 @@ pub fn run(engine: &ConnectorEngine, out: &mut dyn Write, json_out: bool) -> any
         let doc = json!({
             "tag_sync": render::report_json(&tag_report),
             "tag_details_push": render::report_json(&details_report),
+            "tag_sync_rerun": render::report_json(&rerun_report),
             "stats_sync": render::report_json(&stats_report),
             "rankr": {
                 "tags": r.tags.len(),

@@ -6,8 +6,8 @@ use crate::bindings::rankr::ghl_connector::{host, http};
 use crate::bindings::{Connector, ConnectorPre};
 use crate::clock::Clock;
 use crate::transport::HttpTransport;
-use crate::types::{Settings, StatsRequest, TagDetailsEvent, TagSyncEvent};
-use crate::types::{SyncError, SyncReport};
+use crate::types::{OauthTokens, Settings, StatsRequest, TagDetailsEvent, TagSyncEvent};
+use crate::types::{SyncFailure, SyncReport};
 use anyhow::Context as _;
 use std::sync::{Arc, Mutex};
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
@@ -22,12 +22,20 @@ pub struct LogLine {
     pub fields: Vec<(String, String)>,
 }
 
-/// What an operation runs against: the transport, the clock, and where its
-/// log lines go besides `tracing`.
+/// Where rotated OAuth tokens are kept (the CLI's `--token-file`).
+pub trait TokenStore: Send + Sync {
+    /// Persists the pair durably before returning; an error stops the sync.
+    fn store(&self, tokens: &OauthTokens) -> Result<(), String>;
+}
+
+/// What an operation runs against: the transport, the clock, where rotated
+/// tokens go, and where its log lines go besides `tracing`.
 #[derive(Clone)]
 pub struct Env {
     pub transport: Arc<dyn HttpTransport>,
     pub clock: Arc<dyn Clock>,
+    /// None: rotated tokens are only in the report (or the failure).
+    pub tokens: Option<Arc<dyn TokenStore>>,
     pub captured_logs: Option<Arc<Mutex<Vec<LogLine>>>>,
 }
 
@@ -107,6 +115,13 @@ impl host::Host for HostState {
             }
         }
     }
+
+    fn store_tokens(&mut self, tokens: OauthTokens) -> Result<(), String> {
+        match &self.env.tokens {
+            Some(store) => store.store(&tokens),
+            None => Ok(()),
+        }
+    }
 }
 
 impl crate::bindings::rankr::ghl_connector::types::Host for HostState {}
@@ -134,7 +149,7 @@ impl ConnectorEngine {
         let engine = Engine::default();
         let component = Component::new(&engine, bytes)
             .map_err(anyhow::Error::from)
-            .context("compiling the component (is it a wasm32-wasip2 component of rankr:ghl-connector@0.1.0?)")?;
+            .context("compiling the component (is it a wasm32-wasip2 component of rankr:ghl-connector@0.2.0?)")?;
         let mut linker: Linker<HostState> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(anyhow::Error::from)?;
         Connector::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s).map_err(anyhow::Error::from)?;
@@ -164,10 +179,11 @@ impl ConnectorEngine {
         env: &Env,
         settings: &Settings,
         event: &TagSyncEvent,
-    ) -> anyhow::Result<Result<SyncReport, SyncError>> {
+        state: Option<&[u8]>,
+    ) -> anyhow::Result<Result<SyncReport, SyncFailure>> {
         let (mut store, c) = self.instance(env)?;
         c.rankr_ghl_connector_sync()
-            .call_tag_sync(&mut store, settings, event)
+            .call_tag_sync(&mut store, settings, event, state)
             .map_err(anyhow::Error::from)
             .context("the component trapped during tag-sync")
     }
@@ -178,10 +194,11 @@ impl ConnectorEngine {
         env: &Env,
         settings: &Settings,
         event: &TagDetailsEvent,
-    ) -> anyhow::Result<Result<SyncReport, SyncError>> {
+        state: Option<&[u8]>,
+    ) -> anyhow::Result<Result<SyncReport, SyncFailure>> {
         let (mut store, c) = self.instance(env)?;
         c.rankr_ghl_connector_sync()
-            .call_tag_details_push(&mut store, settings, event)
+            .call_tag_details_push(&mut store, settings, event, state)
             .map_err(anyhow::Error::from)
             .context("the component trapped during tag-details-push")
     }
@@ -192,10 +209,11 @@ impl ConnectorEngine {
         env: &Env,
         settings: &Settings,
         request: &StatsRequest,
-    ) -> anyhow::Result<Result<SyncReport, SyncError>> {
+        state: Option<&[u8]>,
+    ) -> anyhow::Result<Result<SyncReport, SyncFailure>> {
         let (mut store, c) = self.instance(env)?;
         c.rankr_ghl_connector_sync()
-            .call_stats_sync(&mut store, settings, request)
+            .call_stats_sync(&mut store, settings, request, state)
             .map_err(anyhow::Error::from)
             .context("the component trapped during stats-sync")
     }

@@ -11,10 +11,12 @@
 
 pub mod clock;
 pub mod config;
+pub mod credentials;
 pub mod demo;
 pub mod egress;
 pub mod engine;
 pub mod fakes;
+pub mod files;
 pub mod render;
 pub mod transport;
 

@@ -3,11 +3,13 @@
 use clap::{Parser, Subcommand};
 use ghl_rankr_host::clock::SystemClock;
 use ghl_rankr_host::config::{settings, ConfigFile, Secret, SettingsParts};
+use ghl_rankr_host::credentials::{credential, TokenFile};
 use ghl_rankr_host::egress::Allowlist;
-use ghl_rankr_host::engine::{ConnectorEngine, Env};
+use ghl_rankr_host::engine::{ConnectorEngine, Env, TokenStore};
+use ghl_rankr_host::files::{read_optional, write_atomic};
 use ghl_rankr_host::render;
 use ghl_rankr_host::transport::UreqTransport;
-use ghl_rankr_host::types::{StatsRequest, SyncError, SyncReport, TagDetailsEvent, TagSyncEvent};
+use ghl_rankr_host::types::{StatsRequest, SyncFailure, SyncReport, TagDetailsEvent, TagSyncEvent};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -19,8 +21,13 @@ const DEFAULT_RANKR: &str = "https://api.rankr.io";
 /// Sync HighLevel Social Planner tags, tag details and statistics into
 /// Rankr, through the connector WebAssembly component.
 ///
-/// Secrets come from the environment only: GHL_ACCESS_TOKEN (an OAuth access
-/// token or a Private Integration Token of the location) and RANKR_API_KEY.
+/// Secrets come from the environment only: RANKR_API_KEY, and for GHL either
+/// GHL_ACCESS_TOKEN (a Private Integration Token of the location) or OAuth:
+/// GHL_REFRESH_TOKEN, GHL_CLIENT_ID, GHL_CLIENT_SECRET (and optionally
+/// GHL_ACCESS_TOKEN, GHL_SCOPES), with the rotated pair kept in --token-file.
+///
+/// Exit status: 0 done, 1 failed, 2 bad configuration, 3 incomplete (run
+/// again with the same --state-file to resume), 4 authorize GHL again.
 #[derive(Parser)]
 #[command(name = "ghl-rankr", version)]
 struct Cli {
@@ -48,6 +55,23 @@ struct Cli {
     /// Run this component instead of the embedded one.
     #[arg(long, global = true, value_name = "PATH")]
     component: Option<PathBuf>,
+    /// OAuth: keep the current GHL token pair here (read at start, rewritten
+    /// atomically with mode 0600 as soon as a refresh returns).
+    #[arg(long, global = true, value_name = "FILE")]
+    token_file: Option<PathBuf>,
+    /// Keep the sync state here (content hashes, checkpoint), so reruns write
+    /// only what changed and resume where a run stopped.
+    #[arg(long, global = true, value_name = "FILE")]
+    state_file: Option<PathBuf>,
+    /// Ignore the state's hashes: write every item (the state is rebuilt).
+    #[arg(long, global = true)]
+    full_refresh: bool,
+    /// Do not archive in Rankr the tags that are gone from GHL.
+    #[arg(long, global = true)]
+    no_archive: bool,
+    /// Time budget of the whole operation, in seconds (default 900).
+    #[arg(long, global = true, value_name = "SECS")]
+    deadline: Option<u64>,
     #[command(subcommand)]
     command: Command,
 }
@@ -147,8 +171,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(path) => ConfigFile::load(path).map_err(anyhow::Error::msg)?,
         None => ConfigFile::default(),
     };
-    let ghl_token = Secret::from_env("GHL_ACCESS_TOKEN").map_err(anyhow::Error::msg)?;
+    let token_file = cli.token_file.as_deref().map(TokenFile::new);
+    let ghl_credential =
+        credential(&|k: &str| std::env::var(k).ok(), token_file.as_ref()).map_err(anyhow::Error::msg)?;
     let rankr_key = Secret::from_env("RANKR_API_KEY").map_err(anyhow::Error::msg)?;
+    let state = match &cli.state_file {
+        Some(p) => read_optional(p).map_err(|e| anyhow::anyhow!("cannot read the state file {}: {e}", p.display()))?,
+        None => None,
+    };
     let settings = settings(SettingsParts {
         ghl_base_url: pick(
             cli.ghl_base_url,
@@ -156,7 +186,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             config.ghl_base_url.as_ref(),
             DEFAULT_GHL,
         ),
-        ghl_token: &ghl_token,
+        ghl_credential,
         rankr_base_url: pick(
             cli.rankr_base_url,
             "RANKR_BASE_URL",
@@ -166,6 +196,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         rankr_api_key: &rankr_key,
         page_size: cli.page_size,
         dry_run: cli.dry_run,
+        deadline_secs: cli.deadline,
+        full_refresh: cli.full_refresh,
+        no_archive: cli.no_archive,
         config: &config,
     });
     // The component may reach the two configured origins and nothing else.
@@ -176,9 +209,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let env = Env {
         transport: Arc::new(transport),
         clock: Arc::new(SystemClock::default()),
+        tokens: token_file.map(|f| Arc::new(f) as Arc<dyn TokenStore>),
         captured_logs: None,
     };
-    let (operation, result): (&str, Result<SyncReport, SyncError>) = match cli.command {
+    let state = state.as_deref();
+    let (operation, result): (&str, Result<SyncReport, SyncFailure>) = match cli.command {
         Command::TagSync {
             location,
             post,
@@ -189,14 +224,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 post_id: post,
                 tag_ids: (!tag_ids.is_empty()).then_some(tag_ids),
             };
-            ("tag-sync", engine.tag_sync(&env, &settings, &event)?)
+            ("tag-sync", engine.tag_sync(&env, &settings, &event, state)?)
         }
         Command::TagDetailsPush { location, tag_ids } => {
             let event = TagDetailsEvent {
                 location_id: location,
                 tag_ids,
             };
-            ("tag-details-push", engine.tag_details_push(&env, &settings, &event)?)
+            ("tag-details-push", engine.tag_details_push(&env, &settings, &event, state)?)
         }
         Command::StatsSync {
             location,
@@ -212,10 +247,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 dashboard_id: dashboard,
                 as_of,
             };
-            ("stats-sync", engine.stats_sync(&env, &settings, &request)?)
+            ("stats-sync", engine.stats_sync(&env, &settings, &request, state)?)
         }
         Command::Demo => unreachable!("handled above"),
     };
+    // The state describes what was written, on success and on failure alike.
+    let new_state = match &result {
+        Ok(r) => Some(&r.state),
+        Err(f) => f.state.as_ref(),
+    };
+    if let (Some(path), Some(blob), false) = (&cli.state_file, new_state, settings.dry_run) {
+        write_atomic(path, blob).map_err(|e| anyhow::anyhow!("cannot write the state file {}: {e}", path.display()))?;
+    }
     match result {
         Ok(report) => {
             if cli.json {
@@ -228,9 +271,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 print!("{}", render::summary(operation, &report));
             }
+            if report.incomplete.is_some() {
+                return Ok(ExitCode::from(3));
+            }
             Ok(ExitCode::SUCCESS)
         }
-        Err(e) => {
+        Err(SyncFailure { error: e, .. }) => {
             if cli.json {
                 println!(
                     "{}",

@@ -1,6 +1,6 @@
 //! Printing reports and errors for people (`--json` prints them as JSON).
 
-use crate::types::{Service, SyncError, SyncReport, UpstreamError};
+use crate::types::{Incomplete, Service, StopReason, SyncError, SyncReport, UpstreamError};
 use serde_json::{json, Value};
 use std::fmt::Write as _;
 
@@ -15,11 +15,18 @@ fn service(s: Service) -> &'static str {
 pub fn summary(operation: &str, r: &SyncReport) -> String {
     let mut out = String::new();
     let mode = if r.dry_run { " (dry run: nothing written)" } else { "" };
-    let _ = writeln!(out, "{operation}: ok{mode}");
+    match &r.incomplete {
+        None => {
+            let _ = writeln!(out, "{operation}: ok{mode}");
+        }
+        Some(i) => {
+            let _ = writeln!(out, "{operation}: incomplete{mode}: {}", incomplete_message(i));
+        }
+    }
     let _ = writeln!(
         out,
-        "  fetched {} · created {} · updated {} · unchanged {} · archived {} · rejected {}",
-        r.fetched, r.created, r.updated, r.unchanged, r.archived, r.rejected
+        "  fetched {} · created {} · updated {} · unchanged {} · archived {} · rejected {} · skipped (unchanged since last run) {}",
+        r.fetched, r.created, r.updated, r.unchanged, r.archived, r.rejected, r.skipped
     );
     if let Some(n) = r.post_tags_applied {
         let _ = writeln!(out, "  post tags applied: {n}");
@@ -55,6 +62,21 @@ fn upstream(kind: &str, e: &UpstreamError, hint: &str) -> String {
 pub fn error_message(e: &SyncError) -> String {
     match e {
         SyncError::InvalidConfig(m) => format!("invalid configuration: {m}"),
+        SyncError::MissingScope(m) => format!(
+            "missing scope: {} needs `{}`, which the GHL credential was not granted (granted: {}); add it to the app and authorize again",
+            m.operation,
+            m.scope,
+            if m.granted.is_empty() { "none".to_string() } else { m.granted.join(" ") }
+        ),
+        SyncError::ReauthorizationRequired(u) => upstream(
+            "reauthorization required",
+            u,
+            "; the refresh token was refused: authorize the connection again and update GHL_REFRESH_TOKEN / the token file",
+        ),
+        SyncError::CredentialStore(m) => format!(
+            "could not store the rotated GHL tokens: {m}; the old refresh token is spent, so fix the token file's location before the next run"
+        ),
+        SyncError::DeadlineExceeded(m) => format!("deadline exceeded: {m}; raise --deadline or run again"),
         SyncError::Unauthorized(u) => upstream("unauthorized", u, "; check GHL_ACCESS_TOKEN / RANKR_API_KEY"),
         SyncError::Forbidden(u) => upstream("forbidden", u, "; check the token's scopes and location"),
         SyncError::RateLimited(r) => {
@@ -81,10 +103,26 @@ pub fn error_message(e: &SyncError) -> String {
     }
 }
 
-/// Exit status for an error: 2 for configuration, 1 otherwise.
+/// Why a report is incomplete and what to do.
+pub fn incomplete_message(i: &Incomplete) -> String {
+    let why = match &i.reason {
+        StopReason::Deadline => "the deadline ran out".to_string(),
+        StopReason::RateLimited(r) => format!("{} rate budget ran out: {}", service(r.service), r.message),
+    };
+    let when = match i.resume_after_ms {
+        Some(ms) => format!("run again after {} s", ms.div_ceil(1000)),
+        None => "run again".to_string(),
+    };
+    format!("{why}; {when} with the same state to resume where it stopped")
+}
+
+/// Exit status for an error: 2 for configuration (settings, event, state,
+/// scopes), 4 when a user must authorize the connection again, 1 otherwise.
+/// (3 is an incomplete, resumable run.)
 pub fn exit_code(e: &SyncError) -> i32 {
     match e {
-        SyncError::InvalidConfig(_) => 2,
+        SyncError::InvalidConfig(_) | SyncError::MissingScope(_) => 2,
+        SyncError::ReauthorizationRequired(_) => 4,
         _ => 1,
     }
 }
@@ -115,6 +153,15 @@ pub fn report_json(r: &SyncReport) -> Value {
         "requests": r.requests,
         "retries": r.retries,
         "dry_run": r.dry_run,
+        "skipped": r.skipped,
+        "complete": r.incomplete.is_none(),
+        "incomplete": r.incomplete.as_ref().map(|i| json!({
+            "reason": match &i.reason { StopReason::Deadline => "deadline", StopReason::RateLimited(_) => "rate-limited" },
+            "resume_after_ms": i.resume_after_ms,
+            "message": incomplete_message(i),
+        })),
+        "state_bytes": r.state.len(),
+        "tokens_rotated": r.rotated_tokens.is_some(),
         "writes": r.writes.iter().map(|w| {
             let mut v = json!({"method": w.method, "path": w.path, "items": w.items});
             if !w.body.is_empty() {
@@ -131,6 +178,10 @@ pub fn error_json(e: &SyncError) -> Value {
     let upstream = |kind: &str, u: &UpstreamError| json!({"kind": kind, "service": service_name(u.service), "endpoint": u.endpoint, "status": u.status, "server_message": u.message});
     let mut v = match e {
         SyncError::InvalidConfig(_) => json!({"kind": "invalid-config"}),
+        SyncError::MissingScope(m) => json!({"kind": "missing-scope", "operation": m.operation, "scope": m.scope, "granted": m.granted}),
+        SyncError::ReauthorizationRequired(u) => upstream("reauthorization-required", u),
+        SyncError::CredentialStore(_) => json!({"kind": "credential-store"}),
+        SyncError::DeadlineExceeded(_) => json!({"kind": "deadline-exceeded"}),
         SyncError::Unauthorized(u) => upstream("unauthorized", u),
         SyncError::Forbidden(u) => upstream("forbidden", u),
         SyncError::Upstream(u) => upstream("upstream", u),

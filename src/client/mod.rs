@@ -1,12 +1,33 @@
-//! One place where requests are sent: retries, request counting, logging and
-//! the mapping of error answers to [`SyncError`].
+//! One place where requests are sent: authentication (and OAuth refresh
+//! with rotation), pacing under GHL's rate limits, retries, the deadline,
+//! request counting, logging and the mapping of error answers to
+//! [`SyncError`].
 
+pub mod pace;
 pub mod retry;
 
+use crate::auth::{self, Credential, OAuthTokens, EP_TOKEN};
 use crate::io::{Host, Level, Request, Response, TransportError};
-use crate::report::{Service, SyncError, UpstreamError};
+use crate::report::{RateLimit, Service, SyncError, UpstreamError};
+use crate::secret::Secret;
+use pace::Pacer;
 use retry::{is_retryable_status, parse_retry_after, Jitter, RetryPolicy};
 use serde::de::DeserializeOwned;
+
+/// Who the exchange speaks as, and where GHL's token endpoint is.
+pub struct Auth {
+    pub ghl_base: String,
+    pub credential: Credential,
+    pub rankr_key: Secret,
+    pub timeout_ms: u32,
+}
+
+/// A 2xx answer that could not be read, and whether another try may help
+/// (a truncated body may be whole next time; a wrong shape will not).
+pub struct Unreadable {
+    pub error: SyncError,
+    pub retryable: bool,
+}
 
 /// Sends requests for one operation and counts them.
 pub struct Exchange<'h, H: Host + ?Sized> {
@@ -15,28 +36,52 @@ pub struct Exchange<'h, H: Host + ?Sized> {
     jitter: Jitter,
     /// Texts that must never leave in an error message (the secrets).
     scrub: Vec<String>,
+    auth: Auth,
+    pacer: Pacer,
+    deadline_at: Option<u64>,
     pub requests: u32,
     pub retries: u32,
+    /// Time spent waiting for GHL's rate budget, in milliseconds.
+    pub paced_ms: u64,
+    /// 429 answers met (each then waited out).
+    pub rate_limited: u32,
+    /// The pair in force after a refresh rotated it.
+    pub rotated: Option<OAuthTokens>,
 }
 
 impl<'h, H: Host + ?Sized> Exchange<'h, H> {
-    pub fn new(host: &'h mut H, policy: RetryPolicy, scrub: Vec<String>) -> Self {
-        let seed = host.now_ms();
+    /// `deadline_ms` counts from now.
+    pub fn new(host: &'h mut H, policy: RetryPolicy, auth: Auth, deadline_ms: Option<u64>) -> Self {
+        let now = host.now_ms();
+        let mut scrub = auth.credential.secrets();
+        scrub.push(auth.rankr_key.expose().to_string());
         Exchange {
             host,
             policy,
-            jitter: Jitter::new(seed),
+            jitter: Jitter::new(now),
             // A secret of a character or three would scrub ordinary words
             // out of every message; real tokens are far longer.
             scrub: scrub.into_iter().filter(|s| s.len() >= 4).collect(),
+            auth,
+            pacer: Pacer::default(),
+            deadline_at: deadline_ms.map(|d| now.saturating_add(d)),
             requests: 0,
             retries: 0,
+            paced_ms: 0,
+            rate_limited: 0,
+            rotated: None,
         }
     }
 
     /// The host, for time and logs.
     pub fn host(&mut self) -> &mut H {
         self.host
+    }
+
+    /// Milliseconds left before the deadline; `None` = no deadline.
+    pub fn deadline_left(&mut self) -> Option<u64> {
+        let at = self.deadline_at?;
+        Some(at.saturating_sub(self.host.now_ms()))
     }
 
     /// Logs without secrets (callers pass none; this is the one funnel).
@@ -47,32 +92,95 @@ impl<'h, H: Host + ?Sized> Exchange<'h, H> {
     /// Sends `request`, retrying what may succeed later, and returns the 2xx
     /// answer or the typed error. `endpoint` is the templated path for
     /// messages, e.g. `GET /social-media-posting/{locationId}/tags`.
-    pub fn send(&mut self, service: Service, endpoint: &str, request: &Request) -> Result<Response, SyncError> {
-        let mut attempt = 0;
+    pub fn send(&mut self, service: Service, endpoint: &str, request: Request) -> Result<Response, SyncError> {
+        self.call(service, endpoint, request, Ok)
+    }
+
+    /// Sends and parses the 2xx body as `T`; a body that is not `T` is
+    /// `invalid-response` naming the JSON path of the first bad field. A
+    /// body that is not complete JSON is retried like a 503.
+    pub fn send_json<T: DeserializeOwned>(
+        &mut self,
+        service: Service,
+        endpoint: &str,
+        request: Request,
+    ) -> Result<T, SyncError> {
+        self.call(service, endpoint, request, |resp| {
+            read_json(service, endpoint, &resp.body)
+        })
+    }
+
+    /// The retry loop. `read` turns a 2xx answer into the result.
+    pub fn call<T>(
+        &mut self,
+        service: Service,
+        endpoint: &str,
+        mut request: Request,
+        mut read: impl FnMut(Response) -> Result<T, Unreadable>,
+    ) -> Result<T, SyncError> {
+        let mut attempt = 0u32;
+        let mut sent = 0u32;
+        let mut refreshed = false;
         loop {
             attempt += 1;
+            if service == Service::Ghl {
+                self.before_ghl(endpoint)?;
+            }
+            self.authorize(service, &mut request);
+            sent += 1;
             self.requests += 1;
-            if attempt > 1 {
+            if sent > 1 {
                 self.retries += 1;
             }
-            let wait = match self.host.send(request) {
-                Ok(resp) if resp.is_success() => {
-                    self.log_exchange(Level::Debug, service, endpoint, attempt, &resp.status.to_string());
-                    return Ok(resp);
-                }
+            if service == Service::Ghl {
+                let now = self.host.now_ms();
+                self.pacer.on_send(now);
+            }
+            let outcome = self.host.send(&request);
+            let (wait, what) = match outcome {
                 Ok(resp) => {
-                    self.log_exchange(Level::Warn, service, endpoint, attempt, &resp.status.to_string());
-                    if !is_retryable_status(resp.status) || attempt >= self.policy.max_attempts {
-                        return Err(self.error_for(service, endpoint, &resp));
+                    if service == Service::Ghl {
+                        self.pacer.observe(&resp);
                     }
-                    let now = self.host.now_ms();
-                    match resp.header("retry-after").and_then(|v| parse_retry_after(v, now)) {
-                        Some(ms) if ms > self.policy.max_delay_ms as u64 => {
-                            // Waiting that long is the caller's decision, not ours.
+                    let status = resp.status.to_string();
+                    if resp.is_success() {
+                        self.log_exchange(Level::Debug, service, endpoint, attempt, &status);
+                        match read(resp) {
+                            Ok(v) => return Ok(v),
+                            Err(u) if !u.retryable || attempt >= self.policy.max_attempts => return Err(u.error),
+                            Err(u) => (self.backoff(attempt), u.error.to_string()),
+                        }
+                    } else if resp.status == 401 && service == Service::Ghl && !refreshed && self.can_refresh() {
+                        // An access token that died early: refresh once and
+                        // replay; a second 401 is the answer.
+                        self.log_exchange(Level::Info, service, endpoint, attempt, &status);
+                        refreshed = true;
+                        self.refresh()?;
+                        attempt -= 1;
+                        continue;
+                    } else {
+                        self.log_exchange(Level::Warn, service, endpoint, attempt, &status);
+                        if resp.status == 429 {
+                            self.rate_limited += 1;
+                        }
+                        if !is_retryable_status(resp.status) || attempt >= self.policy.max_attempts {
                             return Err(self.error_for(service, endpoint, &resp));
                         }
-                        Some(ms) => ms,
-                        None => self.jitter.upto(self.policy.ceiling_ms(attempt)),
+                        let now = self.host.now_ms();
+                        let wait = match resp.header("retry-after").and_then(|v| parse_retry_after(v, now)) {
+                            // Waiting that long is the caller's decision, not ours.
+                            Some(ms) if ms > self.policy.max_delay_ms as u64 => {
+                                return Err(self.error_for(service, endpoint, &resp))
+                            }
+                            Some(ms) => ms,
+                            None if resp.status == 429 && service == Service::Ghl => {
+                                // No Retry-After: the window tells how long.
+                                let pace = self.pacer.wait_ms(now).unwrap_or(0);
+                                self.backoff(attempt).max(pace)
+                            }
+                            None => self.backoff(attempt),
+                        };
+                        (wait, format!("HTTP {status}"))
                     }
                 }
                 Err(e) => {
@@ -80,9 +188,14 @@ impl<'h, H: Host + ?Sized> Exchange<'h, H> {
                     if !e.is_transient() || attempt >= self.policy.max_attempts {
                         return Err(transport_error(service, endpoint, &e));
                     }
-                    self.jitter.upto(self.policy.ceiling_ms(attempt))
+                    (self.backoff(attempt), e.to_string())
                 }
             };
+            if self.deadline_left().is_some_and(|left| wait >= left) {
+                return Err(SyncError::DeadlineExceeded(format!(
+                    "{service} {endpoint} failed ({what}) and the next attempt would start after the deadline"
+                )));
+            }
             let wait_text = wait.to_string();
             self.host.log(
                 Level::Info,
@@ -97,16 +210,147 @@ impl<'h, H: Host + ?Sized> Exchange<'h, H> {
         }
     }
 
-    /// Sends and parses the 2xx body as `T`; a body that is not `T` is
-    /// `invalid-response` naming the JSON path of the first bad field.
-    pub fn send_json<T: DeserializeOwned>(
-        &mut self,
-        service: Service,
-        endpoint: &str,
-        request: &Request,
-    ) -> Result<T, SyncError> {
-        let resp = self.send(service, endpoint, request)?;
-        parse_json(service, endpoint, &resp.body)
+    fn backoff(&mut self, attempt: u32) -> u64 {
+        self.jitter.upto(self.policy.ceiling_ms(attempt))
+    }
+
+    /// Sets the service's `Authorization` header (replacing an old one, so a
+    /// replay after a refresh carries the new token).
+    fn authorize(&self, service: Service, request: &mut Request) {
+        let token = match service {
+            Service::Ghl => self.auth.credential.access_token(),
+            Service::Rankr => &self.auth.rankr_key,
+        };
+        request.headers.retain(|(k, _)| !k.eq_ignore_ascii_case("authorization"));
+        request
+            .headers
+            .insert(0, ("Authorization".into(), format!("Bearer {}", token.expose())));
+    }
+
+    /// Before a GHL request: refresh ahead of expiry, then wait for the
+    /// rate budget (or stop when the daily one is spent or the wait would
+    /// outlast the deadline).
+    fn before_ghl(&mut self, endpoint: &str) -> Result<(), SyncError> {
+        let now = self.host.now_ms();
+        if self.auth.credential.needs_refresh(now) {
+            self.refresh()?;
+        }
+        let now = self.host.now_ms();
+        match self.pacer.wait_ms(now) {
+            Err(spent) => Err(SyncError::RateLimited(RateLimit {
+                service: Service::Ghl,
+                endpoint: endpoint.to_string(),
+                retry_after_ms: None,
+                message: match spent.daily_limit {
+                    Some(l) => format!("the daily budget of {l} requests is spent (X-RateLimit-Daily-Remaining: 0); resume after GHL resets it"),
+                    None => "the daily request budget is spent (X-RateLimit-Daily-Remaining: 0); resume after GHL resets it".into(),
+                },
+            })),
+            Ok(0) => Ok(()),
+            Ok(wait) => {
+                if self.deadline_left().is_some_and(|left| wait >= left) {
+                    return Err(SyncError::DeadlineExceeded(format!(
+                        "the next GHL request must wait {wait} ms for the rate budget, past the deadline"
+                    )));
+                }
+                let w = wait.to_string();
+                self.host.log(Level::Debug, "pacing under the GHL rate limit", &[("wait_ms", &w)]);
+                self.host.sleep_ms(wait);
+                self.paced_ms += wait;
+                Ok(())
+            }
+        }
+    }
+
+    fn can_refresh(&self) -> bool {
+        matches!(self.auth.credential, Credential::OAuth(_))
+    }
+
+    /// `POST /oauth/token` with the refresh token, once. The new pair goes
+    /// to the host's store before it is used. A refused refresh is
+    /// `reauthorization-required`; an answer that may or may not have been
+    /// applied (5xx, lost connection) is not retried, since resending a
+    /// spent refresh token would burn the connection.
+    fn refresh(&mut self) -> Result<(), SyncError> {
+        let Credential::OAuth(c) = &self.auth.credential else {
+            return Ok(());
+        };
+        let request = auth::refresh_request(&self.auth.ghl_base, c, self.auth.timeout_ms);
+        let previous_scopes = c.tokens.scopes.clone();
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            self.requests += 1;
+            if attempt > 1 {
+                self.retries += 1;
+            }
+            let wait = match self.host.send(&request) {
+                Ok(resp) if resp.is_success() => {
+                    self.log_exchange(Level::Info, Service::Ghl, EP_TOKEN, attempt, &resp.status.to_string());
+                    let now = self.host.now_ms();
+                    let tokens = auth::read_refresh(&resp.body, now, &previous_scopes)?;
+                    for s in [tokens.access_token.expose(), tokens.refresh_token.expose()] {
+                        if s.len() >= 4 {
+                            self.scrub.push(s.to_string());
+                        }
+                    }
+                    self.rotated = Some(tokens.clone());
+                    if let Err(m) = self.host.store_tokens(&tokens) {
+                        let m = self.scrubbed(m);
+                        return Err(SyncError::CredentialStore(m));
+                    }
+                    if let Credential::OAuth(c) = &mut self.auth.credential {
+                        c.tokens = tokens;
+                    }
+                    self.host.log(Level::Info, "GHL tokens refreshed and stored", &[]);
+                    return Ok(());
+                }
+                Ok(resp) => {
+                    self.log_exchange(Level::Warn, Service::Ghl, EP_TOKEN, attempt, &resp.status.to_string());
+                    match resp.status {
+                        400 | 401 | 422 => {
+                            let upstream = UpstreamError {
+                                service: Service::Ghl,
+                                endpoint: EP_TOKEN.into(),
+                                status: resp.status,
+                                message: self.scrubbed(error_message(&resp)),
+                            };
+                            return Err(SyncError::ReauthorizationRequired(upstream));
+                        }
+                        // A 429 was not processed: the token is unspent.
+                        429 if attempt < self.policy.max_attempts => {
+                            let now = self.host.now_ms();
+                            match resp.header("retry-after").and_then(|v| parse_retry_after(v, now)) {
+                                Some(ms) if ms <= self.policy.max_delay_ms as u64 => ms,
+                                Some(_) => return Err(self.error_for(Service::Ghl, EP_TOKEN, &resp)),
+                                None => self.backoff(attempt),
+                            }
+                        }
+                        _ => return Err(self.error_for(Service::Ghl, EP_TOKEN, &resp)),
+                    }
+                }
+                // Never connected: the token never left.
+                Err(e @ TransportError::Connect(_)) if attempt < self.policy.max_attempts => {
+                    self.log_exchange(Level::Warn, Service::Ghl, EP_TOKEN, attempt, &e.to_string());
+                    self.backoff(attempt)
+                }
+                Err(e) => {
+                    return Err(SyncError::Transport {
+                        service: Service::Ghl,
+                        endpoint: EP_TOKEN.into(),
+                        message: format!(
+                            "{e}; the refresh may have been applied, so it is not sent again: if the next run is refused, authorize the connection again"
+                        ),
+                    })
+                }
+            };
+            if self.deadline_left().is_some_and(|left| wait >= left) {
+                return Err(SyncError::DeadlineExceeded(
+                    "the token refresh was rate limited past the deadline".into(),
+                ));
+            }
+            self.host.sleep_ms(wait);
+        }
     }
 
     fn log_exchange(&mut self, level: Level, service: Service, endpoint: &str, attempt: u32, outcome: &str) {
@@ -137,12 +381,12 @@ impl<'h, H: Host + ?Sized> Exchange<'h, H> {
             403 => SyncError::Forbidden(upstream),
             429 => {
                 let now = self.host.now_ms();
-                SyncError::RateLimited {
+                SyncError::RateLimited(RateLimit {
                     service,
                     endpoint: upstream.endpoint,
                     retry_after_ms: resp.header("retry-after").and_then(|v| parse_retry_after(v, now)),
                     message: upstream.message,
-                }
+                })
             }
             _ => SyncError::Upstream(upstream),
         }
@@ -156,6 +400,15 @@ impl<'h, H: Host + ?Sized> Exchange<'h, H> {
         }
         text
     }
+}
+
+/// Parses a 2xx body; incomplete or broken JSON may be whole on a retry.
+fn read_json<T: DeserializeOwned>(service: Service, endpoint: &str, body: &[u8]) -> Result<T, Unreadable> {
+    parse_json(service, endpoint, body).map_err(|error| {
+        // Only on failure: is it JSON at all (a wrong shape stays wrong)?
+        let retryable = serde_json::from_slice::<serde::de::IgnoredAny>(body).is_err();
+        Unreadable { error, retryable }
+    })
 }
 
 fn transport_error(service: Service, endpoint: &str, e: &TransportError) -> SyncError {
@@ -350,11 +603,13 @@ mod scrub_tests {
                 body: br#"{"message": "bad header Authorization: Bearer pit-123456789"}"#.to_vec(),
             })
         });
-        let mut ex = Exchange::new(
-            &mut host,
-            RetryPolicy::default(),
-            vec!["pit-123456789".into(), "x".into()],
-        );
+        let auth = Auth {
+            ghl_base: "https://h".into(),
+            credential: Credential::ApiKey(Secret::new("pit-123456789")),
+            rankr_key: Secret::new("x"),
+            timeout_ms: 1000,
+        };
+        let mut ex = Exchange::new(&mut host, RetryPolicy::default(), auth, None);
         let req = Request {
             method: crate::io::Method::Get,
             url: "https://h/x".into(),
@@ -362,7 +617,7 @@ mod scrub_tests {
             body: None,
             timeout_ms: 1000,
         };
-        let e = ex.send(Service::Ghl, "GET /x", &req).unwrap_err();
+        let e = ex.send(Service::Ghl, "GET /x", req).unwrap_err();
         assert_eq!(
             e.to_string(),
             "GHL answered 400 at GET /x: bad header Authorization: Bearer [redacted]"

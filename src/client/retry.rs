@@ -15,7 +15,7 @@ pub struct RetryPolicy {
 impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
-            max_attempts: 4,
+            max_attempts: 5,
             base_delay_ms: 500,
             max_delay_ms: 30_000,
         }

@@ -3,11 +3,10 @@
 
 pub mod model;
 
-use crate::client::{parse_json, Exchange};
+use crate::client::Exchange;
 use crate::io::url::{build, encode};
 use crate::io::{Host, Method, Request};
 use crate::report::{Service, SyncError};
-use crate::secret::Secret;
 use model::{GhlTag, PostEnvelope, Statistics, StatisticsEnvelope, TagsEnvelope};
 
 /// The API version every call names in its `Version` header.
@@ -32,14 +31,12 @@ pub struct TagPage {
 /// GHL endpoints, bound to a base URL and token.
 pub struct Ghl<'s> {
     pub base: &'s str,
-    pub token: &'s Secret,
     pub timeout_ms: u32,
 }
 
 impl Ghl<'_> {
     fn request(&self, method: Method, path: &str, query: &[(&str, &str)], body: Option<Vec<u8>>) -> Request {
         let mut headers = vec![
-            ("Authorization".to_string(), format!("Bearer {}", self.token.expose())),
             ("Version".to_string(), API_VERSION.to_string()),
             ("Accept".to_string(), "application/json".to_string()),
         ];
@@ -66,7 +63,7 @@ impl Ghl<'_> {
         let path = format!("/social-media-posting/{}/tags", encode(location));
         let (limit, skip) = (limit.to_string(), skip.to_string());
         let req = self.request(Method::Get, &path, &[("limit", &limit), ("skip", &skip)], None);
-        let env: TagsEnvelope = ex.send_json(Service::Ghl, EP_TAGS, &req)?;
+        let env: TagsEnvelope = ex.send_json(Service::Ghl, EP_TAGS, req)?;
         Ok(TagPage {
             tags: read_tags(env.results.tags),
             count: read_count(env.results.count)?,
@@ -83,7 +80,7 @@ impl Ghl<'_> {
         let path = format!("/social-media-posting/{}/tags/details", encode(location));
         let body = serde_json::json!({ "tagIds": ids }).to_string().into_bytes();
         let req = self.request(Method::Post, &path, &[], Some(body));
-        let env: TagsEnvelope = ex.send_json(Service::Ghl, EP_TAG_DETAILS, &req)?;
+        let env: TagsEnvelope = ex.send_json(Service::Ghl, EP_TAG_DETAILS, req)?;
         Ok(read_tags(env.results.tags))
     }
 
@@ -96,7 +93,7 @@ impl Ghl<'_> {
     ) -> Result<Vec<String>, SyncError> {
         let path = format!("/social-media-posting/{}/posts/{}", encode(location), encode(post));
         let req = self.request(Method::Get, &path, &[], None);
-        let env: PostEnvelope = ex.send_json(Service::Ghl, EP_POST, &req)?;
+        let env: PostEnvelope = ex.send_json(Service::Ghl, EP_POST, req)?;
         Ok(env.results.post.tags.unwrap_or_default())
     }
 
@@ -118,8 +115,7 @@ impl Ghl<'_> {
             &[("locationId", location)],
             Some(body.to_string().into_bytes()),
         );
-        let resp = ex.send(Service::Ghl, EP_STATISTICS, &req)?;
-        let env: StatisticsEnvelope = parse_json(Service::Ghl, EP_STATISTICS, &resp.body)?;
+        let env: StatisticsEnvelope = ex.send_json(Service::Ghl, EP_STATISTICS, req)?;
         Ok(env.results)
     }
 }

@@ -120,4 +120,6 @@ pub trait Host {
     fn sleep_ms(&mut self, ms: u64);
     /// One structured log line; never given a secret.
     fn log(&mut self, level: Level, message: &str, fields: &[(&str, &str)]);
+    /// Persist a rotated OAuth pair before it is used.
+    fn store_tokens(&mut self, tokens: &crate::auth::OAuthTokens) -> Result<(), String>;
 }

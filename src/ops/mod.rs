@@ -9,9 +9,10 @@ pub use stats_sync::{stats_sync, StatsRequest};
 pub use tag_details::{tag_details_push, TagDetailsEvent};
 pub use tag_sync::{tag_sync, TagSyncEvent};
 
+use crate::auth::Scope;
 use crate::client::Exchange;
 use crate::io::{Host, Level};
-use crate::report::{PlannedWrite, SyncError, SyncReport};
+use crate::report::{Incomplete, PlannedWrite, StopReason, SyncError, SyncFailure, SyncReport};
 use crate::settings::{check_id, Settings, SettingsInput};
 
 /// The state of one operation: checked settings, the exchange, the report.
@@ -26,13 +27,17 @@ pub(crate) struct Run<'h, H: Host + ?Sized> {
 
 impl<'h, H: Host + ?Sized> Run<'h, H> {
     /// Checks the settings (before any request) and starts the operation.
-    pub fn start(host: &'h mut H, input: &SettingsInput, op: &'static str, seed: &str) -> Result<Self, SyncError> {
+    /// Fails before any request when the credential lacks one of `scopes`.
+    pub fn start(
+        host: &'h mut H,
+        input: &SettingsInput,
+        op: &'static str,
+        seed: &str,
+        scopes: &[Scope],
+    ) -> Result<Self, SyncError> {
         let settings = input.check().map_err(SyncError::InvalidConfig)?;
-        let scrub = vec![
-            settings.ghl_token.expose().to_string(),
-            settings.rankr_api_key.expose().to_string(),
-        ];
-        let mut ex = Exchange::new(host, settings.retry, scrub);
+        settings.ghl_credential.check_scopes(op, scopes)?;
+        let mut ex = Exchange::new(host, settings.retry, settings.auth(), Some(settings.deadline_ms));
         let now = ex.host().now_ms();
         let run_id = fnv1a(&[&now.to_le_bytes(), op.as_bytes(), seed.as_bytes()]);
         ex.log(
@@ -84,21 +89,65 @@ impl<'h, H: Host + ?Sized> Run<'h, H> {
         });
     }
 
-    /// The report, with the request counts filled in.
-    pub fn finish(mut self) -> SyncReport {
+    /// The failure, carrying the state and any rotated tokens.
+    pub fn fail(&mut self, error: SyncError, state: Option<Vec<u8>>) -> SyncFailure {
+        let message = error.to_string();
+        self.ex.log(Level::Error, "operation failed", &[("operation", self.op), ("error", &message)]);
+        SyncFailure {
+            error,
+            state,
+            rotated_tokens: self.ex.rotated.clone(),
+        }
+    }
+
+    /// Marks the report incomplete: the state holds where to resume.
+    pub fn stop(&mut self, reason: StopReason) {
+        let resume_after_ms = match &reason {
+            StopReason::RateLimited(r) => r.retry_after_ms,
+            StopReason::Deadline => None,
+        };
+        let why = match &reason {
+            StopReason::Deadline => "deadline".to_string(),
+            StopReason::RateLimited(r) => r.to_string(),
+        };
+        self.ex.log(Level::Warn, "operation stopped early; resume with the returned state", &[("reason", &why)]);
+        self.report.incomplete = Some(Incomplete {
+            reason,
+            resume_after_ms,
+        });
+    }
+
+    /// The report, with the request counts and the state filled in.
+    pub fn finish(mut self, state: Vec<u8>) -> SyncReport {
         self.report.requests = self.ex.requests;
         self.report.retries = self.ex.retries;
+        self.report.state = state;
+        self.report.rotated_tokens = self.ex.rotated.clone();
         let fields = [
             ("operation", self.op.to_string()),
             ("fetched", self.report.fetched.to_string()),
             ("created", self.report.created.to_string()),
             ("updated", self.report.updated.to_string()),
             ("rejected", self.report.rejected.to_string()),
+            ("skipped", self.report.skipped.to_string()),
             ("requests", self.report.requests.to_string()),
+            ("paced_ms", self.ex.paced_ms.to_string()),
+            ("rate_limited", self.ex.rate_limited.to_string()),
+            ("complete", self.report.incomplete.is_none().to_string()),
         ];
         let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
         self.ex.log(Level::Info, "operation finished", &fields);
         self.report
+    }
+}
+
+/// Whether an error ends an operation that can checkpoint early rather than
+/// fail: the deadline, or a rate budget that outlasts the retry policy.
+pub(crate) fn stop_reason(e: &SyncError) -> Option<StopReason> {
+    match e {
+        SyncError::DeadlineExceeded(_) => Some(StopReason::Deadline),
+        SyncError::RateLimited(r) => Some(StopReason::RateLimited(r.clone())),
+        _ => None,
     }
 }
 

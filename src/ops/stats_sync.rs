@@ -1,13 +1,17 @@
 //! `stats-sync`: read Social Planner statistics and upsert them into a Rankr
 //! dashboard as `(scope, metric, timestamp, value)` points.
 
-use super::{dedup, id, Run};
+use super::{dedup, fnv1a, id, Run};
+use crate::auth::Scope;
 use crate::ghl::EP_STATISTICS;
 use crate::io::Host;
+use crate::rankr::model::MetricPoint;
 use crate::rankr::{metric_batch_body, Rankr, MAX_POINTS_PER_BATCH};
-use crate::report::{Service, SyncError, SyncReport};
+use crate::report::{Service, SyncError, SyncFailure, SyncReport};
 use crate::settings::SettingsInput;
+use crate::state::{self, StatsState, STATS_KEEP_DAYS};
 use crate::stats::{day_of, parse_day, PointBuilder};
+use time::Date;
 
 /// Platforms the statistics endpoint accepts.
 pub const PLATFORMS: [&str; 7] = [
@@ -34,12 +38,14 @@ pub struct StatsRequest {
     pub as_of: Option<String>,
 }
 
-/// Runs `stats-sync`.
+/// Runs `stats-sync` with its state: points whose value Rankr already holds
+/// are not sent again.
 pub fn stats_sync<H: Host + ?Sized>(
     host: &mut H,
     settings: &SettingsInput,
     req: &StatsRequest,
-) -> Result<SyncReport, SyncError> {
+    state: Option<&[u8]>,
+) -> Result<SyncReport, SyncFailure> {
     id("location-id", &req.location_id)?;
     id("dashboard-id", &req.dashboard_id)?;
     let profiles = dedup(&req.profile_ids);
@@ -47,7 +53,8 @@ pub fn stats_sync<H: Host + ?Sized>(
         return Err(SyncError::InvalidConfig(format!(
             "profile-ids has {} ids; give 1 to {MAX_PROFILES} (the `profileId`s of connected accounts)",
             profiles.len()
-        )));
+        ))
+        .into());
     }
     for p in &profiles {
         id("profile-id", p)?;
@@ -57,14 +64,40 @@ pub fn stats_sync<H: Host + ?Sized>(
         return Err(SyncError::InvalidConfig(format!(
             "platform `{bad}` is not one GHL reports; use {}",
             PLATFORMS.join(", ")
-        )));
+        ))
+        .into());
     }
     let as_of = match &req.as_of {
         Some(d) => Some(parse_day(d).map_err(|e| SyncError::InvalidConfig(format!("as-of: {e}")))?),
         None => None,
     };
     let location = req.location_id.as_str();
-    let mut run = Run::start(host, settings, "stats-sync", location)?;
+    let mut st = state::decode_stats(state, location, &req.dashboard_id).map_err(SyncError::InvalidConfig)?;
+    let mut run = Run::start(host, settings, "stats-sync", location, &[Scope::StatisticsRead])?;
+    let given = run.settings.dry_run.then(|| state::encode_stats(&st));
+    let outcome = sync(&mut run, &mut st, req, location, as_of, &profiles, &platforms);
+    let blob = given.unwrap_or_else(|| state::encode_stats(&st));
+    match outcome {
+        Ok(()) => Ok(run.finish(blob)),
+        Err(e) => Err(run.fail(e, Some(blob))),
+    }
+}
+
+/// The state's key of a point: its natural key in Rankr.
+fn point_key(p: &MetricPoint) -> String {
+    format!("{:016x}", fnv1a(&[p.scope.as_bytes(), p.metric.as_bytes(), p.timestamp.as_bytes()]))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn sync<H: Host + ?Sized>(
+    run: &mut Run<'_, H>,
+    st: &mut StatsState,
+    req: &StatsRequest,
+    location: &str,
+    as_of: Option<Date>,
+    profiles: &[String],
+    platforms: &[String],
+) -> Result<(), SyncError> {
     let as_of = match as_of {
         Some(d) => d,
         None => {
@@ -72,11 +105,10 @@ pub fn stats_sync<H: Host + ?Sized>(
             day_of(now).map_err(SyncError::InvalidConfig)?
         }
     };
+    let today = i64::from(as_of.to_julian_day());
+    st.points.retain(|_, (day, _)| *day >= today - STATS_KEEP_DAYS);
 
-    let stats = run
-        .settings
-        .ghl()
-        .statistics(&mut run.ex, location, &profiles, &platforms)?;
+    let stats = run.settings.ghl().statistics(&mut run.ex, location, profiles, platforms)?;
     let mut builder =
         PointBuilder::new(location, as_of, &run.settings.metric_renames).map_err(SyncError::InvalidConfig)?;
     builder.add(&stats).map_err(|e| SyncError::InvalidResponse {
@@ -98,6 +130,10 @@ pub fn stats_sync<H: Host + ?Sized>(
         ok
     });
     run.report.fetched = points.len() as u32;
+    let full_refresh = run.settings.full_refresh;
+    let before = points.len();
+    points.retain(|p| full_refresh || st.points.get(&point_key(p)).is_none_or(|(_, v)| v.to_bits() != p.value.to_bits()));
+    run.report.skipped = (before - points.len()) as u32;
 
     let path = Rankr::metrics_path(&req.dashboard_id);
     for batch in points.chunks(MAX_POINTS_PER_BATCH) {
@@ -119,12 +155,18 @@ pub fn stats_sync<H: Host + ?Sized>(
         run.report.updated += updated as u32;
         run.report.unchanged += (accepted - created - updated) as u32;
         if accepted < n {
+            // Which ones is not said: none is recorded, all go again next run.
             run.report.reject(
                 format!("batch of {} points from {}", batch.len(), batch[0].timestamp),
                 Service::Rankr,
                 format!("Rankr accepted {accepted} of {n} points"),
             );
+            continue;
+        }
+        for p in batch {
+            let day = p.timestamp.get(..10).and_then(|d| parse_day(d).ok()).map_or(today, |d| i64::from(d.to_julian_day()));
+            st.points.insert(point_key(p), (day, p.value));
         }
     }
-    Ok(run.finish())
+    Ok(())
 }

@@ -3,9 +3,11 @@
 
 use super::writer::TagWriter;
 use super::{dedup, id, Run};
+use crate::auth::Scope;
 use crate::io::Host;
-use crate::report::{Service, SyncError, SyncReport};
+use crate::report::{Service, SyncError, SyncFailure, SyncReport};
 use crate::settings::SettingsInput;
+use crate::state::{self, TagState};
 use std::collections::HashSet;
 
 /// Ids GHL takes per `tags/details` request.
@@ -18,25 +20,44 @@ pub struct TagDetailsEvent {
     pub tag_ids: Vec<String>,
 }
 
-/// Runs `tag-details-push`.
+/// Runs `tag-details-push` with the location's tag state (shared with
+/// `tag-sync`): only tags whose content changed are written.
 pub fn tag_details_push<H: Host + ?Sized>(
     host: &mut H,
     settings: &SettingsInput,
     event: &TagDetailsEvent,
-) -> Result<SyncReport, SyncError> {
+    state: Option<&[u8]>,
+) -> Result<SyncReport, SyncFailure> {
     id("location-id", &event.location_id)?;
     if event.tag_ids.is_empty() {
         return Err(SyncError::InvalidConfig(
             "tag-ids is empty; name at least one changed tag".into(),
-        ));
+        )
+        .into());
     }
     for t in &event.tag_ids {
         id("tag-id", t)?;
     }
     let location = event.location_id.as_str();
     let ids = dedup(&event.tag_ids);
-    let mut run = Run::start(host, settings, "tag-details-push", location)?;
-    let mut writer = TagWriter::new(None);
+    let mut st = state::decode_tags(state, location).map_err(SyncError::InvalidConfig)?;
+    let mut run = Run::start(host, settings, "tag-details-push", location, &[Scope::TagRead])?;
+    let given = run.settings.dry_run.then(|| state::encode_tags(&st));
+    let outcome = push(&mut run, &mut st, location, &ids);
+    let blob = given.unwrap_or_else(|| state::encode_tags(&st));
+    match outcome {
+        Ok(()) => Ok(run.finish(blob)),
+        Err(e) => Err(run.fail(e, Some(blob))),
+    }
+}
+
+fn push<H: Host + ?Sized>(
+    run: &mut Run<'_, H>,
+    st: &mut TagState,
+    location: &str,
+    ids: &[String],
+) -> Result<(), SyncError> {
+    let mut writer = TagWriter::new(run.settings.full_refresh);
     let mut seen: HashSet<String> = HashSet::new();
     for chunk in ids.chunks(MAX_IDS_PER_DETAILS) {
         let tags = run.settings.ghl().tag_details(&mut run.ex, location, chunk)?;
@@ -48,7 +69,9 @@ pub fn tag_details_push<H: Host + ?Sized>(
                     }
                     run.report.fetched += 1;
                     match run.settings.tag_mapping.apply(&tag, location) {
-                        Ok(input) => writer.push(&mut run, tag.id, input)?,
+                        Ok(input) => {
+                            writer.offer(run, st, tag.id, input)?;
+                        }
                         Err(why) => run.report.reject(tag.id, Service::Ghl, why),
                     }
                 }
@@ -63,6 +86,5 @@ pub fn tag_details_push<H: Host + ?Sized>(
             );
         }
     }
-    writer.flush(&mut run)?;
-    Ok(run.finish())
+    writer.flush(run, st)
 }

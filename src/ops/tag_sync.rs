@@ -1,14 +1,24 @@
 //! `tag-sync`: a post was created. Read every page of the location's tags,
-//! upsert them into Rankr, then apply the post's tags to its Rankr record.
+//! write the changed ones to Rankr, archive the ones gone from GHL, then
+//! apply the post's tags to its Rankr record.
+//!
+//! A pass over the tags may span several calls: when the deadline or the
+//! rate budget runs out, the call returns an incomplete report whose state
+//! holds a checkpoint (the offset before which every tag is written), and
+//! the next call resumes there. Posts wait in the checkpoint until the pass
+//! completes, so their tags are applied against the whole set.
 
 use super::writer::TagWriter;
-use super::{dedup, id, Run};
+use super::{dedup, id, stop_reason, Run};
+use crate::auth::Scope;
 use crate::ghl::{TagPage, EP_TAGS};
 use crate::io::{Host, Level};
+use crate::ops::tag_details::MAX_IDS_PER_DETAILS;
 use crate::rankr::Rankr;
-use crate::report::{Service, SyncError, SyncReport};
+use crate::report::{Service, SyncError, SyncFailure, SyncReport};
 use crate::settings::SettingsInput;
-use std::collections::HashSet;
+use crate::state::{self, Checkpoint, PendingPost, TagState};
+use std::collections::{BTreeSet, HashSet};
 
 /// The event: a location, and optionally the new post and its tag ids.
 #[derive(Debug, Clone, Default)]
@@ -18,12 +28,38 @@ pub struct TagSyncEvent {
     pub tag_ids: Option<Vec<String>>,
 }
 
-/// Runs `tag-sync`.
+/// Runs `tag-sync` from `state` (the blob the previous call returned).
 pub fn tag_sync<H: Host + ?Sized>(
     host: &mut H,
     settings: &SettingsInput,
     event: &TagSyncEvent,
-) -> Result<SyncReport, SyncError> {
+    state: Option<&[u8]>,
+) -> Result<SyncReport, SyncFailure> {
+    check_event(event)?;
+    let location = event.location_id.as_str();
+    let mut st = state::decode_tags(state, location).map_err(SyncError::InvalidConfig)?;
+    let mut scopes = vec![Scope::TagRead];
+    if event.post_id.is_some() && event.tag_ids.is_none() {
+        scopes.push(Scope::PostRead);
+    }
+    let mut run = Run::start(host, settings, "tag-sync", location, &scopes)?;
+    // A dry run writes nothing, so it hands back the state it was given.
+    let given = run.settings.dry_run.then(|| state::encode_tags(&st));
+    let outcome = sync(&mut run, &mut st, event);
+    let blob = given.unwrap_or_else(|| state::encode_tags(&st));
+    match outcome {
+        Ok(()) => Ok(run.finish(blob)),
+        Err(e) => match stop_reason(&e) {
+            Some(reason) => {
+                run.stop(reason);
+                Ok(run.finish(blob))
+            }
+            None => Err(run.fail(e, Some(blob))),
+        },
+    }
+}
+
+fn check_event(event: &TagSyncEvent) -> Result<(), SyncError> {
     id("location-id", &event.location_id)?;
     if let Some(p) = &event.post_id {
         id("post-id", p)?;
@@ -38,25 +74,111 @@ pub fn tag_sync<H: Host + ?Sized>(
             id("tag-id", t)?;
         }
     }
+    Ok(())
+}
+
+/// Where an error leaves the checkpoint: at the first page holding a tag
+/// not yet confirmed by Rankr. Every tag before it is written.
+struct Cursor {
+    /// The offset of the next page to read.
+    next: u64,
+    /// The offset of the page the oldest queued (unsent) tag came from.
+    pending_from: Option<u64>,
+}
+
+impl Cursor {
+    fn checkpoint(&self) -> u64 {
+        self.pending_from.unwrap_or(self.next)
+    }
+}
+
+fn sync<H: Host + ?Sized>(run: &mut Run<'_, H>, st: &mut TagState, event: &TagSyncEvent) -> Result<(), SyncError> {
     let location = event.location_id.as_str();
-    let mut run = Run::start(host, settings, "tag-sync", location)?;
+    let full_refresh = run.settings.full_refresh;
+
+    // Resume the pass in progress, or start a new one.
+    let mut cp = match st.checkpoint.take() {
+        Some(cp) if !full_refresh => {
+            let skip = cp.skip.to_string();
+            run.ex.log(Level::Info, "resuming the pass at its checkpoint", &[("skip", &skip)]);
+            cp
+        }
+        previous => {
+            st.pass += 1;
+            Checkpoint {
+                skip: 0,
+                posts: previous.map(|c| c.posts).unwrap_or_default(),
+            }
+        }
+    };
+    let cursor_start = cp.skip;
+    st.checkpoint = Some(cp.clone());
 
     // The post's tags first, so that a missing post fails before any write.
-    let wanted = match (&event.post_id, &event.tag_ids) {
-        (Some(_), Some(ids)) => Some(dedup(ids)),
-        (Some(post), None) => {
-            let ids = run.settings.ghl().post_tags(&mut run.ex, location, post)?;
-            Some(dedup(&ids))
-        }
-        _ => None,
-    };
-    let mut writer = TagWriter::new(wanted.iter().flatten().cloned());
+    if let Some(post) = &event.post_id {
+        let tags = match &event.tag_ids {
+            Some(ids) => dedup(ids),
+            None => dedup(&run.settings.ghl().post_tags(&mut run.ex, location, post)?),
+        };
+        cp.posts.retain(|p| &p.post != post);
+        cp.posts.push(PendingPost {
+            post: post.clone(),
+            tags,
+        });
+        st.checkpoint = Some(cp.clone());
+    }
 
+    let mut writer = TagWriter::new(full_refresh);
+    let mut cursor = Cursor {
+        next: cursor_start,
+        pending_from: None,
+    };
+    let result = read_all(run, st, &mut writer, &mut cursor, location);
+    let result = result.and_then(|()| writer.flush(run, st).map(|()| cursor.pending_from = None));
+    if let Err(e) = result {
+        if let Some(c) = st.checkpoint.as_mut() {
+            c.skip = cursor.checkpoint();
+        }
+        return Err(e);
+    }
+    if let Some(c) = st.checkpoint.as_mut() {
+        c.skip = cursor.next;
+    }
+
+    if run.settings.archive_missing {
+        archive_gone(run, st, &mut writer, location)?;
+    }
+
+    // The pass is complete: apply the posts' tags. Each leaves the
+    // checkpoint once applied, so a failure here redoes only the rest.
+    let posts = st.checkpoint.as_ref().map(|c| c.posts.clone()).unwrap_or_default();
+    for post in posts {
+        apply_post_tags(run, st, location, &post)?;
+        if let Some(c) = st.checkpoint.as_mut() {
+            c.posts.retain(|p| p.post != post.post);
+        }
+    }
+    st.checkpoint = None;
+    Ok(())
+}
+
+/// Reads every page from `cursor.next`, offering each tag to the writer.
+fn read_all<H: Host + ?Sized>(
+    run: &mut Run<'_, H>,
+    st: &mut TagState,
+    writer: &mut TagWriter,
+    cursor: &mut Cursor,
+    location: &str,
+) -> Result<(), SyncError> {
     let page_size = run.settings.page_size;
     let mut seen: HashSet<String> = HashSet::new();
-    let mut skip: u64 = 0;
     let mut pages = 0u32;
+    let mut stale_pages = 0u32;
     loop {
+        if run.ex.deadline_left() == Some(0) {
+            return Err(SyncError::DeadlineExceeded("before the next page of tags".into()));
+        }
+        let skip = cursor.next;
         let page: TagPage = run.settings.ghl().list_tags(&mut run.ex, location, skip, page_size)?;
         pages += 1;
         let got = page.tags.len() as u64;
@@ -70,8 +192,18 @@ pub fn tag_sync<H: Host + ?Sized>(
                     new += 1;
                     run.report.fetched += 1;
                     match run.settings.tag_mapping.apply(&tag, location) {
-                        Ok(input) => writer.push(&mut run, tag.id, input)?,
-                        Err(why) => run.report.reject(tag.id, Service::Ghl, why),
+                        Ok(input) => {
+                            if writer.offer(run, st, tag.id, input)? {
+                                cursor.pending_from = None;
+                            }
+                        }
+                        Err(why) => {
+                            mark_seen(st, &tag.id);
+                            run.report.reject(tag.id, Service::Ghl, why)
+                        }
+                    }
+                    if writer.has_pending() && cursor.pending_from.is_none() {
+                        cursor.pending_from = Some(skip);
                     }
                 }
                 Err((item, why)) => {
@@ -81,25 +213,39 @@ pub fn tag_sync<H: Host + ?Sized>(
             }
         }
         if got > 0 && new == 0 {
-            // A server that ignores `skip` would page forever; stop and say so
-            // rather than loop or report a sync that silently missed tags.
-            return Err(SyncError::InvalidResponse {
-                service: Service::Ghl,
-                endpoint: EP_TAGS.into(),
-                field: "results.tags".into(),
-                message: format!("the page at skip={skip} holds only tags already read; the server is not paging"),
-            });
+            // The page holds only tags already read: a glitch (the same page
+            // served twice) or a server ignoring `skip`. Read it again a few
+            // times; a server that never pages cannot loop us.
+            stale_pages += 1;
+            if stale_pages >= run.settings.retry.max_attempts {
+                return Err(SyncError::InvalidResponse {
+                    service: Service::Ghl,
+                    endpoint: EP_TAGS.into(),
+                    field: "results.tags".into(),
+                    message: format!(
+                        "the page at skip={skip} held only tags already read, {stale_pages} times; the server is not paging"
+                    ),
+                });
+            }
+            let (s, n) = (skip.to_string(), stale_pages.to_string());
+            run.ex.log(
+                Level::Warn,
+                "GHL served a page of tags already read; reading it again",
+                &[("skip", &s), ("times", &n)],
+            );
+            continue;
         }
-        skip += got;
+        stale_pages = 0;
+        cursor.next = skip + got;
         let done = match page.count {
-            Some(count) => skip >= count,
+            Some(count) => cursor.next >= count,
             None => got < page_size as u64,
         };
         if done {
             break;
         }
         if got == 0 {
-            let (skip_s, count_s) = (skip.to_string(), format!("{:?}", page.count));
+            let (skip_s, count_s) = (cursor.next.to_string(), format!("{:?}", page.count));
             run.ex.log(
                 Level::Warn,
                 "GHL returned an empty page before the count was reached; stopping",
@@ -108,29 +254,114 @@ pub fn tag_sync<H: Host + ?Sized>(
             break;
         }
     }
-    writer.flush(&mut run)?;
     let pages_s = pages.to_string();
     run.ex.log(Level::Info, "tags read", &[("pages", &pages_s)]);
+    Ok(())
+}
 
-    if let (Some(post), Some(wanted)) = (&event.post_id, wanted) {
-        let mut external = Vec::with_capacity(wanted.len());
-        for ghl_id in wanted {
-            match writer.landed.get(&ghl_id) {
-                Some(ext) => external.push(ext.clone()),
-                None => run.report.reject(
-                    ghl_id,
-                    Service::Ghl,
-                    format!("the post's tag is not among the tags synced for location {location}; it was not applied"),
-                ),
+/// A tag GHL still has, even if it could not be written.
+fn mark_seen(st: &mut TagState, ghl_id: &str) {
+    let pass = st.pass;
+    if let Some(e) = st.tags.get_mut(ghl_id) {
+        e.g = pass;
+    }
+}
+
+/// Tags the state knows that this pass did not see. GHL is asked for them by
+/// id first (paging by offset can miss a tag when others are deleted during
+/// the pass): those it still has are written as they are; the rest are
+/// written archived, from Rankr's own record, and forgotten.
+fn archive_gone<H: Host + ?Sized>(
+    run: &mut Run<'_, H>,
+    st: &mut TagState,
+    writer: &mut TagWriter,
+    location: &str,
+) -> Result<(), SyncError> {
+    let pass = st.pass;
+    let unseen: Vec<String> = st.tags.iter().filter(|(_, e)| e.g < pass).map(|(k, _)| k.clone()).collect();
+    if unseen.is_empty() {
+        return Ok(());
+    }
+    let mut gone: BTreeSet<String> = unseen.iter().cloned().collect();
+    for chunk in unseen.chunks(MAX_IDS_PER_DETAILS) {
+        for tag in run.settings.ghl().tag_details(&mut run.ex, location, chunk)?.into_iter().flatten() {
+            if !gone.remove(&tag.id) {
+                continue;
+            }
+            match run.settings.tag_mapping.apply(&tag, location) {
+                Ok(input) => {
+                    writer.offer(run, st, tag.id, input)?;
+                }
+                Err(why) => {
+                    mark_seen(st, &tag.id);
+                    run.report.reject(tag.id, Service::Ghl, why)
+                }
             }
         }
-        let body = Rankr::post_tags_body(location, &external);
-        run.record_write("PUT", Rankr::post_tags_path(post), external.len(), &body);
-        run.report.post_tags_applied = Some(if run.settings.dry_run {
-            external.len() as u32
-        } else {
-            run.settings.rankr().set_post_tags(&mut run.ex, post, body)?
-        });
     }
-    Ok(run.finish())
+    writer.flush(run, st)?;
+    if gone.is_empty() {
+        return Ok(());
+    }
+    let n = gone.len().to_string();
+    run.ex.log(Level::Info, "archiving tags gone from GHL", &[("tags", &n)]);
+    // External id -> GHL id of what is to be archived.
+    let mut wanted: std::collections::HashMap<String, String> = gone
+        .iter()
+        .map(|g| (st.tags.get(g).map_or(g.as_str(), |e| e.external_id(g)).to_string(), g.clone()))
+        .collect();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = run.settings.rankr().list_tags(&mut run.ex, location, cursor.as_deref())?;
+        for stored in page.data {
+            if let Some(ghl_id) = wanted.remove(&stored.external_id) {
+                writer.archive_gone(run, st, ghl_id, stored.archived_input())?;
+            }
+        }
+        match page.next_cursor {
+            Some(c) if !wanted.is_empty() && Some(&c) != cursor.as_ref() => cursor = Some(c),
+            _ => break,
+        }
+    }
+    writer.flush(run, st)?;
+    // Not live in Rankr (already archived, or removed there): nothing to do.
+    if !run.settings.dry_run {
+        for ghl_id in wanted.into_values() {
+            st.tags.remove(&ghl_id);
+        }
+    }
+    Ok(())
+}
+
+/// `PUT /v1/posts/{id}/tags` with the external ids of the post's tags that
+/// Rankr holds; the others are item errors.
+fn apply_post_tags<H: Host + ?Sized>(
+    run: &mut Run<'_, H>,
+    st: &TagState,
+    location: &str,
+    post: &PendingPost,
+) -> Result<(), SyncError> {
+    let mut external = Vec::with_capacity(post.tags.len());
+    for ghl_id in &post.tags {
+        match st.tags.get(ghl_id).filter(|e| !e.h.is_empty()) {
+            Some(e) => external.push(e.external_id(ghl_id).to_string()),
+            None => run.report.reject(
+                ghl_id.clone(),
+                Service::Ghl,
+                format!(
+                    "the post's tag is not among the tags synced for location {location}; it was not applied to post {}",
+                    post.post
+                ),
+            ),
+        }
+    }
+    let body = Rankr::post_tags_body(location, &external);
+    run.record_write("PUT", Rankr::post_tags_path(&post.post), external.len(), &body);
+    let applied = if run.settings.dry_run {
+        external.len() as u32
+    } else {
+        run.settings.rankr().set_post_tags(&mut run.ex, &post.post, body)?
+    };
+    *run.report.post_tags_applied.get_or_insert(0) += applied;
+    Ok(())
 }

@@ -10,7 +10,7 @@ use serde_json::{json as j, Value};
 fn settings() -> SettingsInput {
     SettingsInput {
         ghl_base_url: "https://ghl.test".into(),
-        ghl_token: Secret::new("ghl-token-xyz"),
+        ghl_credential: crate::auth::Credential::ApiKey(Secret::new("ghl-token-xyz")),
         rankr_base_url: "https://rankr.test".into(),
         rankr_api_key: Secret::new("rankr-key-xyz"),
         ..Default::default()
@@ -77,7 +77,7 @@ fn tag_sync_reads_every_page_even_when_pages_are_short() {
         post_id: Some("p1".into()),
         tag_ids: None,
     };
-    let report = tag_sync(&mut host, &settings(), &event).unwrap();
+    let report = tag_sync(&mut host, &settings(), &event, None).unwrap();
     let pages: Vec<(String, String)> = host
         .requests
         .iter()
@@ -141,7 +141,7 @@ fn dry_run_reads_everything_and_writes_nothing() {
         post_id: Some("p1".into()),
         tag_ids: Some(vec!["t1".into()]),
     };
-    let report = tag_sync(&mut host, &s, &event).unwrap();
+    let report = tag_sync(&mut host, &s, &event, None).unwrap();
     assert!(host.requests.iter().all(|r| r.url.starts_with("https://ghl.test")));
     assert!(report.dry_run);
     assert_eq!(report.fetched, 120);
@@ -232,7 +232,7 @@ fn errors_are_typed_with_the_servers_message() {
     let mut host = ScriptedHost::new(|_: &Request| Err(TransportError::Timeout));
     let e = sync_loc(&mut host).unwrap_err();
     assert!(matches!(&e, SyncError::Transport { .. }), "{e:?}");
-    assert_eq!(host.requests.len(), 4, "timeouts are retried up to max-attempts");
+    assert_eq!(host.requests.len(), 5, "timeouts are retried up to max-attempts");
 }
 
 #[test]
@@ -247,8 +247,10 @@ fn bad_input_is_refused_before_any_request() {
             location_id: "loc".into(),
             ..Default::default()
         },
+        None,
     )
-    .unwrap_err();
+    .unwrap_err()
+    .error;
     assert!(
         matches!(&e, SyncError::InvalidConfig(m) if m.contains("externalId")),
         "{e:?}"
@@ -260,8 +262,10 @@ fn bad_input_is_refused_before_any_request() {
             location_id: "..".into(),
             ..Default::default()
         },
+        None,
     )
-    .unwrap_err();
+    .unwrap_err()
+    .error;
     assert!(matches!(e, SyncError::InvalidConfig(_)));
     let e = tag_details_push(
         &mut host,
@@ -270,8 +274,10 @@ fn bad_input_is_refused_before_any_request() {
             location_id: "loc".into(),
             tag_ids: vec![],
         },
+        None,
     )
-    .unwrap_err();
+    .unwrap_err()
+    .error;
     assert!(matches!(e, SyncError::InvalidConfig(_)));
     let req = StatsRequest {
         location_id: "loc".into(),
@@ -280,7 +286,7 @@ fn bad_input_is_refused_before_any_request() {
         dashboard_id: "d".into(),
         as_of: None,
     };
-    let e = stats_sync(&mut host, &settings(), &req).unwrap_err();
+    let e = stats_sync(&mut host, &settings(), &req, None).unwrap_err().error;
     assert!(
         matches!(&e, SyncError::InvalidConfig(m) if m.contains("myspace")),
         "{e:?}"
@@ -324,6 +330,7 @@ fn tag_details_push_chunks_ids_and_reports_missing_ones() {
             location_id: "loc".into(),
             tag_ids: ids,
         },
+        None,
     )
     .unwrap();
     let detail_calls = host
@@ -367,7 +374,7 @@ fn stats_sync_posts_points_for_the_seven_days_ending_as_of() {
         dashboard_id: "dash 1".into(),
         as_of: None,
     };
-    let report = stats_sync(&mut host, &settings(), &req).unwrap();
+    let report = stats_sync(&mut host, &settings(), &req, None).unwrap();
     assert_eq!(report.fetched, 73);
     assert_eq!(report.created, 72);
     assert_eq!(report.updated, 1);
@@ -418,6 +425,7 @@ fn nothing_a_server_sends_panics() {
                     post_id: Some("p".into()),
                     tag_ids: None,
                 },
+                None,
             );
             let _ = tag_details_push(
                 &mut host,
@@ -426,6 +434,7 @@ fn nothing_a_server_sends_panics() {
                     location_id: "loc".into(),
                     tag_ids: vec!["a".into()],
                 },
+                None,
             );
             let req = StatsRequest {
                 location_id: "l".into(),
@@ -434,7 +443,7 @@ fn nothing_a_server_sends_panics() {
                 dashboard_id: "d".into(),
                 as_of: Some("2026-01-01".into()),
             };
-            let _ = stats_sync(&mut host, &settings(), &req);
+            let _ = stats_sync(&mut host, &settings(), &req, None);
         }
     }
 }
@@ -456,7 +465,7 @@ fn sync_loc(host: &mut impl crate::io::Host) -> Result<SyncReport, SyncError> {
         location_id: "loc".into(),
         ..Default::default()
     };
-    tag_sync(host, &settings(), &event)
+    tag_sync(host, &settings(), &event, None).map_err(|f| f.error)
 }
 
 #[test]
@@ -478,7 +487,8 @@ fn a_server_that_ignores_skip_cannot_make_the_sync_loop() {
             .iter()
             .filter(|r| path(&r.url) == "/social-media-posting/loc/tags")
             .count(),
-        2
+        6,
+        "the first page, then the stale page read max-attempts times"
     );
 }
 

@@ -8,10 +8,9 @@ use crate::client::Exchange;
 use crate::io::url::{build, encode};
 use crate::io::{Host, Method, Request};
 use crate::report::{Service, SyncError};
-use crate::secret::Secret;
 use model::{
     MetricBatch, MetricBatchResponse, MetricPoint, PostTags, PostTagsResponse, TagBatch, TagBatchResponse, TagInput,
-    TagResult,
+    TagListPage, TagResult,
 };
 
 /// Tags per `batch-upsert-tags`.
@@ -22,13 +21,15 @@ pub const MAX_POINTS_PER_BATCH: usize = 500;
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 pub const EP_TAGS: &str = "POST /v1/tags/batch-upsert";
+pub const EP_LIST_TAGS: &str = "GET /v1/tags";
+/// Tags per `list-tags` page.
+pub const LIST_PAGE: u32 = 500;
 pub const EP_POST_TAGS: &str = "PUT /v1/posts/{externalPostId}/tags";
 pub const EP_METRICS: &str = "POST /v1/dashboards/{dashboardId}/metrics/batch-upsert";
 
 /// Rankr endpoints, bound to a base URL and key.
 pub struct Rankr<'s> {
     pub base: &'s str,
-    pub key: &'s Secret,
     pub timeout_ms: u32,
 }
 
@@ -36,7 +37,6 @@ impl Rankr<'_> {
     /// A write request; `idempotency_key` for batch POSTs.
     pub fn request(&self, method: Method, path: &str, body: Vec<u8>, idempotency_key: Option<&str>) -> Request {
         let mut headers = vec![
-            ("Authorization".to_string(), format!("Bearer {}", self.key.expose())),
             (
                 "Accept".to_string(),
                 "application/json, application/problem+json".to_string(),
@@ -64,7 +64,7 @@ impl Rankr<'_> {
         key: &str,
     ) -> Result<Vec<TagResult>, SyncError> {
         let req = self.request(Method::Post, "/v1/tags/batch-upsert", body, Some(key));
-        let resp: TagBatchResponse = ex.send_json(Service::Rankr, EP_TAGS, &req)?;
+        let resp: TagBatchResponse = ex.send_json(Service::Rankr, EP_TAGS, req)?;
         if resp.results.len() != items.len() {
             return Err(SyncError::InvalidResponse {
                 service: Service::Rankr,
@@ -89,6 +89,32 @@ impl Rankr<'_> {
         Ok(resp.results)
     }
 
+    /// `GET /v1/tags?source=ghl&locationId=&limit=500[&cursor=]`: the
+    /// location's live (not archived) tags in Rankr, a page at a time.
+    pub fn list_tags<H: Host + ?Sized>(
+        &self,
+        ex: &mut Exchange<'_, H>,
+        location: &str,
+        cursor: Option<&str>,
+    ) -> Result<TagListPage, SyncError> {
+        let limit = LIST_PAGE.to_string();
+        let mut query = vec![("source", model::SOURCE), ("locationId", location), ("limit", limit.as_str())];
+        if let Some(c) = cursor {
+            query.push(("cursor", c));
+        }
+        let req = Request {
+            method: Method::Get,
+            url: build(self.base, "/v1/tags", &query),
+            headers: vec![(
+                "Accept".to_string(),
+                "application/json, application/problem+json".to_string(),
+            )],
+            body: None,
+            timeout_ms: self.timeout_ms,
+        };
+        ex.send_json(Service::Rankr, EP_LIST_TAGS, req)
+    }
+
     /// The body of `PUT /v1/posts/{externalPostId}/tags`.
     pub fn post_tags_body(location: &str, tag_external_ids: &[String]) -> Vec<u8> {
         serde_json::to_vec(&PostTags {
@@ -111,7 +137,7 @@ impl Rankr<'_> {
         body: Vec<u8>,
     ) -> Result<u32, SyncError> {
         let req = self.request(Method::Put, &Self::post_tags_path(post_id), body, None);
-        let resp: PostTagsResponse = ex.send_json(Service::Rankr, EP_POST_TAGS, &req)?;
+        let resp: PostTagsResponse = ex.send_json(Service::Rankr, EP_POST_TAGS, req)?;
         Ok(resp.tag_count.clamp(0.0, u32::MAX as f64) as u32)
     }
 
@@ -128,7 +154,7 @@ impl Rankr<'_> {
         key: &str,
     ) -> Result<MetricBatchResponse, SyncError> {
         let req = self.request(Method::Post, &Self::metrics_path(dashboard), body, Some(key));
-        ex.send_json(Service::Rankr, EP_METRICS, &req)
+        ex.send_json(Service::Rankr, EP_METRICS, req)
     }
 }
 

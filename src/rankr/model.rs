@@ -12,6 +12,7 @@ pub const SOURCE: &str = "ghl";
 pub enum AttrValue {
     Text(String),
     Bool(bool),
+    Number(f64),
 }
 
 /// `TagInput`.
@@ -94,6 +95,57 @@ pub struct MetricBatchResponse {
     pub accepted: f64,
     pub created: f64,
     pub updated: f64,
+}
+
+/// `Tag` as `list-tags` returns it (the parts a `TagInput` needs).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredTag {
+    pub external_id: String,
+    pub location_id: String,
+    pub name: String,
+    #[serde(default)]
+    pub archived: bool,
+    #[serde(default)]
+    pub source_created_at: Option<String>,
+    #[serde(default)]
+    pub source_updated_at: Option<String>,
+    #[serde(default)]
+    pub attributes: BTreeMap<String, serde_json::Value>,
+}
+
+impl StoredTag {
+    /// The same tag, archived.
+    pub fn archived_input(self) -> TagInput {
+        TagInput {
+            external_id: self.external_id,
+            source: SOURCE,
+            location_id: self.location_id,
+            name: self.name,
+            archived: true,
+            source_created_at: self.source_created_at,
+            source_updated_at: self.source_updated_at,
+            attributes: self
+                .attributes
+                .into_iter()
+                .filter_map(|(k, v)| match v {
+                    serde_json::Value::String(s) => Some((k, AttrValue::Text(s))),
+                    serde_json::Value::Bool(b) => Some((k, AttrValue::Bool(b))),
+                    serde_json::Value::Number(n) => n.as_f64().map(|f| (k, AttrValue::Number(f))),
+                    _ => None,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// One page of `list-tags`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TagListPage {
+    pub data: Vec<StoredTag>,
+    #[serde(default)]
+    pub next_cursor: Option<String>,
 }
 
 /// `Problem` (application/problem+json).

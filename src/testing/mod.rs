@@ -1,6 +1,7 @@
 //! An in-memory [`Host`] for unit tests and benchmarks: a handler answers
 //! each request, every request is recorded, time is virtual.
 
+use crate::auth::OAuthTokens;
 use crate::io::{Host, Level, Request, Response, TransportError};
 
 /// A log line: level, message, fields.
@@ -13,6 +14,10 @@ pub struct ScriptedHost<F: FnMut(&Request) -> Result<Response, TransportError>> 
     pub now_ms: u64,
     pub slept_ms: Vec<u64>,
     pub logs: Vec<LogLine>,
+    /// Every pair given to `store_tokens`, in order.
+    pub stored_tokens: Vec<OAuthTokens>,
+    /// When set, `store_tokens` fails with this message.
+    pub store_fails: Option<String>,
 }
 
 impl<F: FnMut(&Request) -> Result<Response, TransportError>> ScriptedHost<F> {
@@ -24,6 +29,8 @@ impl<F: FnMut(&Request) -> Result<Response, TransportError>> ScriptedHost<F> {
             now_ms: 1_795_867_200_000,
             slept_ms: Vec::new(),
             logs: Vec::new(),
+            stored_tokens: Vec::new(),
+            store_fails: None,
         }
     }
 }
@@ -49,6 +56,16 @@ impl<F: FnMut(&Request) -> Result<Response, TransportError>> Host for ScriptedHo
             message.to_string(),
             fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         ));
+    }
+
+    fn store_tokens(&mut self, tokens: &OAuthTokens) -> Result<(), String> {
+        match &self.store_fails {
+            Some(m) => Err(m.clone()),
+            None => {
+                self.stored_tokens.push(tokens.clone());
+                Ok(())
+            }
+        }
     }
 }
 

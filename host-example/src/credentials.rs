@@ -1,0 +1,157 @@
+//! The GHL credential, from the environment and `--token-file`.
+//!
+//! - `GHL_ACCESS_TOKEN` alone: a Private Integration Token (API key).
+//! - `GHL_REFRESH_TOKEN` (or a token file holding a pair), with
+//!   `GHL_CLIENT_ID` and `GHL_CLIENT_SECRET`: OAuth. `GHL_ACCESS_TOKEN` is
+//!   then the current access token, if any; `GHL_SCOPES` (space-separated)
+//!   the granted scopes, if known.
+//!
+//! Once a token file holds a pair it wins over the environment: after the
+//! first refresh, the refresh token in the environment is spent.
+
+use crate::engine::TokenStore;
+use crate::files::{read_optional, write_atomic};
+use crate::types::{Credential, OauthCredential, OauthTokens};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The token file's layout.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenFileBody {
+    access_token: String,
+    refresh_token: String,
+    #[serde(default)]
+    expires_at_ms: Option<u64>,
+    #[serde(default)]
+    scopes: Vec<String>,
+}
+
+/// `--token-file FILE`: read at start, rewritten atomically (mode 0600) as
+/// soon as a refresh returns, before the new token is used.
+pub struct TokenFile {
+    path: PathBuf,
+}
+
+impl TokenFile {
+    pub fn new(path: &Path) -> Self {
+        TokenFile { path: path.to_path_buf() }
+    }
+
+    /// The pair in the file, if the file exists.
+    pub fn load(&self) -> Result<Option<OauthTokens>, String> {
+        let shown = self.path.display();
+        let Some(bytes) = read_optional(&self.path).map_err(|e| format!("cannot read the token file {shown}: {e}"))?
+        else {
+            return Ok(None);
+        };
+        let b: TokenFileBody = serde_json::from_slice(&bytes).map_err(|e| {
+            format!("the token file {shown} is not a token file this tool wrote ({e}); fix or remove it")
+        })?;
+        Ok(Some(OauthTokens {
+            access_token: b.access_token,
+            refresh_token: b.refresh_token,
+            expires_at_ms: b.expires_at_ms,
+            scopes: b.scopes,
+        }))
+    }
+}
+
+impl TokenStore for TokenFile {
+    fn store(&self, t: &OauthTokens) -> Result<(), String> {
+        let body = TokenFileBody {
+            access_token: t.access_token.clone(),
+            refresh_token: t.refresh_token.clone(),
+            expires_at_ms: t.expires_at_ms,
+            scopes: t.scopes.clone(),
+        };
+        let bytes = serde_json::to_vec_pretty(&body).map_err(|e| e.to_string())?;
+        write_atomic(&self.path, &bytes).map_err(|e| format!("cannot write {}: {e}", self.path.display()))?;
+        tracing::info!(target: "ghl_rankr::tokens", file = %self.path.display(), "rotated GHL tokens stored");
+        Ok(())
+    }
+}
+
+/// The credential from `env` (a variable lookup) and the token file.
+pub fn credential(env: &dyn Fn(&str) -> Option<String>, file: Option<&TokenFile>) -> Result<Credential, String> {
+    let var = |k: &str| env(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    let from_file = match file {
+        Some(f) => f.load()?,
+        None => None,
+    };
+    let refresh = var("GHL_REFRESH_TOKEN");
+    if from_file.is_none() && refresh.is_none() {
+        return match var("GHL_ACCESS_TOKEN") {
+            Some(k) => Ok(Credential::ApiKey(k)),
+            None => Err("GHL_ACCESS_TOKEN is not set; export a Private Integration Token, or GHL_REFRESH_TOKEN with GHL_CLIENT_ID and GHL_CLIENT_SECRET for OAuth (secrets are read from the environment only)".into()),
+        };
+    }
+    let client_id = var("GHL_CLIENT_ID").ok_or("GHL_CLIENT_ID is not set; OAuth refresh needs the app's client id")?;
+    let client_secret =
+        var("GHL_CLIENT_SECRET").ok_or("GHL_CLIENT_SECRET is not set; OAuth refresh needs the app's client secret")?;
+    let tokens = match from_file {
+        Some(t) => t,
+        None => OauthTokens {
+            access_token: var("GHL_ACCESS_TOKEN").unwrap_or_default(),
+            refresh_token: refresh.unwrap_or_default(),
+            expires_at_ms: None,
+            scopes: var("GHL_SCOPES")
+                .map(|s| s.split_whitespace().map(str::to_string).collect())
+                .unwrap_or_default(),
+        },
+    };
+    Ok(Credential::Oauth(OauthCredential {
+        tokens,
+        client_id,
+        client_secret,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let m: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k: &str| m.get(k).cloned()
+    }
+
+    #[test]
+    fn api_key_oauth_and_the_file_wins() {
+        let c = credential(&env(&[("GHL_ACCESS_TOKEN", "pit")]), None).unwrap();
+        assert!(matches!(c, Credential::ApiKey(k) if k == "pit"));
+        let e = credential(&env(&[("GHL_REFRESH_TOKEN", "r1")]), None).unwrap_err();
+        assert!(e.contains("GHL_CLIENT_ID"), "{e}");
+        let oauth = env(&[
+            ("GHL_REFRESH_TOKEN", "r1"),
+            ("GHL_CLIENT_ID", "c"),
+            ("GHL_CLIENT_SECRET", "s"),
+            ("GHL_SCOPES", "socialplanner/tag.readonly socialplanner/post.readonly"),
+        ]);
+        match credential(&oauth, None).unwrap() {
+            Credential::Oauth(o) => {
+                assert_eq!(o.tokens.refresh_token, "r1");
+                assert_eq!(o.tokens.scopes.len(), 2);
+            }
+            other => panic!("{other:?}"),
+        }
+        let dir = std::env::temp_dir().join(format!("ghl-rankr-cred-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = TokenFile::new(&dir.join("tokens.json"));
+        f.store(&OauthTokens {
+            access_token: "a2".into(),
+            refresh_token: "r2".into(),
+            expires_at_ms: Some(5),
+            scopes: vec![],
+        })
+        .unwrap();
+        match credential(&oauth, Some(&f)).unwrap() {
+            Credential::Oauth(o) => assert_eq!(o.tokens.refresh_token, "r2", "the file wins over the spent env token"),
+            other => panic!("{other:?}"),
+        }
+        std::fs::write(dir.join("tokens.json"), "{}").unwrap();
+        assert!(credential(&oauth, Some(&f)).unwrap_err().contains("not a token file"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,191 @@
+//! Proactive pacing under GHL's rate limits, learnt from the answers'
+//! `X-RateLimit-*` headers rather than hard-coded (limits differ per app).
+//!
+//! The burst budget is a window of `Max` requests per `Interval`: while the
+//! server says requests remain, the next one goes at once (bursting is what
+//! makes a sync limit-bound rather than pace-bound); when none remain, the
+//! next waits until the oldest of our own requests in the window has aged
+//! out. A spent daily budget stops the caller instead of waiting a day.
+
+use crate::io::Response;
+use std::collections::VecDeque;
+
+/// A little slack past the window edge, for clocks that disagree.
+pub const EDGE_MARGIN_MS: u64 = 25;
+
+/// What the last answer said about the budget.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Limits {
+    pub max: Option<u32>,
+    pub remaining: Option<u32>,
+    pub interval_ms: Option<u64>,
+    pub daily_limit: Option<u64>,
+    pub daily_remaining: Option<u64>,
+}
+
+impl Limits {
+    /// Reads the five headers; absent or unreadable ones stay unknown.
+    pub fn from_response(resp: &Response) -> Self {
+        fn num<T: std::str::FromStr>(resp: &Response, name: &str) -> Option<T> {
+            resp.header(name).and_then(|v| v.trim().parse().ok())
+        }
+        Limits {
+            max: num(resp, "x-ratelimit-max"),
+            remaining: num(resp, "x-ratelimit-remaining"),
+            interval_ms: num(resp, "x-ratelimit-interval-milliseconds"),
+            daily_limit: num(resp, "x-ratelimit-limit-daily"),
+            daily_remaining: num(resp, "x-ratelimit-daily-remaining"),
+        }
+    }
+}
+
+/// Why the next request may not go at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DailyBudgetSpent {
+    pub daily_limit: Option<u64>,
+}
+
+/// Tracks the budget and our own sends.
+#[derive(Debug, Clone, Default)]
+pub struct Pacer {
+    limits: Limits,
+    /// When each of our requests in the current window left.
+    sent: VecDeque<u64>,
+    /// Our requests that aged out of the window since the last answer: each
+    /// gave one request back to the budget the server last stated.
+    aged_out: u32,
+}
+
+impl Pacer {
+    /// How long to wait before the next request.
+    pub fn wait_ms(&mut self, now: u64) -> Result<u64, DailyBudgetSpent> {
+        if self.limits.daily_remaining == Some(0) {
+            return Err(DailyBudgetSpent {
+                daily_limit: self.limits.daily_limit,
+            });
+        }
+        let (Some(max), Some(interval)) = (self.limits.max, self.limits.interval_ms) else {
+            return Ok(0);
+        };
+        while self.sent.front().is_some_and(|&t| t + interval <= now) {
+            self.sent.pop_front();
+            self.aged_out += 1;
+        }
+        let window_full = self.sent.len() >= max as usize;
+        let available = self.limits.remaining.map_or(u32::MAX, |r| r.saturating_add(self.aged_out));
+        if !window_full && available > 0 {
+            return Ok(0);
+        }
+        // Budget spent: wait for our oldest request in the window to age out;
+        // if others spent it (none of ours are in the window), a whole window.
+        let free_at = match self.sent.front() {
+            Some(&oldest) => oldest + interval,
+            None => now + interval,
+        };
+        Ok(free_at.saturating_sub(now) + EDGE_MARGIN_MS)
+    }
+
+    /// A request is leaving now.
+    pub fn on_send(&mut self, now: u64) {
+        self.sent.push_back(now);
+        // The server's count is stale from here until the answer; spend one.
+        if let Some(r) = self.limits.remaining.as_mut() {
+            *r = r.saturating_sub(1);
+        }
+        if let Some(d) = self.limits.daily_remaining.as_mut() {
+            *d = d.saturating_sub(1);
+        }
+        let cap = self.limits.max.unwrap_or(1000).max(1) as usize;
+        while self.sent.len() > cap {
+            self.sent.pop_front();
+        }
+    }
+
+    /// An answer came back; learn the budget from it.
+    pub fn observe(&mut self, resp: &Response) {
+        let l = Limits::from_response(resp);
+        if l.remaining.is_some() {
+            self.aged_out = 0;
+        }
+        // Keep what this answer does not say.
+        self.limits = Limits {
+            max: l.max.or(self.limits.max),
+            remaining: l.remaining.or(self.limits.remaining),
+            interval_ms: l.interval_ms.or(self.limits.interval_ms),
+            daily_limit: l.daily_limit.or(self.limits.daily_limit),
+            daily_remaining: l.daily_remaining.or(self.limits.daily_remaining),
+        };
+    }
+
+    /// What the server said last.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(max: u32, remaining: u32, interval: u64, daily_remaining: u64) -> Response {
+        Response {
+            status: 200,
+            headers: vec![
+                ("X-RateLimit-Max".into(), max.to_string()),
+                ("X-RateLimit-Remaining".into(), remaining.to_string()),
+                ("X-RateLimit-Interval-Milliseconds".into(), interval.to_string()),
+                ("X-RateLimit-Limit-Daily".into(), "200000".into()),
+                ("X-RateLimit-Daily-Remaining".into(), daily_remaining.to_string()),
+            ],
+            body: vec![],
+        }
+    }
+
+    #[test]
+    fn bursts_then_waits_for_the_oldest_to_age_out() {
+        let mut p = Pacer::default();
+        assert_eq!(p.wait_ms(0), Ok(0), "nothing known yet");
+        for (i, t) in [0u64, 400, 800].into_iter().enumerate() {
+            assert_eq!(p.wait_ms(t), Ok(0));
+            p.on_send(t);
+            p.observe(&answer(3, 2 - i as u32, 1000, 100));
+        }
+        // Three sent at t=0,400,800 in a 3-per-second window: the fourth
+        // waits until t=1000 (plus the margin).
+        assert_eq!(p.wait_ms(810), Ok(190 + EDGE_MARGIN_MS));
+        // After the wait, the first request has aged out: one may go.
+        assert_eq!(p.wait_ms(1000 + EDGE_MARGIN_MS), Ok(0));
+        p.on_send(1025);
+        p.observe(&answer(3, 0, 1000, 100));
+        // The next waits for the one sent at t=400.
+        assert_eq!(p.wait_ms(1030), Ok(370 + EDGE_MARGIN_MS));
+    }
+
+    #[test]
+    fn someone_else_spent_the_window() {
+        let mut p = Pacer::default();
+        p.on_send(0);
+        p.observe(&answer(100, 0, 10_000, 100));
+        // Our one request is the oldest: wait for it.
+        assert_eq!(p.wait_ms(5), Ok(9_995 + EDGE_MARGIN_MS));
+        // Once ours aged out and the server still says 0, wait a whole window.
+        let mut q = Pacer::default();
+        q.observe(&answer(100, 0, 10_000, 100));
+        assert_eq!(q.wait_ms(5), Ok(10_000 + EDGE_MARGIN_MS));
+    }
+
+    #[test]
+    fn daily_budget_stops() {
+        let mut p = Pacer::default();
+        p.on_send(0);
+        p.observe(&answer(100, 99, 10_000, 1));
+        assert_eq!(p.wait_ms(1), Ok(0));
+        p.on_send(1);
+        assert_eq!(
+            p.wait_ms(2),
+            Err(DailyBudgetSpent {
+                daily_limit: Some(200_000)
+            })
+        );
+    }
+}

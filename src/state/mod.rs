@@ -1,0 +1,221 @@
+//! The state blob an operation takes and returns: opaque to the host,
+//! versioned, JSON inside. It makes syncs incremental (a content hash per
+//! item: only changed items are written) and resumable (a checkpoint where a
+//! sync stopped early).
+//!
+//! `tag-sync` and `tag-details-push` share one state per location;
+//! `stats-sync` keeps its own per location and dashboard.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The layout this component writes and reads.
+pub const VERSION: u32 = 1;
+
+/// Stats points older than this many days before the window are forgotten.
+pub const STATS_KEEP_DAYS: i64 = 35;
+
+/// What is known of one tag: the hash of the Rankr item last confirmed
+/// written, and the pass that last saw it in GHL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagEntry {
+    /// FNV-1a 64 of the `TagInput` JSON, hex.
+    pub h: String,
+    /// The pass that last saw the tag in GHL.
+    pub g: u32,
+    /// The Rankr external id, when the mapping made it differ from the GHL id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub x: Option<String>,
+}
+
+impl TagEntry {
+    /// The Rankr external id of the tag with GHL id `ghl_id`.
+    pub fn external_id<'a>(&'a self, ghl_id: &'a str) -> &'a str {
+        self.x.as_deref().unwrap_or(ghl_id)
+    }
+}
+
+/// A post whose tags wait for the pass to complete.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingPost {
+    pub post: String,
+    pub tags: Vec<String>,
+}
+
+/// Where an incomplete pass stopped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// The GHL offset to read next: every tag before it is written (or
+    /// known unchanged) and marked with the pass.
+    pub skip: u64,
+    /// Posts to apply tags to once the pass completes.
+    #[serde(default)]
+    pub posts: Vec<PendingPost>,
+}
+
+/// The tag state of one location.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct TagState {
+    pub location: String,
+    /// The pass in progress (with a checkpoint) or last completed.
+    pub pass: u32,
+    /// GHL tag id -> entry.
+    pub tags: BTreeMap<String, TagEntry>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<Checkpoint>,
+}
+
+/// The stats state of one location and dashboard.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct StatsState {
+    pub location: String,
+    pub dashboard: String,
+    /// Hash of (scope, metric, timestamp), hex -> (day number, value written).
+    pub points: BTreeMap<String, (i64, f64)>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum Kind {
+    Tags,
+    Stats,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Envelope<T> {
+    v: u32,
+    kind: Kind,
+    #[serde(flatten)]
+    body: T,
+}
+
+#[derive(Deserialize)]
+struct Head {
+    v: u32,
+    kind: Kind,
+}
+
+fn head(blob: &[u8]) -> Result<Head, String> {
+    serde_json::from_slice::<Head>(blob).map_err(|e| {
+        format!("the state is not a state this component wrote ({e}); pass the blob returned by the previous call, or none to start over")
+    })
+}
+
+fn check_head(blob: &[u8], want: Kind) -> Result<(), String> {
+    let h = head(blob)?;
+    if h.v != VERSION {
+        return Err(format!(
+            "the state has layout version {}, this component reads version {VERSION}; start over without it (a full sync rebuilds it)",
+            h.v
+        ));
+    }
+    match (h.kind, want) {
+        (Kind::Tags, Kind::Tags) | (Kind::Stats, Kind::Stats) => Ok(()),
+        (Kind::Stats, Kind::Tags) => Err("the state is a stats-sync state; tag-sync and tag-details-push need their own (one state per operation family and location)".into()),
+        (Kind::Tags, Kind::Stats) => Err("the state is a tag-sync state; stats-sync needs its own (one state per operation family and location)".into()),
+    }
+}
+
+fn body<T: for<'de> Deserialize<'de>>(blob: &[u8]) -> Result<T, String> {
+    serde_json::from_slice::<Envelope<T>>(blob)
+        .map(|e| e.body)
+        .map_err(|e| format!("the state is damaged ({e}); start over without it (a full sync rebuilds it)"))
+}
+
+/// Reads a tag state for `location`; none or empty = a fresh state.
+pub fn decode_tags(blob: Option<&[u8]>, location: &str) -> Result<TagState, String> {
+    let Some(blob) = blob.filter(|b| !b.is_empty()) else {
+        return Ok(TagState {
+            location: location.to_string(),
+            ..TagState::default()
+        });
+    };
+    check_head(blob, Kind::Tags)?;
+    let s: TagState = body(blob)?;
+    if s.location != location {
+        return Err(format!(
+            "the state is for location `{}`, this call is for `{location}`; keep one state per location",
+            s.location
+        ));
+    }
+    Ok(s)
+}
+
+/// Reads a stats state for `location` and `dashboard`.
+pub fn decode_stats(blob: Option<&[u8]>, location: &str, dashboard: &str) -> Result<StatsState, String> {
+    let Some(blob) = blob.filter(|b| !b.is_empty()) else {
+        return Ok(StatsState {
+            location: location.to_string(),
+            dashboard: dashboard.to_string(),
+            ..StatsState::default()
+        });
+    };
+    check_head(blob, Kind::Stats)?;
+    let s: StatsState = body(blob)?;
+    if s.location != location || s.dashboard != dashboard {
+        return Err(format!(
+            "the state is for location `{}` and dashboard `{}`, this call is for `{location}` and `{dashboard}`; keep one state per location and dashboard",
+            s.location, s.dashboard
+        ));
+    }
+    Ok(s)
+}
+
+/// The blob of a tag state.
+pub fn encode_tags(s: &TagState) -> Vec<u8> {
+    encode(Kind::Tags, s)
+}
+
+/// The blob of a stats state.
+pub fn encode_stats(s: &StatsState) -> Vec<u8> {
+    encode(Kind::Stats, s)
+}
+
+fn encode<T: Serialize>(kind: Kind, body: &T) -> Vec<u8> {
+    serde_json::to_vec(&Envelope { v: VERSION, kind, body }).unwrap_or_default()
+}
+
+/// The hex content hash stored per item.
+pub fn content_hash(bytes: &[u8]) -> String {
+    format!("{:016x}", crate::ops::fnv1a(&[bytes]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_refusals() {
+        let mut s = decode_tags(None, "loc").unwrap();
+        s.pass = 2;
+        s.tags.insert(
+            "t1".into(),
+            TagEntry {
+                h: content_hash(b"x"),
+                g: 2,
+                x: None,
+            },
+        );
+        s.checkpoint = Some(Checkpoint {
+            skip: 100,
+            posts: vec![PendingPost {
+                post: "p".into(),
+                tags: vec!["t1".into()],
+            }],
+        });
+        let blob = encode_tags(&s);
+        let text = String::from_utf8(blob.clone()).unwrap();
+        assert!(text.starts_with(r#"{"v":1,"kind":"tags","location":"loc""#), "{text}");
+        assert_eq!(decode_tags(Some(&blob), "loc").unwrap(), s);
+        assert!(decode_tags(Some(&blob), "other").unwrap_err().contains("one state per location"));
+        assert!(decode_stats(Some(&blob), "loc", "d").unwrap_err().contains("tag-sync state"));
+        let v9 = text.replacen(r#""v":1"#, r#""v":9"#, 1);
+        assert!(decode_tags(Some(v9.as_bytes()), "loc").unwrap_err().contains("version 9"));
+        assert!(decode_tags(Some(b"garbage"), "loc").unwrap_err().contains("not a state"));
+        let cut = &blob[..blob.len() - 5];
+        assert!(decode_tags(Some(cut), "loc").is_err());
+        assert_eq!(decode_tags(Some(b""), "loc").unwrap().pass, 0);
+        let st = decode_stats(None, "loc", "d").unwrap();
+        assert_eq!(decode_stats(Some(&encode_stats(&st)), "loc", "d").unwrap(), st);
+    }
+}
