@@ -37,7 +37,12 @@ impl Guest for Component {
             post_id: event.post_id,
             tag_ids: event.tag_ids,
         };
-        finish(crate::tag_sync(&mut Imports, &settings_in(settings), &event, state.as_deref()))
+        finish(crate::tag_sync(
+            &mut Imports,
+            &settings_in(settings),
+            &event,
+            state.as_deref(),
+        ))
     }
 
     fn tag_details_push(

@@ -22,10 +22,11 @@ pub mod testing;
 #[cfg(target_family = "wasm")]
 mod component;
 
-pub use ops::{stats_sync, tag_details_push, tag_sync, StatsRequest, TagDetailsEvent, TagSyncEvent};
 pub use auth::{Credential, OAuthCredential, OAuthTokens, Scope};
+pub use ops::{stats_sync, tag_details_push, tag_sync, StatsRequest, TagDetailsEvent, TagSyncEvent};
 pub use report::{
-    Incomplete, ItemError, PlannedWrite, RateLimit, Service, StopReason, SyncError, SyncFailure, SyncReport, UpstreamError,
+    Incomplete, ItemError, PlannedWrite, RateLimit, Service, StopReason, SyncError, SyncFailure, SyncReport,
+    UpstreamError,
 };
 pub use secret::Secret;
 pub use settings::SettingsInput;

@@ -7,7 +7,9 @@ mod common;
 use common::{body, engine, header, reply, scripted, settings, GHL, RANKR};
 use ghl_rankr_host::engine::Env;
 use ghl_rankr_host::http::{Method, Request, Response, TransportError};
-use ghl_rankr_host::types::{Service, Settings, StatsRequest, SyncError, SyncFailure, SyncReport, TagDetailsEvent, TagSyncEvent};
+use ghl_rankr_host::types::{
+    Service, Settings, StatsRequest, SyncError, SyncFailure, SyncReport, TagDetailsEvent, TagSyncEvent,
+};
 use serde_json::{json, Value};
 
 fn tag(i: usize) -> Value {
@@ -186,8 +188,7 @@ fn unauthorized_is_typed_and_not_retried() {
             json!({"statusCode": 401, "message": "Invalid token: access token is invalid", "error": "Unauthorized"}),
         )
     });
-    let e = tag_sync_location(&env, "loc").unwrap().unwrap_err()
-        .error;
+    let e = tag_sync_location(&env, "loc").unwrap().unwrap_err().error;
     match e {
         SyncError::Unauthorized(u) => {
             assert_eq!(u.service, Service::Ghl);
@@ -286,8 +287,7 @@ fn server_errors_are_retried_with_backoff_in_virtual_time() {
 #[test]
 fn malformed_json_is_an_invalid_response_naming_the_field() {
     let (env, _, _) = scripted(|_| reply(200, json!({"success": true, "results": {"tags": [], "count": "lots"}})));
-    let e = tag_sync_location(&env, "loc").unwrap().unwrap_err()
-        .error;
+    let e = tag_sync_location(&env, "loc").unwrap().unwrap_err().error;
     let SyncError::InvalidResponse(i) = e else {
         panic!("{e:?}")
     };
@@ -302,8 +302,7 @@ fn malformed_json_is_an_invalid_response_naming_the_field() {
             body: b"{\"results\": {\"tags\": [{\"_id\": \"a\"".to_vec(),
         })
     });
-    let e = tag_sync_location(&env, "loc").unwrap().unwrap_err()
-        .error;
+    let e = tag_sync_location(&env, "loc").unwrap().unwrap_err().error;
     assert!(matches!(e, SyncError::InvalidResponse(_)), "{e:?}");
 }
 
@@ -408,16 +407,14 @@ fn bad_settings_are_refused_before_any_request() {
         target: "name".into(),
         transforms: vec![],
     }];
-    let e = tag_sync_with(&env, &s, "loc").unwrap().unwrap_err()
-        .error;
+    let e = tag_sync_with(&env, &s, "loc").unwrap().unwrap_err().error;
     let SyncError::InvalidConfig(m) = e else {
         panic!("{e:?}")
     };
     assert!(m.contains("row 1") && m.contains("`title`"), "{m}");
     let mut s = settings();
     s.ghl_base_url = "http://services.leadconnectorhq.com".into();
-    let e = tag_sync_with(&env, &s, "loc").unwrap().unwrap_err()
-        .error;
+    let e = tag_sync_with(&env, &s, "loc").unwrap().unwrap_err().error;
     assert!(
         matches!(&e, SyncError::InvalidConfig(m) if m.contains("https")),
         "{e:?}"

@@ -153,7 +153,13 @@ pub struct SettingsParts<'a> {
 
 impl<'a> SettingsParts<'a> {
     /// Parts with an API key and everything else default: for tests and the demo.
-    pub fn api_key(ghl_base_url: &str, key: &Secret, rankr_base_url: &str, rankr_api_key: &'a Secret, config: &'a ConfigFile) -> Self {
+    pub fn api_key(
+        ghl_base_url: &str,
+        key: &Secret,
+        rankr_base_url: &str,
+        rankr_api_key: &'a Secret,
+        config: &'a ConfigFile,
+    ) -> Self {
         SettingsParts {
             ghl_base_url: ghl_base_url.to_string(),
             ghl_credential: types::Credential::ApiKey(key.expose().to_string()),
@@ -202,10 +208,7 @@ pub fn settings(p: SettingsParts<'_>) -> types::Settings {
             base_delay_ms: r.base_delay_ms,
             max_delay_ms: r.max_delay_ms,
         }),
-        deadline_ms: p
-            .deadline_secs
-            .or(c.deadline_secs)
-            .map(|s| s.saturating_mul(1000)),
+        deadline_ms: p.deadline_secs.or(c.deadline_secs).map(|s| s.saturating_mul(1000)),
         full_refresh: p.full_refresh,
         // Archiving tags gone from GHL is on unless turned off.
         archive_missing: !p.no_archive && c.archive_missing.unwrap_or(true),

@@ -35,7 +35,9 @@ pub struct TokenFile {
 
 impl TokenFile {
     pub fn new(path: &Path) -> Self {
-        TokenFile { path: path.to_path_buf() }
+        TokenFile {
+            path: path.to_path_buf(),
+        }
     }
 
     /// The pair in the file, if the file exists.

@@ -231,7 +231,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 location_id: location,
                 tag_ids,
             };
-            ("tag-details-push", engine.tag_details_push(&env, &settings, &event, state)?)
+            (
+                "tag-details-push",
+                engine.tag_details_push(&env, &settings, &event, state)?,
+            )
         }
         Command::StatsSync {
             location,

@@ -178,7 +178,9 @@ pub fn error_json(e: &SyncError) -> Value {
     let upstream = |kind: &str, u: &UpstreamError| json!({"kind": kind, "service": service_name(u.service), "endpoint": u.endpoint, "status": u.status, "server_message": u.message});
     let mut v = match e {
         SyncError::InvalidConfig(_) => json!({"kind": "invalid-config"}),
-        SyncError::MissingScope(m) => json!({"kind": "missing-scope", "operation": m.operation, "scope": m.scope, "granted": m.granted}),
+        SyncError::MissingScope(m) => {
+            json!({"kind": "missing-scope", "operation": m.operation, "scope": m.scope, "granted": m.granted})
+        }
         SyncError::ReauthorizationRequired(u) => upstream("reauthorization-required", u),
         SyncError::CredentialStore(_) => json!({"kind": "credential-store"}),
         SyncError::DeadlineExceeded(_) => json!({"kind": "deadline-exceeded"}),

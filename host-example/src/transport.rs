@@ -115,6 +115,15 @@ fn map_error(e: ureq::Error) -> TransportError {
             TransportError::Connect(io.to_string())
         }
         ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => TransportError::Timeout,
+        // A timeout met while reading the body arrives wrapped in an io error.
+        ureq::Error::Io(io)
+            if io
+                .get_ref()
+                .and_then(|e| e.downcast_ref::<ureq::Error>())
+                .is_some_and(|e| matches!(e, ureq::Error::Timeout(_))) =>
+        {
+            TransportError::Timeout
+        }
         ureq::Error::Io(io) => TransportError::Io(io.to_string()),
         ureq::Error::BadUri(m) => TransportError::InvalidRequest(m),
         ureq::Error::Http(h) => TransportError::InvalidRequest(h.to_string()),

@@ -388,12 +388,16 @@ fn a_redirect_is_returned_to_the_component_not_followed() {
     let hits = target_hits.clone();
     let target = FakeServer::start(move |_| {
         hits.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        FakeResponse::json(200, &json!({}))
+        FakeResponse::json(200, &json!({})).into()
     })
     .unwrap();
     let location = format!("{}/stolen", target.base_url);
-    let redirector =
-        FakeServer::start(move |_| FakeResponse::json(302, &json!({})).with_header("Location", &location)).unwrap();
+    let redirector = FakeServer::start(move |_| {
+        FakeResponse::json(302, &json!({}))
+            .with_header("Location", &location)
+            .into()
+    })
+    .unwrap();
     let out = run(
         &w,
         &[

@@ -148,7 +148,9 @@ pub(crate) fn check_secret(name: &str, s: &Secret, env: &str) -> Result<(), Stri
         return Err(format!("{name} is empty; set it (the example host reads {env})"));
     }
     if s.expose().chars().any(|c| c.is_control() || c == ' ') {
-        return Err(format!("{name} holds spaces or control characters; paste the bare token"));
+        return Err(format!(
+            "{name} holds spaces or control characters; paste the bare token"
+        ));
     }
     Ok(())
 }
@@ -209,7 +211,10 @@ pub fn read_refresh(body: &[u8], now_ms: u64, previous_scopes: &[String]) -> Res
         return Err(invalid("access_token", "the new access token is empty or not a token"));
     }
     if a.refresh_token.is_empty() || a.refresh_token.contains(char::is_whitespace) {
-        return Err(invalid("refresh_token", "the new refresh token is empty or not a token"));
+        return Err(invalid(
+            "refresh_token",
+            "the new refresh token is empty or not a token",
+        ));
     }
     let expires_at_ms = match a.expires_in {
         Some(s) if s.is_finite() && s > 0.0 => Some(now_ms.saturating_add((s * 1000.0).min(1.0e15) as u64)),
@@ -286,8 +291,12 @@ mod tests {
             other => panic!("{other:?}"),
         }
         // Unknown scopes are not checked; API keys have none.
-        assert!(Credential::OAuth(oauth(&[])).check_scopes("x", &[Scope::PostRead]).is_ok());
-        assert!(Credential::ApiKey(Secret::new("k")).check_scopes("x", &[Scope::PostRead]).is_ok());
+        assert!(Credential::OAuth(oauth(&[]))
+            .check_scopes("x", &[Scope::PostRead])
+            .is_ok());
+        assert!(Credential::ApiKey(Secret::new("k"))
+            .check_scopes("x", &[Scope::PostRead])
+            .is_ok());
         assert!(!c.needs_refresh(900_000));
         assert!(c.needs_refresh(950_000));
         assert!(!Credential::ApiKey(Secret::new("k")).needs_refresh(u64::MAX));

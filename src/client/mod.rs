@@ -78,6 +78,16 @@ impl<'h, H: Host + ?Sized> Exchange<'h, H> {
         self.host
     }
 
+    /// The pacing knowledge to hand to the next call.
+    pub fn pace_memo(&self) -> pace::PaceMemo {
+        self.pacer.memo()
+    }
+
+    /// Starts pacing from what a previous call saw.
+    pub fn restore_pace(&mut self, memo: &pace::PaceMemo) {
+        self.pacer = Pacer::from_memo(memo);
+    }
+
     /// Milliseconds left before the deadline; `None` = no deadline.
     pub fn deadline_left(&mut self) -> Option<u64> {
         let at = self.deadline_at?;
@@ -221,7 +231,9 @@ impl<'h, H: Host + ?Sized> Exchange<'h, H> {
             Service::Ghl => self.auth.credential.access_token(),
             Service::Rankr => &self.auth.rankr_key,
         };
-        request.headers.retain(|(k, _)| !k.eq_ignore_ascii_case("authorization"));
+        request
+            .headers
+            .retain(|(k, _)| !k.eq_ignore_ascii_case("authorization"));
         request
             .headers
             .insert(0, ("Authorization".into(), format!("Bearer {}", token.expose())));

@@ -8,6 +8,7 @@
 //! out. A spent daily budget stops the caller instead of waiting a day.
 
 use crate::io::Response;
+use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
 /// A little slack past the window edge, for clocks that disagree.
@@ -37,6 +38,19 @@ impl Limits {
             daily_remaining: num(resp, "x-ratelimit-daily-remaining"),
         }
     }
+}
+
+/// What a call hands to the next one through the state: the burst budget
+/// last seen and our own recent requests, so a resumed sync starts paced
+/// instead of meeting a 429. (The daily count is not kept: a new day resets
+/// it, and the first answer says it again.)
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaceMemo {
+    pub max: Option<u32>,
+    pub remaining: Option<u32>,
+    pub interval_ms: Option<u64>,
+    /// When our requests in the last window left.
+    pub sent: Vec<u64>,
 }
 
 /// Why the next request may not go at all.
@@ -72,7 +86,10 @@ impl Pacer {
             self.aged_out += 1;
         }
         let window_full = self.sent.len() >= max as usize;
-        let available = self.limits.remaining.map_or(u32::MAX, |r| r.saturating_add(self.aged_out));
+        let available = self
+            .limits
+            .remaining
+            .map_or(u32::MAX, |r| r.saturating_add(self.aged_out));
         if !window_full && available > 0 {
             return Ok(0);
         }
@@ -120,6 +137,33 @@ impl Pacer {
     /// What the server said last.
     pub fn limits(&self) -> Limits {
         self.limits
+    }
+
+    /// The burst budget and our recent requests, for the next call.
+    pub fn memo(&self) -> PaceMemo {
+        PaceMemo {
+            max: self.limits.max,
+            remaining: self.limits.remaining,
+            interval_ms: self.limits.interval_ms,
+            sent: self.sent.iter().copied().collect(),
+        }
+    }
+
+    /// Starts from what the previous call saw.
+    pub fn from_memo(m: &PaceMemo) -> Self {
+        let cap = m.max.unwrap_or(1000).clamp(1, 10_000) as usize;
+        let skip = m.sent.len().saturating_sub(cap);
+        Pacer {
+            limits: Limits {
+                max: m.max,
+                remaining: m.remaining,
+                interval_ms: m.interval_ms,
+                daily_limit: None,
+                daily_remaining: None,
+            },
+            sent: m.sent.iter().skip(skip).copied().collect(),
+            aged_out: 0,
+        }
     }
 }
 

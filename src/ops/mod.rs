@@ -39,7 +39,10 @@ impl<'h, H: Host + ?Sized> Run<'h, H> {
         settings.ghl_credential.check_scopes(op, scopes)?;
         let mut ex = Exchange::new(host, settings.retry, settings.auth(), Some(settings.deadline_ms));
         let now = ex.host().now_ms();
-        let run_id = fnv1a(&[&now.to_le_bytes(), op.as_bytes(), seed.as_bytes()]);
+        // Two runs in the same millisecond (a restart after a crash, a
+        // virtual clock) must not share keys: mix in the instance's hash seed.
+        let salt = std::hash::BuildHasher::hash_one(&std::collections::hash_map::RandomState::new(), now);
+        let run_id = fnv1a(&[&now.to_le_bytes(), &salt.to_le_bytes(), op.as_bytes(), seed.as_bytes()]);
         ex.log(
             Level::Info,
             "operation started",
@@ -92,7 +95,11 @@ impl<'h, H: Host + ?Sized> Run<'h, H> {
     /// The failure, carrying the state and any rotated tokens.
     pub fn fail(&mut self, error: SyncError, state: Option<Vec<u8>>) -> SyncFailure {
         let message = error.to_string();
-        self.ex.log(Level::Error, "operation failed", &[("operation", self.op), ("error", &message)]);
+        self.ex.log(
+            Level::Error,
+            "operation failed",
+            &[("operation", self.op), ("error", &message)],
+        );
         SyncFailure {
             error,
             state,
@@ -110,7 +117,11 @@ impl<'h, H: Host + ?Sized> Run<'h, H> {
             StopReason::Deadline => "deadline".to_string(),
             StopReason::RateLimited(r) => r.to_string(),
         };
-        self.ex.log(Level::Warn, "operation stopped early; resume with the returned state", &[("reason", &why)]);
+        self.ex.log(
+            Level::Warn,
+            "operation stopped early; resume with the returned state",
+            &[("reason", &why)],
+        );
         self.report.incomplete = Some(Incomplete {
             reason,
             resume_after_ms,

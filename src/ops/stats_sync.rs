@@ -85,7 +85,10 @@ pub fn stats_sync<H: Host + ?Sized>(
 
 /// The state's key of a point: its natural key in Rankr.
 fn point_key(p: &MetricPoint) -> String {
-    format!("{:016x}", fnv1a(&[p.scope.as_bytes(), p.metric.as_bytes(), p.timestamp.as_bytes()]))
+    format!(
+        "{:016x}",
+        fnv1a(&[p.scope.as_bytes(), p.metric.as_bytes(), p.timestamp.as_bytes()])
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -108,7 +111,10 @@ fn sync<H: Host + ?Sized>(
     let today = i64::from(as_of.to_julian_day());
     st.points.retain(|_, (day, _)| *day >= today - STATS_KEEP_DAYS);
 
-    let stats = run.settings.ghl().statistics(&mut run.ex, location, profiles, platforms)?;
+    let stats = run
+        .settings
+        .ghl()
+        .statistics(&mut run.ex, location, profiles, platforms)?;
     let mut builder =
         PointBuilder::new(location, as_of, &run.settings.metric_renames).map_err(SyncError::InvalidConfig)?;
     builder.add(&stats).map_err(|e| SyncError::InvalidResponse {
@@ -132,7 +138,13 @@ fn sync<H: Host + ?Sized>(
     run.report.fetched = points.len() as u32;
     let full_refresh = run.settings.full_refresh;
     let before = points.len();
-    points.retain(|p| full_refresh || st.points.get(&point_key(p)).is_none_or(|(_, v)| v.to_bits() != p.value.to_bits()));
+    points.retain(|p| {
+        full_refresh
+            || st
+                .points
+                .get(&point_key(p))
+                .is_none_or(|(_, v)| v.to_bits() != p.value.to_bits())
+    });
     run.report.skipped = (before - points.len()) as u32;
 
     let path = Rankr::metrics_path(&req.dashboard_id);
@@ -164,7 +176,11 @@ fn sync<H: Host + ?Sized>(
             continue;
         }
         for p in batch {
-            let day = p.timestamp.get(..10).and_then(|d| parse_day(d).ok()).map_or(today, |d| i64::from(d.to_julian_day()));
+            let day = p
+                .timestamp
+                .get(..10)
+                .and_then(|d| parse_day(d).ok())
+                .map_or(today, |d| i64::from(d.to_julian_day()));
             st.points.insert(point_key(p), (day, p.value));
         }
     }

@@ -30,10 +30,7 @@ pub fn tag_details_push<H: Host + ?Sized>(
 ) -> Result<SyncReport, SyncFailure> {
     id("location-id", &event.location_id)?;
     if event.tag_ids.is_empty() {
-        return Err(SyncError::InvalidConfig(
-            "tag-ids is empty; name at least one changed tag".into(),
-        )
-        .into());
+        return Err(SyncError::InvalidConfig("tag-ids is empty; name at least one changed tag".into()).into());
     }
     for t in &event.tag_ids {
         id("tag-id", t)?;

@@ -45,7 +45,11 @@ pub fn tag_sync<H: Host + ?Sized>(
     let mut run = Run::start(host, settings, "tag-sync", location, &scopes)?;
     // A dry run writes nothing, so it hands back the state it was given.
     let given = run.settings.dry_run.then(|| state::encode_tags(&st));
+    if let Some(memo) = st.pace.take() {
+        run.ex.restore_pace(&memo);
+    }
     let outcome = sync(&mut run, &mut st, event);
+    st.pace = Some(run.ex.pace_memo());
     let blob = given.unwrap_or_else(|| state::encode_tags(&st));
     match outcome {
         Ok(()) => Ok(run.finish(blob)),
@@ -100,7 +104,8 @@ fn sync<H: Host + ?Sized>(run: &mut Run<'_, H>, st: &mut TagState, event: &TagSy
     let mut cp = match st.checkpoint.take() {
         Some(cp) if !full_refresh => {
             let skip = cp.skip.to_string();
-            run.ex.log(Level::Info, "resuming the pass at its checkpoint", &[("skip", &skip)]);
+            run.ex
+                .log(Level::Info, "resuming the pass at its checkpoint", &[("skip", &skip)]);
             cp
         }
         previous => {
@@ -278,13 +283,24 @@ fn archive_gone<H: Host + ?Sized>(
     location: &str,
 ) -> Result<(), SyncError> {
     let pass = st.pass;
-    let unseen: Vec<String> = st.tags.iter().filter(|(_, e)| e.g < pass).map(|(k, _)| k.clone()).collect();
+    let unseen: Vec<String> = st
+        .tags
+        .iter()
+        .filter(|(_, e)| e.g < pass)
+        .map(|(k, _)| k.clone())
+        .collect();
     if unseen.is_empty() {
         return Ok(());
     }
     let mut gone: BTreeSet<String> = unseen.iter().cloned().collect();
     for chunk in unseen.chunks(MAX_IDS_PER_DETAILS) {
-        for tag in run.settings.ghl().tag_details(&mut run.ex, location, chunk)?.into_iter().flatten() {
+        for tag in run
+            .settings
+            .ghl()
+            .tag_details(&mut run.ex, location, chunk)?
+            .into_iter()
+            .flatten()
+        {
             if !gone.remove(&tag.id) {
                 continue;
             }
@@ -308,11 +324,19 @@ fn archive_gone<H: Host + ?Sized>(
     // External id -> GHL id of what is to be archived.
     let mut wanted: std::collections::HashMap<String, String> = gone
         .iter()
-        .map(|g| (st.tags.get(g).map_or(g.as_str(), |e| e.external_id(g)).to_string(), g.clone()))
+        .map(|g| {
+            (
+                st.tags.get(g).map_or(g.as_str(), |e| e.external_id(g)).to_string(),
+                g.clone(),
+            )
+        })
         .collect();
     let mut cursor: Option<String> = None;
     loop {
-        let page = run.settings.rankr().list_tags(&mut run.ex, location, cursor.as_deref())?;
+        let page = run
+            .settings
+            .rankr()
+            .list_tags(&mut run.ex, location, cursor.as_deref())?;
         for stored in page.data {
             if let Some(ghl_id) = wanted.remove(&stored.external_id) {
                 writer.archive_gone(run, st, ghl_id, stored.archived_input())?;

@@ -98,7 +98,11 @@ impl Rankr<'_> {
         cursor: Option<&str>,
     ) -> Result<TagListPage, SyncError> {
         let limit = LIST_PAGE.to_string();
-        let mut query = vec![("source", model::SOURCE), ("locationId", location), ("limit", limit.as_str())];
+        let mut query = vec![
+            ("source", model::SOURCE),
+            ("locationId", location),
+            ("limit", limit.as_str()),
+        ];
         if let Some(c) = cursor {
             query.push(("cursor", c));
         }

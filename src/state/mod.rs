@@ -6,6 +6,7 @@
 //! `tag-sync` and `tag-details-push` share one state per location;
 //! `stats-sync` keeps its own per location and dashboard.
 
+use crate::client::pace::PaceMemo;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -63,6 +64,9 @@ pub struct TagState {
     pub tags: BTreeMap<String, TagEntry>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpoint: Option<Checkpoint>,
+    /// GHL's burst budget as the last call left it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pace: Option<PaceMemo>,
 }
 
 /// The stats state of one location and dashboard.
@@ -207,11 +211,19 @@ mod tests {
         let text = String::from_utf8(blob.clone()).unwrap();
         assert!(text.starts_with(r#"{"v":1,"kind":"tags","location":"loc""#), "{text}");
         assert_eq!(decode_tags(Some(&blob), "loc").unwrap(), s);
-        assert!(decode_tags(Some(&blob), "other").unwrap_err().contains("one state per location"));
-        assert!(decode_stats(Some(&blob), "loc", "d").unwrap_err().contains("tag-sync state"));
+        assert!(decode_tags(Some(&blob), "other")
+            .unwrap_err()
+            .contains("one state per location"));
+        assert!(decode_stats(Some(&blob), "loc", "d")
+            .unwrap_err()
+            .contains("tag-sync state"));
         let v9 = text.replacen(r#""v":1"#, r#""v":9"#, 1);
-        assert!(decode_tags(Some(v9.as_bytes()), "loc").unwrap_err().contains("version 9"));
-        assert!(decode_tags(Some(b"garbage"), "loc").unwrap_err().contains("not a state"));
+        assert!(decode_tags(Some(v9.as_bytes()), "loc")
+            .unwrap_err()
+            .contains("version 9"));
+        assert!(decode_tags(Some(b"garbage"), "loc")
+            .unwrap_err()
+            .contains("not a state"));
         let cut = &blob[..blob.len() - 5];
         assert!(decode_tags(Some(cut), "loc").is_err());
         assert_eq!(decode_tags(Some(b""), "loc").unwrap().pass, 0);

@@ -67,4 +67,3 @@ pub fn scripted(
     };
     (env, transport, clock)
 }
-

@@ -1,12 +1,70 @@
 //! A fake GHL Social Planner: tags (paged), tag details, posts, statistics,
 //! with the official spec's shapes. Every request is checked against the
 //! official OpenAPI file first; a request it would not accept gets a 422.
+//!
+//! It enforces a burst and a daily rate limit (sliding window, the five
+//! `X-RateLimit-*` headers on every answer, 429 with `Retry-After` over the
+//! limit), can speak OAuth with refresh-token rotation, and plays scheduled
+//! faults ([`GhlFault`]) by API call number.
 
+use super::oauth::OAuthServer;
 use super::openapi::{split_url, OpenApi};
-use super::server::{FakeRequest, FakeResponse, FakeServer};
+use super::server::{FakeRequest, FakeResponse, FakeServer, Outcome};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The rate limits enforced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimits {
+    pub max: u32,
+    pub interval_ms: u64,
+    pub daily: u64,
+}
+
+impl Default for RateLimits {
+    /// GHL's documented defaults: 100 per 10 s, 200,000 a day.
+    fn default() -> Self {
+        RateLimits {
+            max: 100,
+            interval_ms: 10_000,
+            daily: 200_000,
+        }
+    }
+}
+
+/// A fault played on one API call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GhlFault {
+    /// Answer this status (e.g. 429 with `Retry-After`, 502, 503).
+    Status { status: u16, retry_after_secs: Option<u64> },
+    /// Answer normally, but say `X-RateLimit-Remaining: 0`.
+    RemainingZero,
+    /// Say nothing for [`GhlState::hang`], then answer.
+    Hang,
+    /// Break the connection in the middle of the body.
+    Reset,
+    /// Cut the JSON body in half (a complete HTTP answer).
+    Truncate,
+    /// Answer a body that is not JSON.
+    MalformedJson,
+    /// One tag of the page has the wrong types (`tag` a number).
+    WrongTypes,
+    /// One tag of the page has no `_id`.
+    MissingId,
+    /// Serve the previous page again instead of the one asked for.
+    SamePageAgain,
+    /// The access token dies before this call (OAuth only): 401.
+    ExpireToken,
+}
+
+/// A fault and the API call (1-based, OAuth calls not counted) it hits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduledFault {
+    pub at_call: u32,
+    pub fault: GhlFault,
+}
 
 /// What the fake GHL holds and has seen.
 #[derive(Debug, Clone)]
@@ -25,6 +83,19 @@ pub struct GhlState {
     pub requests: Vec<FakeRequest>,
     /// Requests refused for not matching the spec, with the reasons.
     pub refusals: Vec<String>,
+    /// The limits enforced, and our sliding window of API calls.
+    pub limits: RateLimits,
+    pub window: VecDeque<u64>,
+    pub daily_used: u64,
+    /// 429s the limiter answered.
+    pub rate_limited: u32,
+    /// API calls received (OAuth not counted).
+    pub api_calls: u32,
+    pub faults: Vec<ScheduledFault>,
+    /// How long a [`GhlFault::Hang`] holds the answer.
+    pub hang: Duration,
+    /// OAuth: when set, access tokens come from here instead of `token`.
+    pub oauth: Option<OAuthServer>,
 }
 
 pub const DEMO_LOCATION: &str = "ve9EPM428h8vShlRW1KT";
@@ -66,8 +137,143 @@ impl GhlState {
             max_page: 100,
             requests: Vec::new(),
             refusals: Vec::new(),
+            limits: RateLimits::default(),
+            window: VecDeque::new(),
+            daily_used: 0,
+            rate_limited: 0,
+            api_calls: 0,
+            faults: Vec::new(),
+            hang: Duration::from_secs(3),
+            oauth: None,
         }
     }
+
+    /// Plays `fault` on API call number `at_call` (1-based).
+    pub fn fault_at(&mut self, at_call: u32, fault: GhlFault) {
+        self.faults.push(ScheduledFault { at_call, fault });
+    }
+}
+
+/// Handles one request at time `now_ms` (the fake's clock: wall time over
+/// HTTP, virtual time in component tests).
+pub fn handle(spec: &OpenApi, s: &mut GhlState, req: &FakeRequest, now_ms: u64) -> Outcome {
+    s.requests.push(req.clone());
+    let (path, _) = split_url(&req.url);
+    if path == "/oauth/token" && req.method == "POST" {
+        return match s.oauth.as_mut() {
+            Some(o) => o.token(req, now_ms).into(),
+            None => error(404, json!("OAuth is not enabled on this fake"), "Not Found").into(),
+        };
+    }
+    s.api_calls += 1;
+    let call = s.api_calls;
+    let fault = s.faults.iter().find(|f| f.at_call == call).map(|f| f.fault.clone());
+    match &fault {
+        Some(GhlFault::Status {
+            status,
+            retry_after_secs,
+        }) => {
+            let mut r = error(*status, json!(format!("fault: {status}")), "Fault");
+            if let Some(secs) = retry_after_secs {
+                r = r.with_header("Retry-After", &secs.to_string());
+            }
+            return r.into();
+        }
+        Some(GhlFault::ExpireToken) => {
+            if let Some(o) = s.oauth.as_mut() {
+                o.expire_all();
+            }
+        }
+        _ => {}
+    }
+    // The limiter counts every call that reaches it, as GHL does.
+    while s.window.front().is_some_and(|&t| t + s.limits.interval_ms <= now_ms) {
+        s.window.pop_front();
+    }
+    if s.window.len() >= s.limits.max as usize || s.daily_used >= s.limits.daily {
+        s.rate_limited += 1;
+        let wait_ms = s
+            .window
+            .front()
+            .map_or(s.limits.interval_ms, |&t| t + s.limits.interval_ms - now_ms);
+        let r = error(429, json!("Too many requests"), "Too Many Requests")
+            .with_header("Retry-After", &wait_ms.div_ceil(1000).to_string());
+        return with_limits(s, r).into();
+    }
+    s.window.push_back(now_ms);
+    s.daily_used += 1;
+    let resp = answer(spec, s, req, now_ms);
+    let mut resp = with_limits(s, resp);
+    match fault {
+        Some(GhlFault::RemainingZero) => {
+            resp.headers
+                .retain(|(k, _)| !k.eq_ignore_ascii_case("x-ratelimit-remaining"));
+            resp = resp.with_header("X-RateLimit-Remaining", "0");
+            resp.into()
+        }
+        Some(GhlFault::Hang) => Outcome::Hang(s.hang, resp),
+        Some(GhlFault::Reset) => Outcome::Reset(resp),
+        Some(GhlFault::Truncate) => {
+            let half = resp.body.len() / 2;
+            resp.body.truncate(half);
+            resp.into()
+        }
+        Some(GhlFault::MalformedJson) => {
+            resp.body = b"<html><body>upstream returned garbage</body></html>".to_vec();
+            resp.into()
+        }
+        Some(GhlFault::WrongTypes) => mutate_first_tag(resp, |t| {
+            t["tag"] = json!(12345);
+            t["deleted"] = json!("no");
+        }),
+        Some(GhlFault::MissingId) => mutate_first_tag(resp, |t| {
+            if let Some(o) = t.as_object_mut() {
+                o.remove("_id");
+            }
+        }),
+        Some(GhlFault::SamePageAgain) => {
+            let (_, query) = split_url(&req.url);
+            let num = |k: &str| {
+                query
+                    .iter()
+                    .find(|(n, _)| n == k)
+                    .and_then(|(_, v)| v.parse::<usize>().ok())
+                    .unwrap_or(0)
+            };
+            let take = num("limit").min(s.max_page).max(1);
+            let previous = num("skip").saturating_sub(take);
+            let page: Vec<Value> = s.tags.iter().skip(previous).take(take).cloned().collect();
+            let body = json!({"success": true, "statusCode": 200, "message": "Fetched Tags by Location ID",
+                              "results": {"tags": page, "count": s.tags.len()}});
+            resp.body = body.to_string().into_bytes();
+            resp.into()
+        }
+        _ => resp.into(),
+    }
+}
+
+/// Applies `f` to the first tag of a tags answer.
+fn mutate_first_tag(mut resp: FakeResponse, f: impl FnOnce(&mut Value)) -> Outcome {
+    if let Ok(mut v) = serde_json::from_slice::<Value>(&resp.body) {
+        if let Some(t) = v["results"]["tags"].get_mut(0) {
+            f(t);
+        }
+        resp.body = v.to_string().into_bytes();
+    }
+    resp.into()
+}
+
+/// The five rate-limit headers, as GHL sends them on every answer.
+fn with_limits(s: &GhlState, resp: FakeResponse) -> FakeResponse {
+    let remaining = (s.limits.max as usize).saturating_sub(s.window.len());
+    resp.with_header("X-RateLimit-Max", &s.limits.max.to_string())
+        .with_header("X-RateLimit-Interval-Milliseconds", &s.limits.interval_ms.to_string())
+        .with_header("X-RateLimit-Remaining", &remaining.to_string())
+        .with_header("X-RateLimit-Limit-Daily", &s.limits.daily.to_string())
+        .with_header(
+            "X-RateLimit-Daily-Remaining",
+            &s.limits.daily.saturating_sub(s.daily_used).to_string(),
+        )
 }
 
 /// A running fake GHL.
@@ -86,8 +292,7 @@ impl GhlFake {
                 Ok(s) => s,
                 Err(p) => p.into_inner(),
             };
-            s.requests.push(req.clone());
-            handle(&spec, &mut s, &req)
+            handle(&spec, &mut s, &req, wall_ms())
         })?;
         Ok(GhlFake { state, server })
     }
@@ -104,7 +309,16 @@ fn error(status: u16, message: Value, error: &str) -> FakeResponse {
     )
 }
 
-fn handle(spec: &OpenApi, s: &mut GhlState, req: &FakeRequest) -> FakeResponse {
+/// Wall-clock milliseconds (the fakes' clock over HTTP).
+pub fn wall_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// The answer a healthy GHL gives.
+fn answer(spec: &OpenApi, s: &mut GhlState, req: &FakeRequest, now_ms: u64) -> FakeResponse {
     let (path, query) = split_url(&req.url);
     let body = (!req.body.is_empty()).then_some(req.body.as_slice());
     let matched = match spec.check(&req.method, &path, &query, &req.headers, body) {
@@ -120,7 +334,15 @@ fn handle(spec: &OpenApi, s: &mut GhlState, req: &FakeRequest) -> FakeResponse {
             return error(status, json!(problems), "Unprocessable Entity");
         }
     };
-    if req.header("authorization") != Some(&format!("Bearer {}", s.token)) {
+    let presented = req
+        .header("authorization")
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let admitted = match s.oauth.as_mut() {
+        Some(o) => o.admit(presented, now_ms),
+        None => presented == s.token,
+    };
+    if !admitted {
         return error(401, json!("Invalid token: access token is invalid"), "Unauthorized");
     }
     let location = matched
@@ -137,7 +359,7 @@ fn handle(spec: &OpenApi, s: &mut GhlState, req: &FakeRequest) -> FakeResponse {
             "Forbidden",
         );
     }
-    let resp = match matched.operation_id.as_str() {
+    match matched.operation_id.as_str() {
         "get-tags-location-id" => list_tags(s, &query),
         "get-tags-by-ids" => tag_details(s, &req.body),
         "get-post" => {
@@ -159,19 +381,7 @@ fn handle(spec: &OpenApi, s: &mut GhlState, req: &FakeRequest) -> FakeResponse {
         }
         "get-social-media-statistics" => statistics(&req.body),
         other => error(404, json!(format!("{other} is not faked")), "Not Found"),
-    };
-    let used = s.requests.len();
-    resp.with_header("X-RateLimit-Max", "100")
-        .with_header("X-RateLimit-Interval-Milliseconds", "10000")
-        .with_header(
-            "X-RateLimit-Remaining",
-            &100usize.saturating_sub(used % 100).to_string(),
-        )
-        .with_header("X-RateLimit-Limit-Daily", "200000")
-        .with_header(
-            "X-RateLimit-Daily-Remaining",
-            &200_000usize.saturating_sub(used).to_string(),
-        )
+    }
 }
 
 fn list_tags(s: &GhlState, query: &[(String, String)]) -> FakeResponse {

@@ -5,9 +5,13 @@
 //! limits, item validation, problem+json).
 
 pub mod ghl;
+pub mod oauth;
 pub mod openapi;
 pub mod rankr;
 pub mod server;
+pub mod world;
 
-pub use ghl::{GhlFake, GhlState};
-pub use rankr::{RankrFake, RankrState};
+pub use ghl::{GhlFake, GhlFault, GhlState, RateLimits};
+pub use oauth::OAuthServer;
+pub use rankr::{RankrFake, RankrFault, RankrState};
+pub use world::FakeWorld;

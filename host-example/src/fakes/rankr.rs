@@ -4,10 +4,31 @@
 //! per-item validation, problem+json errors, and a ledger of every write.
 
 use super::openapi::{percent_decode, split_url};
-use super::server::{FakeRequest, FakeResponse, FakeServer};
+use super::server::{FakeRequest, FakeResponse, FakeServer, Outcome};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
+
+/// A fault played on one batch POST.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RankrFault {
+    /// Answer this status before doing anything (e.g. 503 with `Retry-After`).
+    Status { status: u16, retry_after_secs: Option<u64> },
+    /// Apply the batch and keep its idempotent answer, then answer 500.
+    ErrorAfterCommit,
+    /// Apply the batch and keep its idempotent answer, then break the
+    /// connection mid-body: the answer is lost.
+    LostAfterCommit,
+    /// Answer 409 as if the key had been used with another body.
+    Conflict,
+}
+
+/// A fault and the batch POST (1-based, retries counted) it hits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduledRankrFault {
+    pub at_write: u32,
+    pub fault: RankrFault,
+}
 
 /// A stored tag (`Tag` = `TagInput` + `id`, `updatedAt`).
 #[derive(Debug, Clone, PartialEq)]
@@ -46,6 +67,15 @@ pub struct RankrState {
     /// Idempotency key -> (body, status, answer).
     pub idempotency: HashMap<String, (Vec<u8>, u16, Vec<u8>)>,
     pub ledger: Vec<LedgerEntry>,
+    /// (locationId, externalId) -> times a write changed the tag (created or
+    /// updated, replays not counted). A tag synced once shows 1.
+    pub applied: BTreeMap<(String, String), u32>,
+    /// Batch bodies (FNV hash) -> the idempotency keys they came with: more
+    /// than one key for one body is a retry under a new key.
+    pub keys_by_body: HashMap<u64, BTreeSet<String>>,
+    /// Batch POSTs received (retries counted).
+    pub batch_posts: u32,
+    pub faults: Vec<ScheduledRankrFault>,
     next_id: u64,
 }
 
@@ -55,6 +85,21 @@ impl RankrState {
             api_key: api_key.into(),
             ..Default::default()
         }
+    }
+
+    /// Plays `fault` on batch POST number `at_write` (1-based).
+    pub fn fault_at(&mut self, at_write: u32, fault: RankrFault) {
+        self.faults.push(ScheduledRankrFault { at_write, fault });
+    }
+
+    /// Tags changed more than once (should be none after one sync).
+    pub fn applied_twice(&self) -> Vec<&(String, String)> {
+        self.applied.iter().filter(|(_, n)| **n > 1).map(|(k, _)| k).collect()
+    }
+
+    /// Bodies that arrived under more than one idempotency key.
+    pub fn bodies_with_several_keys(&self) -> usize {
+        self.keys_by_body.values().filter(|k| k.len() > 1).count()
     }
 }
 
@@ -93,7 +138,43 @@ fn problem(status: u16, title: &str, detail: &str, errors: Vec<Value>) -> FakeRe
     r
 }
 
-fn handle(s: &mut RankrState, req: &FakeRequest) -> FakeResponse {
+/// Handles one request, playing any fault scheduled for it.
+pub fn handle(s: &mut RankrState, req: &FakeRequest) -> Outcome {
+    let is_batch = req.method == "POST" && req.url.contains("/batch-upsert");
+    if !is_batch {
+        return answer(s, req).into();
+    }
+    s.batch_posts += 1;
+    let n = s.batch_posts;
+    let fault = s.faults.iter().find(|f| f.at_write == n).map(|f| f.fault.clone());
+    match fault {
+        None => answer(s, req).into(),
+        Some(RankrFault::Status {
+            status,
+            retry_after_secs,
+        }) => {
+            let mut r = problem(status, "Service Unavailable", "fault", vec![]);
+            if let Some(secs) = retry_after_secs {
+                r = r.with_header("Retry-After", &secs.to_string());
+            }
+            r.into()
+        }
+        Some(RankrFault::Conflict) => problem(
+            409,
+            "Conflict",
+            "this Idempotency-Key was used with another body",
+            vec![],
+        )
+        .into(),
+        Some(RankrFault::ErrorAfterCommit) => {
+            let _committed = answer(s, req);
+            problem(500, "Internal Server Error", "fault after commit", vec![]).into()
+        }
+        Some(RankrFault::LostAfterCommit) => Outcome::Reset(answer(s, req)),
+    }
+}
+
+fn answer(s: &mut RankrState, req: &FakeRequest) -> FakeResponse {
     let (path, query) = split_url(&req.url);
     if req.header("authorization") != Some(&format!("Bearer {}", s.api_key)) {
         return problem(401, "Unauthorized", "missing or unknown API key", vec![]);
@@ -174,7 +255,11 @@ fn write(
             "Idempotency-Key must have 1 to 255 characters",
             vec![],
         ),
-        Some(k) => match s.idempotency.get(&k) {
+        Some(k) => match {
+            let h = body_hash(&req.body);
+            s.keys_by_body.entry(h).or_default().insert(k.clone());
+            s.idempotency.get(&k)
+        } {
             Some((body, status, answer)) if *body == req.body => {
                 entry.replayed = true;
                 FakeResponse {
@@ -209,6 +294,13 @@ fn write(
     entry.status = resp.status;
     s.ledger.push(entry);
     resp
+}
+
+/// FNV-1a 64 of a body.
+fn body_hash(b: &[u8]) -> u64 {
+    b.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, x| {
+        (h ^ *x as u64).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 fn is_date_time(v: &str) -> bool {
@@ -315,6 +407,7 @@ fn upsert_tags(s: &mut RankrState, body: &Value) -> (FakeResponse, usize) {
             item["locationId"].as_str().unwrap_or("").to_string(),
             external.clone(),
         );
+        let applied_key = (key.1.clone(), key.2.clone());
         let (status, id) = match s.tags.get_mut(&key) {
             Some(t) if t.input == input => ("unchanged", t.id.clone()),
             Some(t) => {
@@ -336,6 +429,9 @@ fn upsert_tags(s: &mut RankrState, body: &Value) -> (FakeResponse, usize) {
                 ("created", id)
             }
         };
+        if status != "unchanged" {
+            *s.applied.entry(applied_key).or_default() += 1;
+        }
         results.push(json!({"externalId": external, "id": id, "status": status}));
     }
     (FakeResponse::json(200, &json!({ "results": results })), items.len())

@@ -1,6 +1,11 @@
-//! A tiny HTTP server on loopback that hands each request to a handler.
+//! A tiny HTTP/1.1 server on loopback that hands each request to a handler,
+//! on a thread per connection (so a hung answer does not hold up the others)
+//! and one request per connection. The handler's [`Outcome`] may also be a
+//! fault the wire must show: a hang, or a connection that ends in the middle
+//! of the body.
 
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -48,10 +53,120 @@ impl FakeResponse {
     }
 }
 
+/// What the server does with a request.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// Answer it.
+    Respond(FakeResponse),
+    /// Say nothing for this long, then answer (the client should time out).
+    Hang(Duration, FakeResponse),
+    /// Send the headers (with the full `Content-Length`) and half the body,
+    /// then break the connection.
+    Reset(FakeResponse),
+}
+
+impl From<FakeResponse> for Outcome {
+    fn from(r: FakeResponse) -> Self {
+        Outcome::Respond(r)
+    }
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        201 => "Created",
+        302 => "Found",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        409 => "Conflict",
+        422 => "Unprocessable Entity",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        _ => "Status",
+    }
+}
+
+/// Writes the answer and closes the connection (one request per
+/// connection keeps the fault cases honest: a reset really ends it).
+fn respond(mut stream: TcpStream, outcome: Outcome) {
+    let (resp, cut) = match outcome {
+        Outcome::Respond(r) => (r, false),
+        Outcome::Hang(d, r) => {
+            std::thread::sleep(d);
+            (r, false)
+        }
+        Outcome::Reset(r) => (r, true),
+    };
+    let mut head = format!("HTTP/1.1 {} {}\r\n", resp.status, reason(resp.status));
+    for (k, v) in &resp.headers {
+        if !k.eq_ignore_ascii_case("content-length") && !k.eq_ignore_ascii_case("connection") {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+    }
+    head.push_str(&format!(
+        "Content-Length: {}\r\nConnection: close\r\n\r\n",
+        resp.body.len()
+    ));
+    let body = if cut {
+        &resp.body[..resp.body.len() / 2]
+    } else {
+        &resp.body[..]
+    };
+    let _ = stream.write_all(head.as_bytes());
+    let _ = stream.write_all(body);
+    let _ = stream.flush();
+    let _ = stream.shutdown(Shutdown::Both);
+}
+
+/// Reads one HTTP/1.1 request (Content-Length bodies, as the connector sends).
+fn read_request(stream: &TcpStream) -> std::io::Result<FakeRequest> {
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let mut parts = line.split_whitespace();
+    let (method, url) = match (parts.next(), parts.next()) {
+        (Some(m), Some(u)) => (m.to_string(), u.to_string()),
+        _ => return Err(std::io::Error::other("not an HTTP request")),
+    };
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h)? == 0 {
+            break;
+        }
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            headers.push((k.trim().to_string(), v.trim().to_string()));
+        }
+    }
+    let len = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.parse::<u64>().ok())
+        .unwrap_or(0)
+        .min(MAX_REQUEST_BYTES);
+    let mut body = Vec::new();
+    reader.take(len).read_to_end(&mut body)?;
+    Ok(FakeRequest {
+        method,
+        url,
+        headers,
+        body,
+    })
+}
+
 /// A running server; stops when dropped.
 pub struct FakeServer {
     pub base_url: String,
     stop: Arc<AtomicBool>,
+    addr: std::net::SocketAddr,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -60,45 +175,31 @@ const MAX_REQUEST_BYTES: u64 = 2 * 1024 * 1024;
 
 impl FakeServer {
     /// Binds 127.0.0.1 on an ephemeral port and serves until dropped.
-    pub fn start(handler: impl Fn(FakeRequest) -> FakeResponse + Send + 'static) -> std::io::Result<Self> {
-        let server = tiny_http::Server::http("127.0.0.1:0").map_err(std::io::Error::other)?;
-        let port = server
-            .server_addr()
-            .to_ip()
-            .map(|a| a.port())
-            .ok_or_else(|| std::io::Error::other("not an IP listener"))?;
+    pub fn start(handler: impl Fn(FakeRequest) -> Outcome + Send + Sync + 'static) -> std::io::Result<Self> {
+        let handler = Arc::new(handler);
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let addr = listener.local_addr()?;
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = stop.clone();
         let thread = std::thread::spawn(move || {
-            while !stop2.load(Ordering::SeqCst) {
-                let Ok(Some(mut req)) = server.recv_timeout(Duration::from_millis(50)) else {
-                    continue;
-                };
-                let mut body = Vec::new();
-                let _ = req.as_reader().take(MAX_REQUEST_BYTES).read_to_end(&mut body);
-                let fake = FakeRequest {
-                    method: req.method().as_str().to_string(),
-                    url: req.url().to_string(),
-                    headers: req
-                        .headers()
-                        .iter()
-                        .map(|h| (h.field.as_str().as_str().to_string(), h.value.as_str().to_string()))
-                        .collect(),
-                    body,
-                };
-                let resp = handler(fake);
-                let mut out = tiny_http::Response::from_data(resp.body).with_status_code(resp.status);
-                for (k, v) in resp.headers {
-                    if let Ok(h) = tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()) {
-                        out.add_header(h);
-                    }
+            for stream in listener.incoming() {
+                if stop2.load(Ordering::SeqCst) {
+                    break;
                 }
-                let _ = req.respond(out);
+                let Ok(stream) = stream else { continue };
+                let handler = handler.clone();
+                std::thread::spawn(move || {
+                    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+                    if let Ok(req) = read_request(&stream) {
+                        respond(stream, handler(req));
+                    }
+                });
             }
         });
         Ok(FakeServer {
-            base_url: format!("http://127.0.0.1:{port}"),
+            base_url: format!("http://127.0.0.1:{}", addr.port()),
             stop,
+            addr,
             thread: Some(thread),
         })
     }
@@ -107,6 +208,8 @@ impl FakeServer {
 impl Drop for FakeServer {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
+        // Wake the accept loop so it sees the flag.
+        let _ = TcpStream::connect(self.addr);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }

@@ -1,0 +1,603 @@
+//! The fault matrix: the real component in wasmtime, against the fake GHL
+//! and Rankr in process, in virtual time. Each test plays one fault and then
+//! checks the final Rankr state through the fake's ledger: every GHL tag is
+//! there as GHL has it (nothing missing), no tag was changed twice and no
+//! batch body came under two idempotency keys (nothing duplicated), and the
+//! report says what happened.
+
+mod common;
+
+use common::engine;
+use ghl_rankr_host::clock::{Clock, VirtualClock};
+use ghl_rankr_host::config::{self, ConfigFile, Secret, SettingsParts};
+use ghl_rankr_host::engine::{Env, TokenStore};
+use ghl_rankr_host::fakes::world::{FakeWorld, GHL_ORIGIN, RANKR_ORIGIN};
+use ghl_rankr_host::fakes::{GhlFault, GhlState, OAuthServer, RankrFault, RankrState, RateLimits};
+use ghl_rankr_host::types::{
+    Credential, OauthCredential, OauthTokens, Settings, StopReason, SyncError, SyncFailure, SyncReport, TagSyncEvent,
+};
+use serde_json::json;
+use std::sync::{Arc, Mutex};
+
+const LOC: &str = "loc1";
+const PIT: &str = "pit-secret-1";
+const KEY: &str = "rk-secret-2";
+const T0: u64 = 1_795_867_200_000; // 2026-11-28T12:00Z
+
+/// A location with `n` tags (tag 7 deleted in GHL), 100 a page.
+fn world(n: usize) -> FakeWorld {
+    FakeWorld::new(
+        GhlState::seeded(PIT, LOC, n),
+        RankrState::new(KEY),
+        Arc::new(VirtualClock::starting_at(T0)),
+    )
+}
+
+fn settings() -> Settings {
+    let mut s = config::settings(SettingsParts::api_key(
+        GHL_ORIGIN,
+        &Secret::new(PIT),
+        RANKR_ORIGIN,
+        &Secret::new(KEY),
+        &ConfigFile::default(),
+    ));
+    s.request_timeout_ms = Some(5_000);
+    s
+}
+
+/// Rotated pairs the host was asked to store.
+#[derive(Default)]
+struct Captured(Mutex<Vec<OauthTokens>>);
+
+impl TokenStore for Captured {
+    fn store(&self, t: &OauthTokens) -> Result<(), String> {
+        self.0.lock().unwrap().push(t.clone());
+        Ok(())
+    }
+}
+
+fn env(w: &FakeWorld, tokens: Option<Arc<Captured>>) -> Env {
+    Env {
+        transport: Arc::new(w.transport()),
+        clock: w.clock.clone(),
+        tokens: tokens.map(|t| t as Arc<dyn TokenStore>),
+        captured_logs: None,
+    }
+}
+
+fn sync(w: &FakeWorld, s: &Settings, state: Option<&[u8]>) -> Result<SyncReport, SyncFailure> {
+    sync_post(w, s, state, None)
+}
+
+fn sync_post(w: &FakeWorld, s: &Settings, state: Option<&[u8]>, post: Option<&str>) -> Result<SyncReport, SyncFailure> {
+    let event = TagSyncEvent {
+        location_id: LOC.into(),
+        post_id: post.map(str::to_string),
+        tag_ids: None,
+    };
+    engine().tag_sync(&env(w, None), s, &event, state).expect("no trap")
+}
+
+/// Nothing missing: every GHL tag is in Rankr with GHL's name and deleted
+/// flag. Nothing duplicated: no tag changed twice, no body under two keys.
+fn assert_ledger_exact(w: &FakeWorld) {
+    let g = w.ghl.lock().unwrap();
+    let r = w.rankr.lock().unwrap();
+    for t in &g.tags {
+        let id = t["_id"].as_str().unwrap();
+        let stored = r
+            .tags
+            .get(&("ghl".to_string(), LOC.to_string(), id.to_string()))
+            .unwrap_or_else(|| panic!("tag {id} is missing from Rankr"));
+        assert_eq!(stored.input["name"], json!(t["tag"].as_str().unwrap().trim()), "{id}");
+        assert_eq!(stored.input["archived"], t["deleted"], "{id}");
+    }
+    assert!(r.applied_twice().is_empty(), "changed twice: {:?}", r.applied_twice());
+    assert_eq!(r.bodies_with_several_keys(), 0, "a retried write came under a new key");
+}
+
+fn ghl_fault(w: &FakeWorld, at: u32, f: GhlFault) {
+    w.ghl.lock().unwrap().fault_at(at, f);
+}
+
+fn rankr_fault(w: &FakeWorld, at: u32, f: RankrFault) {
+    w.rankr.lock().unwrap().fault_at(at, f);
+}
+
+fn ok(r: Result<SyncReport, SyncFailure>) -> SyncReport {
+    match r {
+        Ok(r) => r,
+        Err(f) => panic!("sync failed: {:?}", f.error),
+    }
+}
+
+// ---- GHL faults ----------------------------------------------------------
+
+#[test]
+fn ghl_429_with_retry_after_is_waited_out() {
+    let w = world(250);
+    ghl_fault(
+        &w,
+        2,
+        GhlFault::Status {
+            status: 429,
+            retry_after_secs: Some(7),
+        },
+    );
+    let r = ok(sync(&w, &settings(), None));
+    assert_eq!((r.fetched, r.retries), (250, 1));
+    assert!(
+        w.clock.slept_ms() >= 7_000,
+        "Retry-After honoured: {}",
+        w.clock.slept_ms()
+    );
+    assert_ledger_exact(&w);
+}
+
+#[test]
+fn ghl_remaining_zero_paces_the_next_call_instead_of_meeting_429() {
+    let w = world(250);
+    ghl_fault(&w, 1, GhlFault::RemainingZero);
+    let r = ok(sync(&w, &settings(), None));
+    assert_eq!(r.retries, 0);
+    assert_eq!(w.ghl.lock().unwrap().rate_limited, 0);
+    assert!(
+        w.clock.slept_ms() >= 10_000,
+        "waited for the window: {}",
+        w.clock.slept_ms()
+    );
+    assert_ledger_exact(&w);
+}
+
+#[test]
+fn ghl_bursts_of_502_and_503_are_retried() {
+    let w = world(250);
+    for (at, status) in [(2, 502), (3, 503), (4, 502), (6, 503), (7, 503)] {
+        ghl_fault(
+            &w,
+            at,
+            GhlFault::Status {
+                status,
+                retry_after_secs: None,
+            },
+        );
+    }
+    let r = ok(sync(&w, &settings(), None));
+    assert_eq!(r.retries, 5);
+    assert_ledger_exact(&w);
+}
+
+#[test]
+fn ghl_hang_hits_the_timeout_and_is_retried() {
+    let w = world(250);
+    ghl_fault(&w, 2, GhlFault::Hang);
+    let r = ok(sync(&w, &settings(), None));
+    assert_eq!(r.retries, 1);
+    assert!(w.clock.slept_ms() >= 5_000, "the hang cost the timeout");
+    assert_ledger_exact(&w);
+}
+
+#[test]
+fn ghl_reset_mid_body_truncated_and_malformed_bodies_are_retried() {
+    for fault in [GhlFault::Reset, GhlFault::Truncate, GhlFault::MalformedJson] {
+        let w = world(250);
+        ghl_fault(&w, 2, fault.clone());
+        ghl_fault(&w, 3, fault.clone());
+        let r = ok(sync(&w, &settings(), None));
+        assert_eq!(r.retries, 2, "{fault:?}");
+        assert_eq!(r.rejected, 0, "{fault:?}");
+        assert_ledger_exact(&w);
+    }
+}
+
+#[test]
+fn ghl_wrong_types_or_missing_id_are_item_errors_and_the_next_run_catches_up() {
+    let w = world(250);
+    ghl_fault(&w, 1, GhlFault::WrongTypes);
+    ghl_fault(&w, 2, GhlFault::MissingId);
+    let first = ok(sync(&w, &settings(), None));
+    assert_eq!(first.rejected, 2);
+    let items: Vec<&str> = first.errors.iter().map(|e| e.item.as_str()).collect();
+    assert_eq!(items, vec!["tag00000", "results.tags[0]"]);
+    assert_eq!(first.created, 248);
+    // The next run (the glitch gone) writes exactly the two it could not.
+    let second = ok(sync(&w, &settings(), Some(&first.state)));
+    assert_eq!((second.created, second.skipped), (2, 248));
+    assert_ledger_exact(&w);
+}
+
+#[test]
+fn ghl_serving_the_same_page_twice_is_read_again() {
+    let w = world(250);
+    ghl_fault(&w, 2, GhlFault::SamePageAgain);
+    let r = ok(sync(&w, &settings(), None));
+    assert_eq!((r.fetched, r.created), (250, 250));
+    assert_ledger_exact(&w);
+}
+
+// ---- token faults --------------------------------------------------------
+
+fn oauth_world(n: usize, ttl_secs: u64) -> (FakeWorld, Settings) {
+    let w = world(n);
+    w.ghl.lock().unwrap().oauth = Some(OAuthServer::new(
+        "app-1",
+        "app-secret-1",
+        "refresh-0",
+        "access-0",
+        T0,
+        ttl_secs,
+    ));
+    let mut s = settings();
+    s.ghl_credential = Credential::Oauth(OauthCredential {
+        tokens: OauthTokens {
+            access_token: "access-0".into(),
+            refresh_token: "refresh-0".into(),
+            expires_at_ms: Some(T0 + ttl_secs * 1000),
+            scopes: vec![
+                "socialplanner/tag.readonly".into(),
+                "socialplanner/post.readonly".into(),
+            ],
+        },
+        client_id: "app-1".into(),
+        client_secret: "app-secret-1".into(),
+    });
+    (w, s)
+}
+
+fn sync_oauth(w: &FakeWorld, s: &Settings, store: &Arc<Captured>) -> Result<SyncReport, SyncFailure> {
+    let event = TagSyncEvent {
+        location_id: LOC.into(),
+        post_id: None,
+        tag_ids: None,
+    };
+    engine()
+        .tag_sync(&env(w, Some(store.clone())), s, &event, None)
+        .expect("no trap")
+}
+
+#[test]
+fn a_401_refreshes_once_stores_the_pair_first_and_replays() {
+    let (w, s) = oauth_world(250, 86_399);
+    ghl_fault(&w, 2, GhlFault::ExpireToken);
+    let store = Arc::new(Captured::default());
+    let r = ok(sync_oauth(&w, &s, &store));
+    let stored = store.0.lock().unwrap().clone();
+    assert_eq!(stored.len(), 1, "stored before use");
+    let rotated = r.rotated_tokens.expect("the report carries the new pair");
+    assert_eq!(rotated.refresh_token, stored[0].refresh_token);
+    let g = w.ghl.lock().unwrap();
+    let o = g.oauth.as_ref().unwrap();
+    assert_eq!(o.refreshes, 1);
+    assert!(o.spent_reused.is_empty(), "a spent refresh token was sent again");
+    assert!(o.refusals.is_empty(), "refresh not per spec: {:?}", o.refusals);
+    assert_eq!(o.refresh_token, rotated.refresh_token);
+    drop(g);
+    assert_ledger_exact(&w);
+}
+
+#[test]
+fn a_refused_refresh_ends_in_reauthorization_required_not_a_loop() {
+    let (w, s) = oauth_world(250, 86_399);
+    ghl_fault(&w, 2, GhlFault::ExpireToken);
+    w.ghl.lock().unwrap().oauth.as_mut().unwrap().refuse = true;
+    let store = Arc::new(Captured::default());
+    let f = sync_oauth(&w, &s, &store).unwrap_err();
+    let SyncError::ReauthorizationRequired(u) = &f.error else {
+        panic!("{:?}", f.error)
+    };
+    assert_eq!((u.status, u.endpoint.as_str()), (401, "POST /oauth/token"));
+    let refresh_calls = w
+        .ghl
+        .lock()
+        .unwrap()
+        .requests
+        .iter()
+        .filter(|r| r.url == "/oauth/token")
+        .count();
+    assert_eq!(refresh_calls, 1);
+    assert!(store.0.lock().unwrap().is_empty());
+    // The state says what was written before: page 1.
+    let state = f.state.expect("state on failure");
+    let written = serde_json::from_slice::<serde_json::Value>(&state).unwrap()["tags"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|e| !e["h"].as_str().unwrap().is_empty())
+        .count();
+    assert_eq!(written, 100);
+}
+
+#[test]
+fn a_token_expiring_mid_sync_is_refreshed_ahead_without_a_401() {
+    // 30 pages at 10 a page under 5 calls per 10 s take about a minute; the
+    // access token lives 90 s and is refreshed 60 s ahead of its expiry.
+    let (w, mut s) = oauth_world(300, 90);
+    {
+        let mut g = w.ghl.lock().unwrap();
+        g.limits = RateLimits {
+            max: 5,
+            interval_ms: 10_000,
+            daily: 200_000,
+        };
+    }
+    s.page_size = Some(10);
+    let store = Arc::new(Captured::default());
+    let r = ok(sync_oauth(&w, &s, &store));
+    let g = w.ghl.lock().unwrap();
+    let o = g.oauth.as_ref().unwrap();
+    assert!(o.refreshes >= 1, "refreshed ahead");
+    assert!(o.spent_reused.is_empty());
+    assert_eq!(r.retries, 0, "no 401 was met");
+    assert_eq!(g.rate_limited, 0);
+    assert_eq!(store.0.lock().unwrap().len() as u32, o.refreshes);
+    drop(g);
+    assert_ledger_exact(&w);
+}
+
+#[test]
+fn a_missing_scope_fails_before_any_request() {
+    let (w, mut s) = oauth_world(10, 86_399);
+    if let Credential::Oauth(c) = &mut s.ghl_credential {
+        c.tokens.scopes = vec!["socialplanner/post.readonly".into()];
+    }
+    let f = sync(&w, &s, None).unwrap_err();
+    let SyncError::MissingScope(m) = &f.error else {
+        panic!("{:?}", f.error)
+    };
+    assert_eq!(m.scope, "socialplanner/tag.readonly");
+    assert!(w.ghl.lock().unwrap().requests.is_empty());
+}
+
+// ---- Rankr faults --------------------------------------------------------
+
+#[test]
+fn rankr_503_with_retry_after_is_waited_out_under_the_same_key() {
+    let w = world(250);
+    rankr_fault(
+        &w,
+        2,
+        RankrFault::Status {
+            status: 503,
+            retry_after_secs: Some(3),
+        },
+    );
+    let r = ok(sync(&w, &settings(), None));
+    assert_eq!(r.retries, 1);
+    assert!(w.clock.slept_ms() >= 3_000);
+    assert_ledger_exact(&w);
+}
+
+#[test]
+fn rankr_500_after_commit_is_replayed_not_duplicated() {
+    for fault in [RankrFault::ErrorAfterCommit, RankrFault::LostAfterCommit] {
+        let w = world(250);
+        rankr_fault(&w, 2, fault.clone());
+        let r = ok(sync(&w, &settings(), None));
+        assert_eq!((r.created, r.retries), (250, 1), "{fault:?}");
+        let rk = w.rankr.lock().unwrap();
+        assert_eq!(rk.ledger.iter().filter(|l| l.replayed).count(), 1, "{fault:?}");
+        drop(rk);
+        assert_ledger_exact(&w);
+    }
+}
+
+#[test]
+fn rankr_409_fails_the_sync_and_the_state_lets_the_next_run_redo_only_the_rest() {
+    let w = world(250);
+    rankr_fault(&w, 2, RankrFault::Conflict);
+    let f = sync(&w, &settings(), None).unwrap_err();
+    assert!(
+        matches!(&f.error, SyncError::Upstream(u) if u.status == 409),
+        "{:?}",
+        f.error
+    );
+    assert_eq!(w.rankr.lock().unwrap().batch_posts, 2, "409 is not retried");
+    // It resumes at the checkpoint: page 1 is not even read again.
+    let r = ok(sync(&w, &settings(), f.state.as_deref()));
+    assert_eq!((r.fetched, r.created, r.skipped), (150, 150, 0));
+    assert_ledger_exact(&w);
+}
+
+#[test]
+fn per_item_rejections_are_reported_and_retried_next_run() {
+    let w = world(250);
+    w.rankr.lock().unwrap().reject_names_containing = vec!["Webinar".into()];
+    let first = ok(sync(&w, &settings(), None));
+    assert_eq!((first.created, first.rejected), (200, 50));
+    assert!(first.errors.iter().all(|e| e.message.contains("not allowed")));
+    w.rankr.lock().unwrap().reject_names_containing.clear();
+    let second = ok(sync(&w, &settings(), Some(&first.state)));
+    assert_eq!((second.created, second.skipped), (50, 200));
+    assert_ledger_exact(&w);
+}
+
+#[test]
+fn a_crash_between_the_write_and_the_state_save_duplicates_nothing() {
+    let w = world(250);
+    let first = ok(sync(&w, &settings(), None));
+    assert_eq!(first.created, 250);
+    // The host died before saving `first.state`: the next run starts from
+    // the old (empty) state, rewrites, and Rankr sees the same content.
+    let second = ok(sync(&w, &settings(), None));
+    assert_eq!((second.created, second.updated, second.unchanged), (0, 0, 250));
+    let rk = w.rankr.lock().unwrap();
+    assert_eq!(rk.tags.len(), 250);
+    assert!(rk.applied_twice().is_empty());
+}
+
+#[test]
+fn a_batch_that_fails_after_its_retries_leaves_a_state_of_exactly_what_was_written() {
+    let w = world(250);
+    for at in 2..=6 {
+        rankr_fault(
+            &w,
+            at,
+            RankrFault::Status {
+                status: 503,
+                retry_after_secs: Some(1),
+            },
+        );
+    }
+    let f = sync(&w, &settings(), None).unwrap_err();
+    assert!(
+        matches!(&f.error, SyncError::Upstream(u) if u.status == 503),
+        "{:?}",
+        f.error
+    );
+    let r = ok(sync(&w, &settings(), f.state.as_deref()));
+    assert_eq!((r.fetched, r.created, r.skipped), (150, 150, 0));
+    assert_ledger_exact(&w);
+}
+
+// ---- incremental state ---------------------------------------------------
+
+#[test]
+fn a_rerun_with_the_state_writes_nothing_and_changes_write_only_themselves() {
+    let w = world(250);
+    let first = ok(sync(&w, &settings(), None));
+    let posts = w.rankr.lock().unwrap().batch_posts;
+    let second = ok(sync(&w, &settings(), Some(&first.state)));
+    assert_eq!(w.rankr.lock().unwrap().batch_posts, posts, "the rerun wrote to Rankr");
+    assert_eq!((second.skipped, second.created, second.requests), (250, 0, 3));
+
+    // One tag renamed, one gone from GHL.
+    {
+        let mut g = w.ghl.lock().unwrap();
+        g.tags[10]["tag"] = json!("Renamed");
+        g.tags.retain(|t| t["_id"] != "tag00020");
+    }
+    let third = ok(sync(&w, &settings(), Some(&second.state)));
+    assert_eq!((third.updated, third.archived, third.skipped), (2, 1, 248));
+    let rk = w.rankr.lock().unwrap();
+    let gone = &rk.tags[&("ghl".to_string(), LOC.to_string(), "tag00020".to_string())];
+    assert_eq!(gone.input["archived"], json!(true));
+    assert_eq!(
+        gone.input["name"],
+        json!("Summer Sale 20"),
+        "archived from Rankr's own record"
+    );
+    drop(rk);
+    let state: serde_json::Value = serde_json::from_slice(&third.state).unwrap();
+    assert!(
+        state["tags"].get("tag00020").is_none(),
+        "an archived tag leaves the state"
+    );
+    // And a full refresh writes everything again.
+    let mut s = settings();
+    s.full_refresh = true;
+    let full = ok(sync(&w, &s, Some(&third.state)));
+    assert_eq!((full.unchanged, full.skipped), (249, 0));
+}
+
+#[test]
+fn archiving_can_be_switched_off_and_a_tag_missed_by_paging_is_not_archived() {
+    let w = world(250);
+    let first = ok(sync(&w, &settings(), None));
+    w.ghl.lock().unwrap().tags.retain(|t| t["_id"] != "tag00030");
+    let mut s = settings();
+    s.archive_missing = false;
+    let r = ok(sync(&w, &s, Some(&first.state)));
+    assert_eq!(r.archived, 0);
+    // A tag the pages skipped but GHL still has (found by id) is kept.
+    let w = world(250);
+    let first = ok(sync(&w, &settings(), None));
+    ghl_fault(&w, 3 + 2, GhlFault::MissingId); // page 2 of the rerun: tag00100 unreadable
+    let r = ok(sync(&w, &settings(), Some(&first.state)));
+    assert_eq!(r.archived, 0, "{:?}", r.errors);
+    let rk = w.rankr.lock().unwrap();
+    assert_eq!(
+        rk.tags[&("ghl".to_string(), LOC.to_string(), "tag00100".to_string())].input["archived"],
+        json!(false)
+    );
+}
+
+// ---- resumable -----------------------------------------------------------
+
+#[test]
+fn a_deadline_mid_sync_returns_a_checkpoint_and_the_next_calls_resume_there() {
+    let w = world(600);
+    w.ghl.lock().unwrap().limits = RateLimits {
+        max: 2,
+        interval_ms: 10_000,
+        daily: 200_000,
+    };
+    let mut s = settings();
+    s.deadline_ms = Some(25_000);
+    s.page_size = Some(50);
+    let mut state: Option<Vec<u8>> = None;
+    let mut calls = 0;
+    let mut created = 0;
+    loop {
+        calls += 1;
+        let r = ok(sync_post(&w, &s, state.as_deref(), Some("65fac446d599990d1313c1dd")));
+        created += r.created;
+        state = Some(r.state.clone());
+        match r.incomplete {
+            Some(i) => {
+                assert!(matches!(i.reason, StopReason::Deadline));
+                assert!(r.post_tags_applied.is_none(), "post tags wait for the whole pass");
+            }
+            None => {
+                assert_eq!(r.post_tags_applied, Some(3));
+                break;
+            }
+        }
+        assert!(calls < 20, "no progress");
+    }
+    assert!(calls > 2, "the deadline did cut the sync: {calls} calls");
+    assert_eq!(created, 600, "each tag written once across the calls");
+    assert_eq!(w.ghl.lock().unwrap().rate_limited, 0);
+    assert_ledger_exact(&w);
+}
+
+#[test]
+fn a_spent_daily_budget_stops_with_rate_limited_and_resumes_the_next_day() {
+    let w = world(500);
+    w.ghl.lock().unwrap().limits = RateLimits {
+        max: 100,
+        interval_ms: 10_000,
+        daily: 3,
+    };
+    let first = ok(sync(&w, &settings(), None));
+    let Some(i) = &first.incomplete else {
+        panic!("complete?")
+    };
+    let StopReason::RateLimited(rl) = &i.reason else {
+        panic!("{:?}", i.reason)
+    };
+    assert!(rl.message.contains("daily"), "{}", rl.message);
+    assert_eq!(first.created, 300);
+    assert_eq!(w.ghl.lock().unwrap().rate_limited, 0, "stopped before meeting a 429");
+    {
+        let mut g = w.ghl.lock().unwrap();
+        g.daily_used = 0; // a new day
+        g.limits.daily = 200_000;
+    }
+    let second = ok(sync(&w, &settings(), Some(&first.state)));
+    assert!(second.incomplete.is_none());
+    assert_eq!(second.created, 200);
+    assert_ledger_exact(&w);
+}
+
+// ---- simulation ----------------------------------------------------------
+
+#[test]
+fn twenty_thousand_tags_under_100_per_10s_meet_no_429_and_stay_near_the_minimum_time() {
+    let w = world(20_000);
+    let r = ok(sync(&w, &settings(), None));
+    assert_eq!((r.fetched, r.created), (20_000, 20_000));
+    let g = w.ghl.lock().unwrap();
+    assert_eq!(g.rate_limited, 0, "429s met");
+    let calls = g.api_calls as u64;
+    assert_eq!(calls, 200);
+    // The limit-bound minimum: the first 100 calls at once, then 100 per 10 s.
+    let minimum_ms = (calls.div_ceil(100) - 1) * 10_000;
+    let took = w.clock.now_ms() - T0;
+    assert!(
+        took as f64 <= minimum_ms as f64 * 1.10,
+        "took {took} ms, minimum {minimum_ms} ms"
+    );
+    eprintln!("20k tags: {calls} GHL calls, {took} ms virtual (minimum {minimum_ms} ms), 0 x 429");
+    drop(g);
+    assert_ledger_exact(&w);
+}
