@@ -299,7 +299,7 @@ fn finish(result: Result<SyncReport, SyncFailure>) -> Result<t::SyncReport, t::S
         Err(f) => Err(t::SyncFailure {
             error: error_out(f.error),
             state: f.state,
-            rotated_tokens: f.rotated_tokens.as_ref().map(tokens_out),
+            rotated_tokens: f.rotated_tokens.as_deref().map(tokens_out),
         }),
     }
 }

@@ -84,7 +84,8 @@ pub struct SyncFailure {
     /// Exactly what was written before the failure (none when the state
     /// was never read).
     pub state: Option<Vec<u8>>,
-    pub rotated_tokens: Option<OAuthTokens>,
+    /// Boxed: failures travel in `Result`s and should stay small.
+    pub rotated_tokens: Option<Box<OAuthTokens>>,
 }
 
 impl From<SyncError> for SyncFailure {

@@ -103,7 +103,7 @@ impl<'h, H: Host + ?Sized> Run<'h, H> {
         SyncFailure {
             error,
             state,
-            rotated_tokens: self.ex.rotated.clone(),
+            rotated_tokens: self.ex.rotated.clone().map(Box::new),
         }
     }
 

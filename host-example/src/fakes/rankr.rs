@@ -234,6 +234,12 @@ fn write(
     apply: impl FnOnce(&mut RankrState, &Value) -> (FakeResponse, usize),
 ) -> FakeResponse {
     let key = req.header("idempotency-key").map(str::to_string);
+    if let Some(k) = &key {
+        s.keys_by_body
+            .entry(body_hash(&req.body))
+            .or_default()
+            .insert(k.clone());
+    }
     let mut entry = LedgerEntry {
         method: "POST".into(),
         path: path.into(),
@@ -255,11 +261,7 @@ fn write(
             "Idempotency-Key must have 1 to 255 characters",
             vec![],
         ),
-        Some(k) => match {
-            let h = body_hash(&req.body);
-            s.keys_by_body.entry(h).or_default().insert(k.clone());
-            s.idempotency.get(&k)
-        } {
+        Some(k) => match s.idempotency.get(&k) {
             Some((body, status, answer)) if *body == req.body => {
                 entry.replayed = true;
                 FakeResponse {
