@@ -200,12 +200,17 @@ fn oauth_and_state_files_survive_ghl_and_rankr_faults_and_a_rerun_writes_nothing
 
     // An immediate rerun with the same files writes nothing to Rankr. The
     // environment still holds the spent pair: the token file wins.
-    let posts = w.rankr.state.lock().unwrap().batch_posts;
+    let writes = w.rankr.state.lock().unwrap().ledger.len();
     let out = run(&w, &oauth_env(), &args);
     let r = report(&out);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(r["skipped"], 650);
-    assert_eq!(w.rankr.state.lock().unwrap().batch_posts, posts, "the rerun wrote tags");
+    assert_eq!(r["post_tags_applied"], 3, "the post already carries its tags");
+    assert_eq!(
+        w.rankr.state.lock().unwrap().ledger.len(),
+        writes,
+        "the rerun wrote to Rankr"
+    );
     assert!(w
         .ghl
         .state

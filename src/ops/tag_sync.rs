@@ -361,7 +361,7 @@ fn archive_gone<H: Host + ?Sized>(
 /// Rankr holds; the others are item errors.
 fn apply_post_tags<H: Host + ?Sized>(
     run: &mut Run<'_, H>,
-    st: &TagState,
+    st: &mut TagState,
     location: &str,
     post: &PendingPost,
 ) -> Result<(), SyncError> {
@@ -380,11 +380,19 @@ fn apply_post_tags<H: Host + ?Sized>(
         }
     }
     let body = Rankr::post_tags_body(location, &external);
+    let hash = state::content_hash(&body);
+    if st.post_applied(&post.post, &hash) && !run.settings.full_refresh {
+        // Rankr holds exactly this set already: nothing to write.
+        *run.report.post_tags_applied.get_or_insert(0) += external.len() as u32;
+        return Ok(());
+    }
     run.record_write("PUT", Rankr::post_tags_path(&post.post), external.len(), &body);
     let applied = if run.settings.dry_run {
         external.len() as u32
     } else {
-        run.settings.rankr().set_post_tags(&mut run.ex, &post.post, body)?
+        let n = run.settings.rankr().set_post_tags(&mut run.ex, &post.post, body)?;
+        st.record_post(&post.post, hash);
+        n
     };
     *run.report.post_tags_applied.get_or_insert(0) += applied;
     Ok(())

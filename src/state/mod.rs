@@ -67,6 +67,28 @@ pub struct TagState {
     /// GHL's burst budget as the last call left it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pace: Option<PaceMemo>,
+    /// The last posts whose tags were applied: (post id, hash of the tag
+    /// set), newest last, at most [`MAX_APPLIED_POSTS`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub applied_posts: Vec<(String, String)>,
+}
+
+/// Posts remembered as applied; older ones are simply applied again.
+pub const MAX_APPLIED_POSTS: usize = 1000;
+
+impl TagState {
+    /// Whether `post` already carries exactly this tag set in Rankr.
+    pub fn post_applied(&self, post: &str, hash: &str) -> bool {
+        self.applied_posts.iter().any(|(p, h)| p == post && h == hash)
+    }
+
+    /// Records that `post` now carries the tag set hashed `hash`.
+    pub fn record_post(&mut self, post: &str, hash: String) {
+        self.applied_posts.retain(|(p, _)| p != post);
+        self.applied_posts.push((post.to_string(), hash));
+        let over = self.applied_posts.len().saturating_sub(MAX_APPLIED_POSTS);
+        self.applied_posts.drain(..over);
+    }
 }
 
 /// The stats state of one location and dashboard.
