@@ -318,11 +318,7 @@ fn a_token_expiring_mid_sync_is_refreshed_ahead_without_a_401() {
     let (w, mut s) = oauth_world(300, 90);
     {
         let mut g = w.ghl.lock().unwrap();
-        g.limits = RateLimits {
-            max: 5,
-            interval_ms: 10_000,
-            daily: 200_000,
-        };
+        g.limits = RateLimits::burst(5, 10_000);
     }
     s.page_size = Some(10);
     let store = Arc::new(Captured::default());
@@ -520,11 +516,7 @@ fn archiving_can_be_switched_off_and_a_tag_missed_by_paging_is_not_archived() {
 #[test]
 fn a_deadline_mid_sync_returns_a_checkpoint_and_the_next_calls_resume_there() {
     let w = world(600);
-    w.ghl.lock().unwrap().limits = RateLimits {
-        max: 2,
-        interval_ms: 10_000,
-        daily: 200_000,
-    };
+    w.ghl.lock().unwrap().limits = RateLimits::burst(2, 10_000);
     let mut s = settings();
     s.deadline_ms = Some(25_000);
     s.page_size = Some(50);

@@ -227,11 +227,7 @@ fn oauth_and_state_files_survive_ghl_and_rankr_faults_and_a_rerun_writes_nothing
 #[test]
 fn a_twenty_per_second_burst_limit_meets_no_429_over_4000_tags() {
     let w = world(4000, |g, _| {
-        g.limits = RateLimits {
-            max: 20,
-            interval_ms: 1000,
-            daily: 200_000,
-        };
+        g.limits = RateLimits::burst(20, 1000);
     });
     let started = std::time::Instant::now();
     let out = run(
@@ -280,11 +276,7 @@ fn a_hung_answer_is_cut_by_the_timeout_and_retried() {
 #[test]
 fn a_crash_before_the_state_save_and_a_deadline_both_resume_without_duplicates() {
     let w = world(400, |g, _| {
-        g.limits = RateLimits {
-            max: 2,
-            interval_ms: 1000,
-            daily: 200_000,
-        };
+        g.limits = RateLimits::burst(2, 1000);
     });
     let dir = temp_dir("resume");
     let state = dir.join("state.bin");

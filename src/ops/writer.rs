@@ -54,7 +54,7 @@ impl TagWriter {
         ghl_id: String,
         input: TagInput,
     ) -> Result<bool, SyncError> {
-        let hash = content_hash(&serde_json::to_vec(&input).unwrap_or_default());
+        let hash = item_hash(&input);
         let pass = st.pass;
         match st.tags.get_mut(&ghl_id) {
             Some(e) => {
@@ -86,7 +86,7 @@ impl TagWriter {
         ghl_id: String,
         input: TagInput,
     ) -> Result<bool, SyncError> {
-        let hash = content_hash(&serde_json::to_vec(&input).unwrap_or_default());
+        let hash = item_hash(&input);
         self.push(run, st, ghl_id, input, hash, Action::ArchiveGone)
     }
 
@@ -179,6 +179,11 @@ impl TagWriter {
         }
         Ok(())
     }
+}
+
+/// The state's hash of an item: of its JSON as sent to Rankr.
+fn item_hash(input: &TagInput) -> String {
+    content_hash(&serde_json::to_vec(input).unwrap_or_default())
 }
 
 /// Rankr holds the item as sent: record it in the state.

@@ -23,6 +23,17 @@ pub struct RateLimits {
     pub daily: u64,
 }
 
+impl RateLimits {
+    /// `max` requests per `interval_ms`, and GHL's daily 200,000.
+    pub fn burst(max: u32, interval_ms: u64) -> Self {
+        RateLimits {
+            max,
+            interval_ms,
+            ..Self::default()
+        }
+    }
+}
+
 impl Default for RateLimits {
     /// GHL's documented defaults: 100 per 10 s, 200,000 a day.
     fn default() -> Self {
