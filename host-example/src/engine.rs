@@ -1,17 +1,23 @@
 //! Embedding: one `Engine`, one compiled `Component`, one `InstancePre` per
 //! process; a fresh `Store` and instance per operation, so no state leaks
-//! from one sync into the next.
+//! from one sync into the next. Each store is held to [`Limits`]: an epoch
+//! deadline, optional fuel, a memory and instance cap, a wasm stack size,
+//! and caps on requests and log lines. A call that hits one ends with a
+//! [`Runaway`] error; the process carries on.
 
 use crate::bindings::rankr::ghl_connector::{host, http};
 use crate::bindings::{Connector, ConnectorPre};
 use crate::clock::Clock;
+use crate::limits::{Limits, Runaway, EPOCH_TICK};
 use crate::transport::HttpTransport;
 use crate::types::{OauthTokens, Settings, StatsRequest, TagDetailsEvent, TagSyncEvent};
 use crate::types::{SyncFailure, SyncReport};
 use anyhow::Context as _;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
-use wasmtime::{Engine, Store};
+use wasmtime::{Engine, ResourceLimiter, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 /// One log line the component emitted.
@@ -40,11 +46,75 @@ pub struct Env {
 }
 
 /// A store's data: WASI (the component's std needs it; it is given no
-/// files, no sockets, no environment) and the connector's own imports.
+/// files, no sockets, no environment), the connector's own imports, and
+/// what this call may still use.
 pub struct HostState {
     wasi: WasiCtx,
     table: ResourceTable,
     env: Env,
+    limiter: Limiter,
+    deadline: Instant,
+    limits: Limits,
+    requests: u32,
+    log_lines: u32,
+}
+
+/// Longest log message or field value kept, in bytes.
+const MAX_LOG_TEXT: usize = 4096;
+
+/// Memory and instance caps; a refused growth is a [`Runaway::Memory`] trap,
+/// so the error says which limit was hit.
+struct Limiter {
+    memory_bytes: usize,
+    instances: usize,
+}
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.memory_bytes {
+            return Err(wasmtime::Error::new(Runaway::Memory(self.memory_bytes)));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= 1_000_000)
+    }
+
+    fn instances(&self) -> usize {
+        self.instances
+    }
+
+    fn tables(&self) -> usize {
+        self.instances
+    }
+
+    fn memories(&self) -> usize {
+        self.instances
+    }
+}
+
+impl HostState {
+    /// Time left in this call; an import called after the deadline ends it.
+    fn time_left(&self) -> wasmtime::Result<Duration> {
+        match self.deadline.checked_duration_since(Instant::now()) {
+            Some(d) if !d.is_zero() => Ok(d),
+            _ => Err(wasmtime::Error::new(Runaway::Deadline(self.limits.call_timeout))),
+        }
+    }
+}
+
+/// Cuts text to at most `max` bytes on a character boundary.
+fn clip(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+        s.push('…');
+    }
+    s
 }
 
 impl WasiView for HostState {
@@ -57,7 +127,17 @@ impl WasiView for HostState {
 }
 
 impl http::Host for HostState {
-    fn send(&mut self, request: http::Request) -> Result<http::Response, http::TransportError> {
+    fn send(&mut self, mut request: http::Request) -> wasmtime::Result<Result<http::Response, http::TransportError>> {
+        let left = self.time_left()?;
+        self.requests += 1;
+        if self.requests > self.limits.max_requests {
+            return Err(wasmtime::Error::new(Runaway::RequestFlood(self.limits.max_requests)));
+        }
+        // No exchange may outlast the call.
+        request.timeout_ms = request
+            .timeout_ms
+            .min(left.as_millis().min(u32::MAX as u128) as u32)
+            .max(1);
         let start = std::time::Instant::now();
         let result = self.env.transport.send(&request);
         let method = match request.method {
@@ -74,7 +154,7 @@ impl http::Host for HostState {
             }
             Err(e) => tracing::debug!(target: "ghl_rankr::http", method, path, error = ?e, "exchange failed"),
         }
-        result
+        Ok(result)
     }
 }
 
@@ -84,15 +164,36 @@ fn path_of(url: &str) -> &str {
 }
 
 impl host::Host for HostState {
-    fn now(&mut self) -> u64 {
-        self.env.clock.now_ms()
+    fn now(&mut self) -> wasmtime::Result<u64> {
+        Ok(self.env.clock.now_ms())
     }
 
-    fn sleep(&mut self, ms: u64) {
-        self.env.clock.sleep_ms(ms)
+    fn sleep(&mut self, ms: u64) -> wasmtime::Result<()> {
+        // A sleep never outlasts the call: the deadline holds in host code too.
+        let left = self.time_left()?;
+        self.env
+            .clock
+            .sleep_ms(ms.min(left.as_millis().min(u64::MAX as u128) as u64));
+        Ok(())
     }
 
-    fn log(&mut self, level: host::LogLevel, message: String, fields: Vec<host::Field>) {
+    fn log(&mut self, level: host::LogLevel, message: String, fields: Vec<host::Field>) -> wasmtime::Result<()> {
+        self.log_lines += 1;
+        if self.log_lines > self.limits.max_log_lines {
+            if self.log_lines == self.limits.max_log_lines + 1 {
+                tracing::warn!(target: "ghl_rankr::host", max = self.limits.max_log_lines, "the component logs too much; further lines of this call are dropped");
+            }
+            return Ok(());
+        }
+        let message = clip(message, MAX_LOG_TEXT);
+        let fields: Vec<host::Field> = fields
+            .into_iter()
+            .take(32)
+            .map(|f| host::Field {
+                key: clip(f.key, 128),
+                value: clip(f.value, MAX_LOG_TEXT),
+            })
+            .collect();
         let rendered: String = fields
             .iter()
             .map(|f| format!("{}={}", f.key, f.value))
@@ -114,39 +215,83 @@ impl host::Host for HostState {
                 });
             }
         }
+        Ok(())
     }
 
-    fn store_tokens(&mut self, tokens: OauthTokens) -> Result<(), String> {
-        match &self.env.tokens {
+    fn store_tokens(&mut self, tokens: OauthTokens) -> wasmtime::Result<Result<(), String>> {
+        Ok(match &self.env.tokens {
             Some(store) => store.store(&tokens),
             None => Ok(()),
-        }
+        })
     }
 }
 
 impl crate::bindings::rankr::ghl_connector::types::Host for HostState {}
 
+/// Advances the engine's epoch every [`EPOCH_TICK`] until dropped.
+struct EpochTicker {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl EpochTicker {
+    fn start(engine: Engine) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                std::thread::sleep(EPOCH_TICK);
+                engine.increment_epoch();
+            }
+        });
+        EpochTicker {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 /// The compiled component, ready to instantiate.
 pub struct ConnectorEngine {
     engine: Engine,
     pre: ConnectorPre<HostState>,
+    limits: Limits,
+    _ticker: EpochTicker,
 }
 
 impl ConnectorEngine {
-    /// The component embedded in this binary.
+    /// The component embedded in this binary, with the default limits.
     pub fn embedded() -> anyhow::Result<Self> {
-        Self::from_bytes(crate::EMBEDDED_COMPONENT)
+        Self::new(crate::EMBEDDED_COMPONENT, Limits::default())
     }
 
     /// A component from a file (`--component PATH`).
-    pub fn from_file(path: &std::path::Path) -> anyhow::Result<Self> {
+    pub fn from_file(path: &std::path::Path, limits: Limits) -> anyhow::Result<Self> {
         let bytes = std::fs::read(path).with_context(|| format!("reading the component {}", path.display()))?;
-        Self::from_bytes(&bytes)
+        Self::new(&bytes, limits)
     }
 
-    /// Compiles and links once.
+    /// Compiles and links once, with the default limits.
     pub fn from_bytes(bytes: &[u8]) -> anyhow::Result<Self> {
-        let engine = Engine::default();
+        Self::new(bytes, Limits::default())
+    }
+
+    /// Compiles and links once; every call is held to `limits`.
+    pub fn new(bytes: &[u8], limits: Limits) -> anyhow::Result<Self> {
+        let mut config = wasmtime::Config::new();
+        config.epoch_interruption(true);
+        config.max_wasm_stack(limits.max_wasm_stack);
+        config.consume_fuel(limits.fuel.is_some());
+        let engine = Engine::new(&config).map_err(anyhow::Error::from)?;
         let component = Component::new(&engine, bytes)
             .map_err(anyhow::Error::from)
             .context("compiling the component (is it a wasm32-wasip2 component of rankr:ghl-connector@0.2.0?)")?;
@@ -158,18 +303,56 @@ impl ConnectorEngine {
             .map_err(anyhow::Error::from)
             .context("linking the component: it imports something this host does not provide")?;
         let pre = ConnectorPre::new(pre).map_err(anyhow::Error::from)?;
-        Ok(ConnectorEngine { engine, pre })
+        let ticker = EpochTicker::start(engine.clone());
+        Ok(ConnectorEngine {
+            engine,
+            pre,
+            limits,
+            _ticker: ticker,
+        })
+    }
+
+    /// The limits every call is held to.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     fn instance(&self, env: &Env) -> anyhow::Result<(Store<HostState>, Connector)> {
+        let limits = self.limits.clone();
         let state = HostState {
             wasi: WasiCtx::builder().build(),
             table: ResourceTable::new(),
             env: env.clone(),
+            limiter: Limiter {
+                memory_bytes: limits.memory_bytes,
+                instances: limits.instances,
+            },
+            deadline: Instant::now() + limits.call_timeout,
+            limits: limits.clone(),
+            requests: 0,
+            log_lines: 0,
         };
         let mut store = Store::new(&self.engine, state);
-        let connector = self.pre.instantiate(&mut store).map_err(anyhow::Error::from)?;
+        store.limiter(|s| &mut s.limiter);
+        let ticks = (limits.call_timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
+        store.set_epoch_deadline(ticks);
+        store.epoch_deadline_trap();
+        if let Some(fuel) = limits.fuel {
+            store.set_fuel(fuel).map_err(anyhow::Error::from)?;
+        }
+        let connector = self
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| self.runaway_or(e, "instantiating the component"))?;
         Ok((store, connector))
+    }
+
+    /// A failed call's error: the limit it hit, or the trap with context.
+    fn runaway_or(&self, e: wasmtime::Error, what: &str) -> anyhow::Error {
+        match Runaway::classify(&e, &self.limits) {
+            Some(r) => anyhow::Error::new(r),
+            None => anyhow::Error::from(e).context(format!("the component trapped while {what}")),
+        }
     }
 
     /// Runs `tag-sync`. The outer error is the host's (a trap); the inner
@@ -184,8 +367,7 @@ impl ConnectorEngine {
         let (mut store, c) = self.instance(env)?;
         c.rankr_ghl_connector_sync()
             .call_tag_sync(&mut store, settings, event, state)
-            .map_err(anyhow::Error::from)
-            .context("the component trapped during tag-sync")
+            .map_err(|e| self.runaway_or(e, "running tag-sync"))
     }
 
     /// Runs `tag-details-push`.
@@ -199,8 +381,7 @@ impl ConnectorEngine {
         let (mut store, c) = self.instance(env)?;
         c.rankr_ghl_connector_sync()
             .call_tag_details_push(&mut store, settings, event, state)
-            .map_err(anyhow::Error::from)
-            .context("the component trapped during tag-details-push")
+            .map_err(|e| self.runaway_or(e, "running tag-details-push"))
     }
 
     /// Runs `stats-sync`.
@@ -214,7 +395,6 @@ impl ConnectorEngine {
         let (mut store, c) = self.instance(env)?;
         c.rankr_ghl_connector_sync()
             .call_stats_sync(&mut store, settings, request, state)
-            .map_err(anyhow::Error::from)
-            .context("the component trapped during stats-sync")
+            .map_err(|e| self.runaway_or(e, "running stats-sync"))
     }
 }

@@ -17,6 +17,7 @@ pub mod egress;
 pub mod engine;
 pub mod fakes;
 pub mod files;
+pub mod limits;
 pub mod render;
 pub mod transport;
 
@@ -25,6 +26,9 @@ pub mod bindings {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "connector",
+        // Imports may trap: that is how the host ends a runaway call (a
+        // flood of requests, a call past its deadline).
+        imports: { default: trappable },
     });
 }
 

@@ -7,6 +7,7 @@ use ghl_rankr_host::credentials::{credential, TokenFile};
 use ghl_rankr_host::egress::Allowlist;
 use ghl_rankr_host::engine::{ConnectorEngine, Env, TokenStore};
 use ghl_rankr_host::files::{read_optional, write_atomic};
+use ghl_rankr_host::limits::Limits;
 use ghl_rankr_host::render;
 use ghl_rankr_host::transport::UreqTransport;
 use ghl_rankr_host::types::{StatsRequest, SyncFailure, SyncReport, TagDetailsEvent, TagSyncEvent};
@@ -72,6 +73,19 @@ struct Cli {
     /// Time budget of the whole operation, in seconds (default 900).
     #[arg(long, global = true, value_name = "SECS")]
     deadline: Option<u64>,
+    /// Hard wall-time limit of one component call, in seconds (the host
+    /// stops the component; default: 1200, or the deadline plus 60).
+    #[arg(long, global = true, value_name = "SECS")]
+    call_timeout: Option<u64>,
+    /// Linear memory the component may use, in MiB.
+    #[arg(long, global = true, value_name = "MIB", default_value_t = 64)]
+    memory_mib: usize,
+    /// Meter the component with this much fuel per call (off by default).
+    #[arg(long, global = true, value_name = "UNITS")]
+    fuel: Option<u64>,
+    /// Most HTTP requests one call may make.
+    #[arg(long, global = true, value_name = "N", default_value_t = 100_000)]
+    max_requests: u32,
     #[command(subcommand)]
     command: Command,
 }
@@ -159,9 +173,21 @@ fn pick(flag: Option<String>, env: &str, file: Option<&String>, default: &str) -
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let defaults = Limits::default();
+    let limits = Limits {
+        call_timeout: match (cli.call_timeout, cli.deadline) {
+            (Some(secs), _) => Duration::from_secs(secs.max(1)),
+            (None, Some(d)) => defaults.call_timeout.max(Duration::from_secs(d.saturating_add(60))),
+            (None, None) => defaults.call_timeout,
+        },
+        fuel: cli.fuel,
+        memory_bytes: cli.memory_mib.clamp(16, 4096) * 1024 * 1024,
+        max_requests: cli.max_requests.max(1),
+        ..defaults
+    };
     let engine = match &cli.component {
-        Some(path) => ConnectorEngine::from_file(path)?,
-        None => ConnectorEngine::embedded()?,
+        Some(path) => ConnectorEngine::from_file(path, limits)?,
+        None => ConnectorEngine::new(ghl_rankr_host::EMBEDDED_COMPONENT, limits)?,
     };
     if let Command::Demo = cli.command {
         ghl_rankr_host::demo::run(&engine, &mut std::io::stdout(), cli.json)?;

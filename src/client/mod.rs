@@ -142,11 +142,11 @@ impl<'h, H: Host + ?Sized> Exchange<'h, H> {
             if sent > 1 {
                 self.retries += 1;
             }
+            let outcome = self.host.send(&request);
             if service == Service::Ghl {
                 let now = self.host.now_ms();
-                self.pacer.on_send(now);
+                self.pacer.on_exchange(now);
             }
-            let outcome = self.host.send(&request);
             let (wait, what) = match outcome {
                 Ok(resp) => {
                     if service == Service::Ghl {

@@ -102,8 +102,11 @@ impl Pacer {
         Ok(free_at.saturating_sub(now) + EDGE_MARGIN_MS)
     }
 
-    /// A request is leaving now.
-    pub fn on_send(&mut self, now: u64) {
+    /// A request went out and its exchange ended at `now`. The answer's time
+    /// is the latest moment the server can have counted the request, so the
+    /// window is reckoned from it: a server that counts on receipt, later
+    /// than our send, never sees us early.
+    pub fn on_exchange(&mut self, now: u64) {
         self.sent.push_back(now);
         // The server's count is stale from here until the answer; spend one.
         if let Some(r) = self.limits.remaining.as_mut() {
@@ -191,7 +194,7 @@ mod tests {
         assert_eq!(p.wait_ms(0), Ok(0), "nothing known yet");
         for (i, t) in [0u64, 400, 800].into_iter().enumerate() {
             assert_eq!(p.wait_ms(t), Ok(0));
-            p.on_send(t);
+            p.on_exchange(t);
             p.observe(&answer(3, 2 - i as u32, 1000, 100));
         }
         // Three sent at t=0,400,800 in a 3-per-second window: the fourth
@@ -199,7 +202,7 @@ mod tests {
         assert_eq!(p.wait_ms(810), Ok(190 + EDGE_MARGIN_MS));
         // After the wait, the first request has aged out: one may go.
         assert_eq!(p.wait_ms(1000 + EDGE_MARGIN_MS), Ok(0));
-        p.on_send(1025);
+        p.on_exchange(1025);
         p.observe(&answer(3, 0, 1000, 100));
         // The next waits for the one sent at t=400.
         assert_eq!(p.wait_ms(1030), Ok(370 + EDGE_MARGIN_MS));
@@ -208,7 +211,7 @@ mod tests {
     #[test]
     fn someone_else_spent_the_window() {
         let mut p = Pacer::default();
-        p.on_send(0);
+        p.on_exchange(0);
         p.observe(&answer(100, 0, 10_000, 100));
         // Our one request is the oldest: wait for it.
         assert_eq!(p.wait_ms(5), Ok(9_995 + EDGE_MARGIN_MS));
@@ -221,10 +224,10 @@ mod tests {
     #[test]
     fn daily_budget_stops() {
         let mut p = Pacer::default();
-        p.on_send(0);
+        p.on_exchange(0);
         p.observe(&answer(100, 99, 10_000, 1));
         assert_eq!(p.wait_ms(1), Ok(0));
-        p.on_send(1);
+        p.on_exchange(1);
         assert_eq!(
             p.wait_ms(2),
             Err(DailyBudgetSpent {
