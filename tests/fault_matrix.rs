@@ -14,6 +14,7 @@ mod common;
 use common::engine;
 use ghl_rankr_host::clock::{Clock, VirtualClock};
 use ghl_rankr_host::config::{self, ConfigFile, Secret, SettingsParts};
+use ghl_rankr_host::credentials::Tokens;
 use ghl_rankr_host::engine::{Env, TokenStore};
 use ghl_rankr_host::fakes::world::{FakeWorld, GHL_ORIGIN, RANKR_ORIGIN};
 use ghl_rankr_host::fakes::{GhlFault, GhlState, OAuthServer, RankrFault, RankrState, RateLimits};
@@ -51,10 +52,10 @@ fn settings() -> Settings {
 
 /// Rotated pairs the host was asked to store.
 #[derive(Default)]
-struct Captured(Mutex<Vec<OauthTokens>>);
+struct Captured(Mutex<Vec<Tokens>>);
 
 impl TokenStore for Captured {
-    fn store(&self, t: &OauthTokens) -> Result<(), String> {
+    fn store(&self, t: &Tokens) -> Result<(), String> {
         self.0.lock().unwrap().push(t.clone());
         Ok(())
     }
@@ -268,7 +269,7 @@ fn a_401_refreshes_once_stores_the_pair_first_and_replays() {
     let stored = store.0.lock().unwrap().clone();
     assert_eq!(stored.len(), 1, "stored before use");
     let rotated = r.rotated_tokens.expect("the report carries the new pair");
-    assert_eq!(rotated.refresh_token, stored[0].refresh_token);
+    assert_eq!(rotated.refresh_token, stored[0].refresh_token.expose());
     let g = w.ghl.lock().unwrap();
     let o = g.oauth.as_ref().unwrap();
     assert_eq!(o.refreshes, 1);

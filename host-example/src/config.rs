@@ -139,7 +139,7 @@ impl ConfigFile {
 /// Everything needed to build the component's settings.
 pub struct SettingsParts<'a> {
     pub ghl_base_url: String,
-    pub ghl_credential: types::Credential,
+    pub ghl_credential: crate::credentials::Credential,
     pub rankr_base_url: String,
     pub rankr_api_key: &'a Secret,
     pub page_size: Option<u32>,
@@ -162,7 +162,7 @@ impl<'a> SettingsParts<'a> {
     ) -> Self {
         SettingsParts {
             ghl_base_url: ghl_base_url.to_string(),
-            ghl_credential: types::Credential::ApiKey(key.expose().to_string()),
+            ghl_credential: crate::credentials::Credential::ApiKey(key.clone()),
             rankr_base_url: rankr_base_url.to_string(),
             rankr_api_key,
             page_size: None,
@@ -180,7 +180,7 @@ pub fn settings(p: SettingsParts<'_>) -> types::Settings {
     let c = p.config;
     types::Settings {
         ghl_base_url: p.ghl_base_url,
-        ghl_credential: p.ghl_credential,
+        ghl_credential: p.ghl_credential.to_wit(),
         rankr_base_url: p.rankr_base_url,
         rankr_api_key: p.rankr_api_key.expose().to_string(),
         page_size: p.page_size.or(c.page_size),
@@ -273,6 +273,24 @@ mod tests {
         assert!(e.contains("page_sise"), "{e}");
         let e = ConfigFile::parse("[[tag_mapping]]\nsource='tag'\ntarget='name'\ntransforms=['trimm']").unwrap_err();
         assert!(e.contains("trimm"), "{e}");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        /// Any text is a settings file or a message saying what is wrong
+        /// (mirrors the `config_file` fuzz target).
+        #[test]
+        fn any_text_parses_or_says_why(text in "(page_size|dry_run|retry|tag_mapping|source|target|transforms|trim|\\[|\\]|=|\"|\n| |[a-z0-9_.{}]){0,80}") {
+            if let Err(e) = ConfigFile::parse(&text) {
+                proptest::prop_assert!(!e.is_empty());
+            }
+        }
+
+        #[test]
+        fn any_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
+            let _ = ConfigFile::parse(&String::from_utf8_lossy(&bytes));
+        }
     }
 
     #[test]

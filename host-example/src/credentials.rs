@@ -9,11 +9,74 @@
 //! Once a token file holds a pair it wins over the environment: after the
 //! first refresh, the refresh token in the environment is spent.
 
+use crate::config::Secret;
 use crate::engine::TokenStore;
 use crate::files::{read_optional, write_atomic};
-use crate::types::{Credential, OauthCredential, OauthTokens};
+use crate::types;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+
+/// An OAuth pair on the host side: secrets are [`Secret`]s (`[redacted]`
+/// in `Debug` and `Display`) until the moment they cross into the component.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tokens {
+    pub access_token: Secret,
+    pub refresh_token: Secret,
+    pub expires_at_ms: Option<u64>,
+    pub scopes: Vec<String>,
+}
+
+impl Tokens {
+    /// From the component's record (a rotated pair it hands over).
+    pub fn from_wit(t: &types::OauthTokens) -> Self {
+        Tokens {
+            access_token: Secret::new(t.access_token.clone()),
+            refresh_token: Secret::new(t.refresh_token.clone()),
+            expires_at_ms: t.expires_at_ms,
+            scopes: t.scopes.clone(),
+        }
+    }
+
+    fn to_wit(&self) -> types::OauthTokens {
+        types::OauthTokens {
+            access_token: self.access_token.expose().to_string(),
+            refresh_token: self.refresh_token.expose().to_string(),
+            expires_at_ms: self.expires_at_ms,
+            scopes: self.scopes.clone(),
+        }
+    }
+}
+
+/// The GHL credential on the host side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// A Private Integration Token.
+    ApiKey(Secret),
+    /// OAuth: the pair and the app that owns it.
+    OAuth {
+        tokens: Tokens,
+        client_id: String,
+        client_secret: Secret,
+    },
+}
+
+impl Credential {
+    /// The component's `credential`, built only at the call boundary.
+    pub fn to_wit(&self) -> types::Credential {
+        match self {
+            Credential::ApiKey(k) => types::Credential::ApiKey(k.expose().to_string()),
+            Credential::OAuth {
+                tokens,
+                client_id,
+                client_secret,
+            } => types::Credential::Oauth(types::OauthCredential {
+                tokens: tokens.to_wit(),
+                client_id: client_id.clone(),
+                client_secret: client_secret.expose().to_string(),
+            }),
+        }
+    }
+}
 
 /// The token file's layout.
 #[derive(Serialize, Deserialize)]
@@ -41,7 +104,7 @@ impl TokenFile {
     }
 
     /// The pair in the file, if the file exists.
-    pub fn load(&self) -> Result<Option<OauthTokens>, String> {
+    pub fn load(&self) -> Result<Option<Tokens>, String> {
         let shown = self.path.display();
         let Some(bytes) = read_optional(&self.path).map_err(|e| format!("cannot read the token file {shown}: {e}"))?
         else {
@@ -50,9 +113,9 @@ impl TokenFile {
         let b: TokenFileBody = serde_json::from_slice(&bytes).map_err(|e| {
             format!("the token file {shown} is not a token file this tool wrote ({e}); fix or remove it")
         })?;
-        Ok(Some(OauthTokens {
-            access_token: b.access_token,
-            refresh_token: b.refresh_token,
+        Ok(Some(Tokens {
+            access_token: Secret::new(b.access_token),
+            refresh_token: Secret::new(b.refresh_token),
             expires_at_ms: b.expires_at_ms,
             scopes: b.scopes,
         }))
@@ -60,10 +123,10 @@ impl TokenFile {
 }
 
 impl TokenStore for TokenFile {
-    fn store(&self, t: &OauthTokens) -> Result<(), String> {
+    fn store(&self, t: &Tokens) -> Result<(), String> {
         let body = TokenFileBody {
-            access_token: t.access_token.clone(),
-            refresh_token: t.refresh_token.clone(),
+            access_token: t.access_token.expose().to_string(),
+            refresh_token: t.refresh_token.expose().to_string(),
             expires_at_ms: t.expires_at_ms,
             scopes: t.scopes.clone(),
         };
@@ -84,7 +147,7 @@ pub fn credential(env: &dyn Fn(&str) -> Option<String>, file: Option<&TokenFile>
     let refresh = var("GHL_REFRESH_TOKEN");
     if from_file.is_none() && refresh.is_none() {
         return match var("GHL_ACCESS_TOKEN") {
-            Some(k) => Ok(Credential::ApiKey(k)),
+            Some(k) => Ok(Credential::ApiKey(Secret::new(k))),
             None => Err("GHL_ACCESS_TOKEN is not set; export a Private Integration Token, or GHL_REFRESH_TOKEN with GHL_CLIENT_ID and GHL_CLIENT_SECRET for OAuth (secrets are read from the environment only)".into()),
         };
     }
@@ -93,20 +156,20 @@ pub fn credential(env: &dyn Fn(&str) -> Option<String>, file: Option<&TokenFile>
         var("GHL_CLIENT_SECRET").ok_or("GHL_CLIENT_SECRET is not set; OAuth refresh needs the app's client secret")?;
     let tokens = match from_file {
         Some(t) => t,
-        None => OauthTokens {
-            access_token: var("GHL_ACCESS_TOKEN").unwrap_or_default(),
-            refresh_token: refresh.unwrap_or_default(),
+        None => Tokens {
+            access_token: Secret::new(var("GHL_ACCESS_TOKEN").unwrap_or_default()),
+            refresh_token: Secret::new(refresh.unwrap_or_default()),
             expires_at_ms: None,
             scopes: var("GHL_SCOPES")
                 .map(|s| s.split_whitespace().map(str::to_string).collect())
                 .unwrap_or_default(),
         },
     };
-    Ok(Credential::Oauth(OauthCredential {
+    Ok(Credential::OAuth {
         tokens,
         client_id,
-        client_secret,
-    }))
+        client_secret: Secret::new(client_secret),
+    })
 }
 
 #[cfg(test)]
@@ -122,7 +185,8 @@ mod tests {
     #[test]
     fn api_key_oauth_and_the_file_wins() {
         let c = credential(&env(&[("GHL_ACCESS_TOKEN", "pit")]), None).unwrap();
-        assert!(matches!(c, Credential::ApiKey(k) if k == "pit"));
+        assert!(matches!(&c, Credential::ApiKey(k) if k.expose() == "pit"));
+        assert_eq!(format!("{c:?}"), "ApiKey([redacted])");
         let e = credential(&env(&[("GHL_REFRESH_TOKEN", "r1")]), None).unwrap_err();
         assert!(e.contains("GHL_CLIENT_ID"), "{e}");
         let oauth = env(&[
@@ -131,25 +195,34 @@ mod tests {
             ("GHL_CLIENT_SECRET", "s"),
             ("GHL_SCOPES", "socialplanner/tag.readonly socialplanner/post.readonly"),
         ]);
-        match credential(&oauth, None).unwrap() {
-            Credential::Oauth(o) => {
-                assert_eq!(o.tokens.refresh_token, "r1");
-                assert_eq!(o.tokens.scopes.len(), 2);
+        let c = credential(&oauth, None).unwrap();
+        let text = format!("{c:?}");
+        assert!(!text.contains("r1") && !text.contains("\"s\""), "{text}");
+        match c {
+            Credential::OAuth { tokens, .. } => {
+                assert_eq!(tokens.refresh_token.expose(), "r1");
+                assert_eq!(tokens.scopes.len(), 2);
             }
             other => panic!("{other:?}"),
         }
         let dir = std::env::temp_dir().join(format!("ghl-rankr-cred-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let f = TokenFile::new(&dir.join("tokens.json"));
-        f.store(&OauthTokens {
-            access_token: "a2".into(),
-            refresh_token: "r2".into(),
+        f.store(&Tokens {
+            access_token: Secret::new("a2"),
+            refresh_token: Secret::new("r2"),
             expires_at_ms: Some(5),
             scopes: vec![],
         })
         .unwrap();
         match credential(&oauth, Some(&f)).unwrap() {
-            Credential::Oauth(o) => assert_eq!(o.tokens.refresh_token, "r2", "the file wins over the spent env token"),
+            Credential::OAuth { tokens, .. } => {
+                assert_eq!(
+                    tokens.refresh_token.expose(),
+                    "r2",
+                    "the file wins over the spent env token"
+                )
+            }
             other => panic!("{other:?}"),
         }
         std::fs::write(dir.join("tokens.json"), "{}").unwrap();

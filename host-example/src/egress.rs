@@ -83,8 +83,33 @@ impl<T: HttpTransport> Allowlist<T> {
     }
 }
 
+/// Headers the host owns. A component that set `Host` could steer an
+/// allowed connection to another virtual host (as in Spin's
+/// CVE-2024-32980); framing and proxy headers could smuggle requests.
+const HOST_OWNED_HEADERS: [&str; 8] = [
+    "host",
+    "connection",
+    "content-length",
+    "transfer-encoding",
+    "te",
+    "upgrade",
+    "proxy-authorization",
+    "proxy-connection",
+];
+
 impl<T: HttpTransport> HttpTransport for Allowlist<T> {
     fn send(&self, request: &Request) -> Result<Response, TransportError> {
+        if let Some(h) = request
+            .headers
+            .iter()
+            .find(|h| HOST_OWNED_HEADERS.contains(&h.name.to_ascii_lowercase().as_str()))
+        {
+            tracing::warn!(target: "ghl_rankr::egress", header = %h.name, "request denied: host-owned header");
+            return Err(TransportError::Denied(format!(
+                "the `{}` header is set by the host, not the component",
+                h.name
+            )));
+        }
         let origin = Origin::of(&request.url).map_err(TransportError::Denied)?;
         if !self.allowed.contains(&origin) {
             tracing::warn!(target: "ghl_rankr::egress", %origin, "request denied: origin not allowed");
@@ -141,10 +166,29 @@ mod tests {
             "ftp://services.leadconnectorhq.com/x",
             "file:///etc/passwd",
             "http://10.0.0.1/x",
+            "http:///x",
+            "https://:443/x",
+            "https://services.leadconnectorhq.com@evil.example/x",
         ] {
             assert!(
                 matches!(a.send(&req(denied)), Err(TransportError::Denied(_))),
                 "{denied} was let through"
+            );
+        }
+    }
+
+    #[test]
+    fn host_owned_headers_are_refused() {
+        let a = Allowlist::new(ok(), &["https://services.leadconnectorhq.com"]);
+        for name in ["Host", "host", "Transfer-Encoding", "Content-Length", "Connection"] {
+            let mut r = req("https://services.leadconnectorhq.com/x");
+            r.headers.push(crate::http::Header {
+                name: name.into(),
+                value: "evil.example".into(),
+            });
+            assert!(
+                matches!(a.send(&r), Err(TransportError::Denied(m)) if m.contains(name)),
+                "{name} was let through"
             );
         }
     }

@@ -8,6 +8,7 @@
 use crate::bindings::rankr::ghl_connector::{host, http};
 use crate::bindings::{Connector, ConnectorPre};
 use crate::clock::Clock;
+use crate::credentials::Tokens;
 use crate::limits::{Limits, Runaway, EPOCH_TICK};
 use crate::transport::HttpTransport;
 use crate::types::{OauthTokens, Settings, StatsRequest, TagDetailsEvent, TagSyncEvent};
@@ -31,7 +32,7 @@ pub struct LogLine {
 /// Where rotated OAuth tokens are kept (the CLI's `--token-file`).
 pub trait TokenStore: Send + Sync {
     /// Persists the pair durably before returning; an error stops the sync.
-    fn store(&self, tokens: &OauthTokens) -> Result<(), String>;
+    fn store(&self, tokens: &Tokens) -> Result<(), String>;
 }
 
 /// What an operation runs against: the transport, the clock, where rotated
@@ -220,7 +221,7 @@ impl host::Host for HostState {
 
     fn store_tokens(&mut self, tokens: OauthTokens) -> wasmtime::Result<Result<(), String>> {
         Ok(match &self.env.tokens {
-            Some(store) => store.store(&tokens),
+            Some(store) => store.store(&Tokens::from_wit(&tokens)),
             None => Ok(()),
         })
     }

@@ -322,3 +322,34 @@ fn a_crash_before_the_state_save_and_a_deadline_both_resume_without_duplicates()
     assert!(r.applied_twice().is_empty(), "changed twice: {:?}", r.applied_twice());
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn a_refused_refresh_exits_4_and_prints_no_secret_at_trace_level() {
+    let w = world(120, |g, _| {
+        let mut o = OAuthServer::new("app-1", CLIENT_SECRET, "refresh-canary-0", "access-canary-0", 0, 86_399);
+        o.refuse = true;
+        g.oauth = Some(o);
+        g.fault_at(1, GhlFault::ExpireToken);
+    });
+    let dir = temp_dir("refused");
+    let tokens = dir.join("tokens.json");
+    let out = run(
+        &w,
+        &oauth_env(),
+        &[
+            "--token-file",
+            tokens.to_str().unwrap(),
+            "tag-sync",
+            "--location",
+            DEMO_LOCATION,
+        ],
+    );
+    assert_eq!(out.status.code(), Some(4), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("authorize the connection again"), "{stderr}");
+    assert!(!tokens.exists(), "nothing rotated, nothing written");
+    let g = w.ghl.state.lock().unwrap();
+    let refreshes = g.requests.iter().filter(|r| r.url == "/oauth/token").count();
+    assert_eq!(refreshes, 1, "a refused refresh is not retried");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -1,0 +1,57 @@
+//! Any bytes as every GHL answer: the envelopes alone, then the three
+//! operations over a host that answers every request with them.
+#![no_main]
+
+mod common;
+
+use ghl_rankr_connector::client::parse_json;
+use ghl_rankr_connector::ghl::model::{PostEnvelope, StatisticsEnvelope, TagsEnvelope};
+use ghl_rankr_connector::io::{Request, Response, TransportError};
+use ghl_rankr_connector::testing::ScriptedHost;
+use ghl_rankr_connector::{
+    stats_sync, tag_details_push, tag_sync, Service, StatsRequest, TagDetailsEvent, TagSyncEvent,
+};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = parse_json::<TagsEnvelope>(Service::Ghl, "x", data);
+    let _ = parse_json::<PostEnvelope>(Service::Ghl, "x", data);
+    let _ = parse_json::<StatisticsEnvelope>(Service::Ghl, "x", data);
+    let body = data.to_vec();
+    let mut host = ScriptedHost::new(move |r: &Request| -> Result<Response, TransportError> {
+        let status = if r.url.contains("ghl.test") { 200 } else { 503 };
+        Ok(Response {
+            status,
+            headers: vec![],
+            body: body.clone(),
+        })
+    });
+    let s = common::settings();
+    let _ = tag_sync(
+        &mut host,
+        &s,
+        &TagSyncEvent {
+            location_id: "l".into(),
+            post_id: Some("p".into()),
+            tag_ids: None,
+        },
+        None,
+    );
+    let _ = tag_details_push(
+        &mut host,
+        &s,
+        &TagDetailsEvent {
+            location_id: "l".into(),
+            tag_ids: vec!["a".into()],
+        },
+        None,
+    );
+    let req = StatsRequest {
+        location_id: "l".into(),
+        profile_ids: vec!["p".into()],
+        platforms: vec![],
+        dashboard_id: "d".into(),
+        as_of: Some("2026-01-01".into()),
+    };
+    let _ = stats_sync(&mut host, &s, &req, None);
+});

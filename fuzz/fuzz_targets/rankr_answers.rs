@@ -1,0 +1,47 @@
+//! Any bytes as every Rankr answer (and as its error body), behind a GHL
+//! that serves two tags.
+#![no_main]
+
+mod common;
+
+use ghl_rankr_connector::client::{error_message, parse_json};
+use ghl_rankr_connector::io::{Request, Response, TransportError};
+use ghl_rankr_connector::rankr::model::{MetricBatchResponse, Problem, TagBatchResponse, TagListPage};
+use ghl_rankr_connector::testing::ScriptedHost;
+use ghl_rankr_connector::{tag_sync, Service, TagSyncEvent};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = parse_json::<TagBatchResponse>(Service::Rankr, "x", data);
+    let _ = parse_json::<MetricBatchResponse>(Service::Rankr, "x", data);
+    let _ = parse_json::<TagListPage>(Service::Rankr, "x", data);
+    let _ = parse_json::<Problem>(Service::Rankr, "x", data);
+    let status = data.first().map_or(200, |b| [200u16, 409, 422, 500][*b as usize % 4]);
+    let _ = error_message(&Response {
+        status,
+        headers: vec![],
+        body: data.to_vec(),
+    });
+    let body = data.to_vec();
+    let mut host = ScriptedHost::new(move |r: &Request| -> Result<Response, TransportError> {
+        if r.url.contains("ghl.test") {
+            let tags = br#"{"results":{"tags":[{"_id":"a","tag":"A"},{"_id":"b","tag":"B"}],"count":2}}"#;
+            return Ok(Response {
+                status: 200,
+                headers: vec![],
+                body: tags.to_vec(),
+            });
+        }
+        Ok(Response {
+            status,
+            headers: vec![],
+            body: body.clone(),
+        })
+    });
+    let e = TagSyncEvent {
+        location_id: "l".into(),
+        post_id: Some("p".into()),
+        tag_ids: Some(vec!["a".into()]),
+    };
+    let _ = tag_sync(&mut host, &common::settings(), &e, None);
+});

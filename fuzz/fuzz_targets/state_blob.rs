@@ -1,0 +1,47 @@
+//! Any bytes as a state blob: decoded alone, then handed to tag-sync and
+//! stats-sync.
+#![no_main]
+
+mod common;
+
+use ghl_rankr_connector::io::{Request, Response, TransportError};
+use ghl_rankr_connector::state;
+use ghl_rankr_connector::testing::ScriptedHost;
+use ghl_rankr_connector::{stats_sync, tag_sync, StatsRequest, TagSyncEvent};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = state::decode_tags(Some(data), "l");
+    let _ = state::decode_stats(Some(data), "l", "d");
+    let mut host = ScriptedHost::new(|r: &Request| -> Result<Response, TransportError> {
+        let body: &[u8] = if r.url.contains("ghl.test") {
+            br#"{"results":{"tags":[{"_id":"a","tag":"A"}],"count":1}}"#
+        } else {
+            br#"{"results":[{"externalId":"a","status":"created"}],"data":[],"nextCursor":null}"#
+        };
+        Ok(Response {
+            status: 200,
+            headers: vec![],
+            body: body.to_vec(),
+        })
+    });
+    let s = common::settings();
+    let _ = tag_sync(
+        &mut host,
+        &s,
+        &TagSyncEvent {
+            location_id: "l".into(),
+            post_id: None,
+            tag_ids: None,
+        },
+        Some(data),
+    );
+    let req = StatsRequest {
+        location_id: "l".into(),
+        profile_ids: vec!["p".into()],
+        platforms: vec![],
+        dashboard_id: "d".into(),
+        as_of: Some("2026-01-01".into()),
+    };
+    let _ = stats_sync(&mut host, &s, &req, Some(data));
+});
