@@ -120,6 +120,7 @@ impl Host for Imports {
                 http::TransportError::Io(m) => io::TransportError::Io(m),
                 http::TransportError::Denied(m) => io::TransportError::Denied(m),
                 http::TransportError::InvalidRequest(m) => io::TransportError::InvalidRequest(m),
+                http::TransportError::TooLarge(n) => io::TransportError::TooLarge(n),
             }),
         }
     }

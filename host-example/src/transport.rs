@@ -87,9 +87,7 @@ impl HttpTransport for UreqTransport {
                 _ => TransportError::Io(e.to_string()),
             })?;
         if body.len() as u64 > MAX_RESPONSE_BYTES {
-            return Err(TransportError::Io(format!(
-                "response body is larger than {MAX_RESPONSE_BYTES} bytes"
-            )));
+            return Err(TransportError::TooLarge(MAX_RESPONSE_BYTES));
         }
         Ok(Response { status, headers, body })
     }

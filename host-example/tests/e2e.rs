@@ -74,10 +74,15 @@ fn json_out(o: &Output) -> Value {
 fn no_secrets(o: &Output) {
     for stream in [&o.stdout, &o.stderr] {
         let text = String::from_utf8_lossy(stream);
-        assert!(
-            !text.contains("ghl-canary-token") && !text.contains("rankr-canary-key"),
-            "a secret was printed:\n{text}"
-        );
+        // The canaries of these tests, and the demo's own credentials.
+        for secret in [
+            "ghl-canary-token",
+            "rankr-canary-key",
+            "demo-ghl-private-integration-token",
+            "demo-rankr-api-key",
+        ] {
+            assert!(!text.contains(secret), "a secret was printed:\n{text}");
+        }
         // Wire dumps would split a token across lines; no auth header may be printed at all.
         assert!(
             !text.to_ascii_lowercase().contains("bearer"),
@@ -282,8 +287,9 @@ transforms = ["slugify"]
 
 #[test]
 fn demo_runs_and_shows_paging_tags_and_points() {
-    let out = Command::new(BIN).arg("demo").output().unwrap();
+    let out = Command::new(BIN).arg("demo").env("RUST_LOG", "trace").output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    no_secrets(&out);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("fetched 260 · created 260"), "{text}");
     assert!(text.contains("GHL tag pages read: 3"), "{text}");
@@ -434,4 +440,40 @@ fn a_traversing_location_id_stays_one_path_segment() {
     );
     // The fake GHL saw the decoded id as the location and refused it (403).
     assert!(String::from_utf8_lossy(&out.stderr).contains("forbidden"));
+}
+
+#[test]
+fn an_answer_over_the_body_limit_is_refused_once_not_retried() {
+    use ghl_rankr_host::fakes::server::{FakeResponse, FakeServer};
+    let w = world(1);
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = calls.clone();
+    let huge = FakeServer::start(move |_| {
+        seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        FakeResponse {
+            status: 200,
+            headers: vec![("Content-Type".into(), "application/json".into())],
+            body: vec![b' '; 11 * 1024 * 1024],
+        }
+        .into()
+    })
+    .unwrap();
+    let out = run(
+        &w,
+        &[
+            "--ghl-base-url",
+            &huge.base_url,
+            "tag-sync",
+            "--location",
+            DEMO_LOCATION,
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("larger than the host's limit of 10485760 bytes"), "{err}");
+    assert_eq!(
+        calls.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "a too-large answer is not retried"
+    );
 }

@@ -76,6 +76,8 @@ pub enum TransportError {
     Io(String),
     Denied(String),
     InvalidRequest(String),
+    /// The body passed the host's limit (bytes).
+    TooLarge(u64),
 }
 
 impl TransportError {
@@ -96,6 +98,10 @@ impl fmt::Display for TransportError {
             TransportError::Io(m) => write!(f, "connection broke: {m}"),
             TransportError::Denied(m) => write!(f, "denied by the host: {m}"),
             TransportError::InvalidRequest(m) => write!(f, "invalid request: {m}"),
+            TransportError::TooLarge(n) => write!(
+                f,
+                "the answer is larger than the host's limit of {n} bytes (not retried)"
+            ),
         }
     }
 }
