@@ -17,7 +17,7 @@ use anyhow::Context as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime::{Engine, ResourceLimiter, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -46,6 +46,25 @@ pub struct Env {
     pub captured_logs: Option<Arc<Mutex<Vec<LogLine>>>>,
 }
 
+/// What one call used (for `bench` and for hosts that meter).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CallStats {
+    /// The largest linear memory the component asked for, in bytes.
+    pub peak_memory_bytes: usize,
+    /// `http.send` calls made.
+    pub requests: u32,
+}
+
+/// How the engine is built.
+#[derive(Debug, Clone, Default)]
+pub struct Build {
+    /// The pooling instance allocator (fast instantiation; reserves address
+    /// space up front).
+    pub pooling: bool,
+    /// Cache compiled code here (see [`crate::cache`]).
+    pub cache_dir: Option<std::path::PathBuf>,
+}
+
 /// A store's data: WASI (the component's std needs it; it is given no
 /// files, no sockets, no environment), the connector's own imports, and
 /// what this call may still use.
@@ -68,6 +87,7 @@ const MAX_LOG_TEXT: usize = 4096;
 struct Limiter {
     memory_bytes: usize,
     instances: usize,
+    peak: usize,
 }
 
 impl ResourceLimiter for Limiter {
@@ -75,6 +95,7 @@ impl ResourceLimiter for Limiter {
         if desired > self.memory_bytes {
             return Err(wasmtime::Error::new(Runaway::Memory(self.memory_bytes)));
         }
+        self.peak = self.peak.max(desired);
         Ok(true)
     }
 
@@ -266,6 +287,7 @@ pub struct ConnectorEngine {
     engine: Engine,
     pre: ConnectorPre<HostState>,
     limits: Limits,
+    start: crate::cache::Start,
     _ticker: EpochTicker,
 }
 
@@ -288,12 +310,27 @@ impl ConnectorEngine {
 
     /// Compiles and links once; every call is held to `limits`.
     pub fn new(bytes: &[u8], limits: Limits) -> anyhow::Result<Self> {
+        Self::build(bytes, limits, &Build::default())
+    }
+
+    /// As [`ConnectorEngine::new`], with the pooling allocator and the
+    /// compile cache as `build` says.
+    pub fn build(bytes: &[u8], limits: Limits, build: &Build) -> anyhow::Result<Self> {
         let mut config = wasmtime::Config::new();
         config.epoch_interruption(true);
         config.max_wasm_stack(limits.max_wasm_stack);
         config.consume_fuel(limits.fuel.is_some());
+        if build.pooling {
+            let mut pool = wasmtime::PoolingAllocationConfig::default();
+            pool.total_component_instances(64)
+                .total_core_instances(limits.instances as u32 * 4)
+                .total_memories(limits.instances as u32 * 4)
+                .total_tables(limits.instances as u32 * 4)
+                .max_memory_size(limits.memory_bytes);
+            config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+        }
         let engine = Engine::new(&config).map_err(anyhow::Error::from)?;
-        let component = Component::new(&engine, bytes)
+        let (component, start) = crate::cache::load_or_compile(&engine, bytes, build.cache_dir.as_deref())
             .map_err(anyhow::Error::from)
             .context("compiling the component (is it a wasm32-wasip2 component of rankr:ghl-connector@0.2.0?)")?;
         let mut linker: Linker<HostState> = Linker::new(&engine);
@@ -309,6 +346,7 @@ impl ConnectorEngine {
             engine,
             pre,
             limits,
+            start,
             _ticker: ticker,
         })
     }
@@ -316,6 +354,37 @@ impl ConnectorEngine {
     /// The limits every call is held to.
     pub fn limits(&self) -> &Limits {
         &self.limits
+    }
+
+    /// Whether the component came from the compile cache, and the time.
+    pub fn start(&self) -> crate::cache::Start {
+        self.start
+    }
+
+    /// A fresh store and instance, as every call makes (for measuring).
+    pub fn instantiate_only(&self, env: &Env) -> anyhow::Result<()> {
+        self.instance(env).map(|_| ())
+    }
+
+    /// `tag-sync`, also returning what the call used.
+    pub fn tag_sync_with_stats(
+        &self,
+        env: &Env,
+        settings: &Settings,
+        event: &TagSyncEvent,
+        state: Option<&[u8]>,
+    ) -> anyhow::Result<(Result<SyncReport, SyncFailure>, CallStats)> {
+        let (mut store, c) = self.instance(env)?;
+        let result = c
+            .rankr_ghl_connector_sync()
+            .call_tag_sync(&mut store, settings, event, state)
+            .map_err(|e| self.runaway_or(e, "running tag-sync"))?;
+        let data = store.data();
+        let stats = CallStats {
+            peak_memory_bytes: data.limiter.peak,
+            requests: data.requests,
+        };
+        Ok((result, stats))
     }
 
     fn instance(&self, env: &Env) -> anyhow::Result<(Store<HostState>, Connector)> {
@@ -327,6 +396,7 @@ impl ConnectorEngine {
             limiter: Limiter {
                 memory_bytes: limits.memory_bytes,
                 instances: limits.instances,
+                peak: 0,
             },
             deadline: Instant::now() + limits.call_timeout,
             limits: limits.clone(),

@@ -9,6 +9,8 @@
 //! - [`config`]: the TOML settings file;
 //! - [`fakes`]: GHL and Rankr servers on loopback, for the demo and tests.
 
+pub mod bench;
+pub mod cache;
 pub mod clock;
 pub mod config;
 pub mod credentials;

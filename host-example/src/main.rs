@@ -5,7 +5,7 @@ use ghl_rankr_host::clock::SystemClock;
 use ghl_rankr_host::config::{settings, ConfigFile, Secret, SettingsParts};
 use ghl_rankr_host::credentials::{credential, TokenFile};
 use ghl_rankr_host::egress::Allowlist;
-use ghl_rankr_host::engine::{ConnectorEngine, Env, TokenStore};
+use ghl_rankr_host::engine::{Build, ConnectorEngine, Env, TokenStore};
 use ghl_rankr_host::files::{read_optional, write_atomic};
 use ghl_rankr_host::limits::Limits;
 use ghl_rankr_host::render;
@@ -86,6 +86,10 @@ struct Cli {
     /// Most HTTP requests one call may make.
     #[arg(long, global = true, value_name = "N", default_value_t = 100_000)]
     max_requests: u32,
+    /// Do not use the compiled-component cache (GHL_RANKR_CACHE_DIR, else
+    /// ~/.cache/ghl-rankr): compile at every start.
+    #[arg(long, global = true)]
+    no_cache: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -127,6 +131,14 @@ enum Command {
     },
     /// Run all three operations against fake GHL and Rankr servers on loopback.
     Demo,
+    /// Measure compile, start-up, instantiation, CPU per tag (wasm and
+    /// native), guest memory and request counts, in process (build with
+    /// --release for meaningful figures).
+    Bench {
+        /// Repetitions of each timed measurement (medians are printed).
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
 }
 
 fn main() -> ExitCode {
@@ -185,10 +197,32 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         max_requests: cli.max_requests.max(1),
         ..defaults
     };
-    let engine = match &cli.component {
-        Some(path) => ConnectorEngine::from_file(path, limits)?,
-        None => ConnectorEngine::new(ghl_rankr_host::EMBEDDED_COMPONENT, limits)?,
+    let bytes = match &cli.component {
+        Some(path) => {
+            std::fs::read(path).map_err(|e| anyhow::anyhow!("reading the component {}: {e}", path.display()))?
+        }
+        None => ghl_rankr_host::EMBEDDED_COMPONENT.to_vec(),
     };
+    if let Command::Bench { runs } = cli.command {
+        let figures = ghl_rankr_host::bench::run(&bytes, runs)?;
+        if cli.json {
+            println!("{}", serde_json::to_string_pretty(&figures)?);
+        } else {
+            print!("{}", ghl_rankr_host::bench::table(&figures));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let build = Build {
+        pooling: false,
+        cache_dir: if cli.no_cache {
+            None
+        } else {
+            ghl_rankr_host::cache::default_dir()
+        },
+    };
+    let engine = ConnectorEngine::build(&bytes, limits, &build)?;
+    let start = engine.start();
+    tracing::debug!(target: "ghl_rankr::start", warm = start.warm, ms = start.ms, "component ready");
     if let Command::Demo = cli.command {
         ghl_rankr_host::demo::run(&engine, &mut std::io::stdout(), cli.json)?;
         return Ok(ExitCode::SUCCESS);
@@ -278,7 +312,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             ("stats-sync", engine.stats_sync(&env, &settings, &request, state)?)
         }
-        Command::Demo => unreachable!("handled above"),
+        Command::Demo | Command::Bench { .. } => unreachable!("handled above"),
     };
     // The state describes what was written, on success and on failure alike.
     let new_state = match &result {

@@ -1,0 +1,312 @@
+//! `ghl-rankr bench`: figures a platform pays for, measured in process
+//! against an in-memory transport (no sockets), medians of repeated runs.
+//!
+//! The transport answers from bodies rendered before timing starts, so the
+//! time measured is the connector's: parsing pages, mapping, hashing,
+//! building batches, the state. The same answers feed the same core code
+//! compiled natively, for the wasm/native ratio.
+
+use crate::clock::SystemClock;
+use crate::config::{self, ConfigFile, Secret, SettingsParts};
+use crate::engine::{Build, ConnectorEngine, Env};
+use crate::http::{Request, Response, TransportError};
+use crate::limits::Limits;
+use crate::transport::HttpTransport;
+use crate::types::TagSyncEvent;
+use anyhow::{anyhow, Context as _};
+use serde::Serialize;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+const GHL: &str = "https://ghl.bench";
+const RANKR: &str = "https://rankr.bench";
+const LOCATION: &str = "bench-location";
+const PAGE: usize = 100;
+
+/// The figures, named as BENCHMARKS.md and `--json` name them.
+#[derive(Debug, Clone, Serialize)]
+pub struct Figures {
+    pub component_bytes: usize,
+    pub compile_ms: f64,
+    pub deserialize_ms: f64,
+    pub instantiate_us: f64,
+    pub tag_sync_ns_per_tag_wasm: f64,
+    pub tag_sync_ns_per_tag_native: f64,
+    pub wasm_native_ratio: f64,
+    pub peak_guest_memory_bytes: usize,
+    pub requests_100k_first: u32,
+    pub requests_100k_rerun: u32,
+}
+
+/// GHL pages and Rankr answers for `n` tags, rendered up front.
+pub struct Canned {
+    pages: Vec<Vec<u8>>,
+    batches: Vec<Vec<u8>>,
+    posts: AtomicUsize,
+}
+
+impl Canned {
+    pub fn new(n: usize) -> Self {
+        let tag = |i: usize| {
+            serde_json::json!({"_id": format!("t{i:07}"), "tag": format!(" Tag {i} "), "locationId": LOCATION,
+                "createdBy": "u1", "deleted": false, "createdAt": "2024-03-01T10:00:00.000Z",
+                "updatedAt": "2024-03-02T10:00:00.000Z"})
+        };
+        let pages = (0..n.div_ceil(PAGE).max(1))
+            .map(|p| {
+                let tags: Vec<_> = (p * PAGE..((p + 1) * PAGE).min(n)).map(tag).collect();
+                serde_json::json!({"success": true, "statusCode": 200, "message": "ok",
+                    "results": {"tags": tags, "count": n}})
+                .to_string()
+                .into_bytes()
+            })
+            .collect();
+        let batches = (0..n.div_ceil(PAGE))
+            .map(|b| {
+                let results: Vec<_> = (b * PAGE..((b + 1) * PAGE).min(n))
+                    .map(|i| serde_json::json!({"externalId": format!("t{i:07}"), "id": format!("r{i}"), "status": "created"}))
+                    .collect();
+                serde_json::json!({ "results": results }).to_string().into_bytes()
+            })
+            .collect();
+        Canned {
+            pages,
+            batches,
+            posts: AtomicUsize::new(0),
+        }
+    }
+
+    /// A new run: batch answers start from the first again.
+    pub fn reset(&self) {
+        self.posts.store(0, Ordering::SeqCst);
+    }
+
+    /// The answer to a request, by URL.
+    pub fn answer(&self, url: &str) -> (u16, Vec<u8>) {
+        if url.starts_with(GHL) {
+            let skip: usize = url
+                .split("skip=")
+                .nth(1)
+                .and_then(|s| s.split('&').next())
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
+            return match self.pages.get(skip / PAGE) {
+                Some(p) => (200, p.clone()),
+                None => (200, self.pages[0].clone()),
+            };
+        }
+        let b = self.posts.fetch_add(1, Ordering::SeqCst);
+        match self.batches.get(b) {
+            Some(a) => (200, a.clone()),
+            None => (500, b"{\"title\":\"bench: unexpected write\",\"status\":500}".to_vec()),
+        }
+    }
+}
+
+impl HttpTransport for Canned {
+    fn send(&self, r: &Request) -> Result<Response, TransportError> {
+        let (status, body) = self.answer(&r.url);
+        Ok(Response {
+            status,
+            headers: vec![],
+            body,
+        })
+    }
+}
+
+/// The same answers for the native core.
+struct NativeHost<'a>(&'a Canned);
+
+impl ghl_rankr_connector::io::Host for NativeHost<'_> {
+    fn send(
+        &mut self,
+        r: &ghl_rankr_connector::io::Request,
+    ) -> Result<ghl_rankr_connector::io::Response, ghl_rankr_connector::io::TransportError> {
+        let (status, body) = self.0.answer(&r.url);
+        Ok(ghl_rankr_connector::io::Response {
+            status,
+            headers: vec![],
+            body,
+        })
+    }
+    fn now_ms(&mut self) -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0)
+    }
+    fn sleep_ms(&mut self, _ms: u64) {}
+    fn log(&mut self, _: ghl_rankr_connector::io::Level, _: &str, _: &[(&str, &str)]) {}
+    fn store_tokens(&mut self, _: &ghl_rankr_connector::OAuthTokens) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn env(canned: Arc<Canned>) -> Env {
+    Env {
+        transport: canned,
+        clock: Arc::new(SystemClock::default()),
+        tokens: None,
+        captured_logs: None,
+    }
+}
+
+fn event() -> TagSyncEvent {
+    TagSyncEvent {
+        location_id: LOCATION.into(),
+        post_id: None,
+        tag_ids: None,
+    }
+}
+
+/// Runs every measurement; `runs` repetitions for the timed ones.
+pub fn run(bytes: &[u8], runs: usize) -> anyhow::Result<Figures> {
+    let runs = runs.max(3);
+    let key = Secret::new("bench-key-0000");
+    let cfg = ConfigFile::default();
+    let settings = config::settings(SettingsParts::api_key(GHL, &key, RANKR, &key, &cfg));
+    let roomy = Limits {
+        memory_bytes: 1024 * 1024 * 1024,
+        ..Limits::default()
+    };
+
+    // Compile and deserialize.
+    let engine = wasmtime::Engine::default();
+    let compile_ms = median(
+        (0..3)
+            .map(|_| {
+                let t = Instant::now();
+                let _ = wasmtime::component::Component::new(&engine, bytes);
+                t.elapsed().as_secs_f64() * 1000.0
+            })
+            .collect(),
+    );
+    let native = wasmtime::component::Component::new(&engine, bytes)
+        .map_err(anyhow::Error::from)?
+        .serialize()
+        .map_err(anyhow::Error::from)?;
+    let deserialize_ms = median(
+        (0..runs * 3)
+            .map(|_| {
+                let t = Instant::now();
+                // SAFETY: bytes serialized just above by this same engine.
+                let _ = unsafe { wasmtime::component::Component::deserialize(&engine, &native) };
+                t.elapsed().as_secs_f64() * 1000.0
+            })
+            .collect(),
+    );
+
+    // Instantiation with the pooling allocator.
+    let pooled = ConnectorEngine::build(
+        bytes,
+        Limits::default(),
+        &Build {
+            pooling: true,
+            cache_dir: None,
+        },
+    )?;
+    let small = Arc::new(Canned::new(1));
+    let e = env(small);
+    for _ in 0..100 {
+        pooled.instantiate_only(&e)?;
+    }
+    let instantiate_us = median(
+        (0..2000)
+            .map(|_| {
+                let t = Instant::now();
+                let _ = pooled.instantiate_only(&e);
+                t.elapsed().as_secs_f64() * 1e6
+            })
+            .collect(),
+    );
+
+    // ns per tag, wasm and native, same 10,000 tags.
+    let n = 10_000;
+    let ten_k = Arc::new(Canned::new(n));
+    let engine = ConnectorEngine::build(bytes, roomy.clone(), &Build::default())?;
+    let e = env(ten_k.clone());
+    let mut wasm = Vec::new();
+    for _ in 0..runs {
+        ten_k.reset();
+        let t = Instant::now();
+        let report = engine
+            .tag_sync(&e, &settings, &event(), None)?
+            .map_err(|f| anyhow!("bench tag-sync failed: {}", crate::render::error_message(&f.error)))?;
+        wasm.push(t.elapsed().as_nanos() as f64 / n as f64);
+        if report.created as usize != n {
+            return Err(anyhow!("bench: {} of {n} tags written", report.created));
+        }
+    }
+    let core_settings = ghl_rankr_connector::SettingsInput {
+        ghl_base_url: GHL.into(),
+        ghl_credential: ghl_rankr_connector::Credential::ApiKey(ghl_rankr_connector::Secret::new("bench-key-0000")),
+        rankr_base_url: RANKR.into(),
+        rankr_api_key: ghl_rankr_connector::Secret::new("bench-key-0000"),
+        archive_missing: true,
+        ..Default::default()
+    };
+    let core_event = ghl_rankr_connector::TagSyncEvent {
+        location_id: LOCATION.into(),
+        post_id: None,
+        tag_ids: None,
+    };
+    let mut native_ns = Vec::new();
+    for _ in 0..runs {
+        ten_k.reset();
+        let t = Instant::now();
+        let report = ghl_rankr_connector::tag_sync(&mut NativeHost(&ten_k), &core_settings, &core_event, None)
+            .map_err(|f| anyhow!("native bench tag-sync failed: {}", f.error))?;
+        native_ns.push(t.elapsed().as_nanos() as f64 / n as f64);
+        if report.created as usize != n {
+            return Err(anyhow!("native bench: {} of {n} tags written", report.created));
+        }
+    }
+    let (w, nat) = (median(wasm), median(native_ns));
+
+    // 100,000 tags: peak guest memory and requests, first sync and rerun.
+    let big = Arc::new(Canned::new(100_000));
+    let e = env(big.clone());
+    let (first, stats) = engine.tag_sync_with_stats(&e, &settings, &event(), None)?;
+    let first = first.map_err(|f| anyhow!("100k first sync failed: {}", crate::render::error_message(&f.error)))?;
+    big.reset();
+    let rerun = engine
+        .tag_sync(&e, &settings, &event(), Some(&first.state))
+        .context("100k rerun")?
+        .map_err(|f| anyhow!("100k rerun failed: {}", crate::render::error_message(&f.error)))?;
+
+    Ok(Figures {
+        component_bytes: bytes.len(),
+        compile_ms,
+        deserialize_ms,
+        instantiate_us,
+        tag_sync_ns_per_tag_wasm: w,
+        tag_sync_ns_per_tag_native: nat,
+        wasm_native_ratio: w / nat,
+        peak_guest_memory_bytes: stats.peak_memory_bytes,
+        requests_100k_first: first.requests,
+        requests_100k_rerun: rerun.requests,
+    })
+}
+
+/// A readable table.
+pub fn table(f: &Figures) -> String {
+    format!(
+        "component_bytes            {}\ncompile_ms                 {:.1}\ndeserialize_ms             {:.2}\ninstantiate_us             {:.1}\ntag_sync_ns_per_tag_wasm   {:.0}\ntag_sync_ns_per_tag_native {:.0}\nwasm_native_ratio          {:.2}\npeak_guest_memory_bytes    {}\nrequests_100k_first        {}\nrequests_100k_rerun        {}\n",
+        f.component_bytes,
+        f.compile_ms,
+        f.deserialize_ms,
+        f.instantiate_us,
+        f.tag_sync_ns_per_tag_wasm,
+        f.tag_sync_ns_per_tag_native,
+        f.wasm_native_ratio,
+        f.peak_guest_memory_bytes,
+        f.requests_100k_first,
+        f.requests_100k_rerun
+    )
+}
