@@ -366,27 +366,6 @@ impl ConnectorEngine {
         self.instance(env).map(|_| ())
     }
 
-    /// `tag-sync`, also returning what the call used.
-    pub fn tag_sync_with_stats(
-        &self,
-        env: &Env,
-        settings: &Settings,
-        event: &TagSyncEvent,
-        state: Option<&[u8]>,
-    ) -> anyhow::Result<(Result<SyncReport, SyncFailure>, CallStats)> {
-        let (mut store, c) = self.instance(env)?;
-        let result = c
-            .rankr_ghl_connector_sync()
-            .call_tag_sync(&mut store, settings, event, state)
-            .map_err(|e| self.runaway_or(e, "running tag-sync"))?;
-        let data = store.data();
-        let stats = CallStats {
-            peak_memory_bytes: data.limiter.peak,
-            requests: data.requests,
-        };
-        Ok((result, stats))
-    }
-
     fn instance(&self, env: &Env) -> anyhow::Result<(Store<HostState>, Connector)> {
         let limits = self.limits.clone();
         let state = HostState {
@@ -426,6 +405,24 @@ impl ConnectorEngine {
         }
     }
 
+    /// One call in a fresh store: `f` calls the export; the result comes
+    /// back with what the call used. A trap becomes the host's error.
+    fn call<R>(
+        &self,
+        env: &Env,
+        what: &str,
+        f: impl FnOnce(&mut Store<HostState>, &Connector) -> wasmtime::Result<R>,
+    ) -> anyhow::Result<(R, CallStats)> {
+        let (mut store, c) = self.instance(env)?;
+        let result = f(&mut store, &c).map_err(|e| self.runaway_or(e, what))?;
+        let data = store.data();
+        let stats = CallStats {
+            peak_memory_bytes: data.limiter.peak,
+            requests: data.requests,
+        };
+        Ok((result, stats))
+    }
+
     /// Runs `tag-sync`. The outer error is the host's (a trap); the inner
     /// one is the component's answer.
     pub fn tag_sync(
@@ -435,10 +432,21 @@ impl ConnectorEngine {
         event: &TagSyncEvent,
         state: Option<&[u8]>,
     ) -> anyhow::Result<Result<SyncReport, SyncFailure>> {
-        let (mut store, c) = self.instance(env)?;
-        c.rankr_ghl_connector_sync()
-            .call_tag_sync(&mut store, settings, event, state)
-            .map_err(|e| self.runaway_or(e, "running tag-sync"))
+        self.tag_sync_with_stats(env, settings, event, state).map(|(r, _)| r)
+    }
+
+    /// `tag-sync`, also returning what the call used.
+    pub fn tag_sync_with_stats(
+        &self,
+        env: &Env,
+        settings: &Settings,
+        event: &TagSyncEvent,
+        state: Option<&[u8]>,
+    ) -> anyhow::Result<(Result<SyncReport, SyncFailure>, CallStats)> {
+        self.call(env, "running tag-sync", |store, c| {
+            c.rankr_ghl_connector_sync()
+                .call_tag_sync(store, settings, event, state)
+        })
     }
 
     /// Runs `tag-details-push`.
@@ -449,10 +457,11 @@ impl ConnectorEngine {
         event: &TagDetailsEvent,
         state: Option<&[u8]>,
     ) -> anyhow::Result<Result<SyncReport, SyncFailure>> {
-        let (mut store, c) = self.instance(env)?;
-        c.rankr_ghl_connector_sync()
-            .call_tag_details_push(&mut store, settings, event, state)
-            .map_err(|e| self.runaway_or(e, "running tag-details-push"))
+        self.call(env, "running tag-details-push", |store, c| {
+            c.rankr_ghl_connector_sync()
+                .call_tag_details_push(store, settings, event, state)
+        })
+        .map(|(r, _)| r)
     }
 
     /// Runs `stats-sync`.
@@ -463,9 +472,10 @@ impl ConnectorEngine {
         request: &StatsRequest,
         state: Option<&[u8]>,
     ) -> anyhow::Result<Result<SyncReport, SyncFailure>> {
-        let (mut store, c) = self.instance(env)?;
-        c.rankr_ghl_connector_sync()
-            .call_stats_sync(&mut store, settings, request, state)
-            .map_err(|e| self.runaway_or(e, "running stats-sync"))
+        self.call(env, "running stats-sync", |store, c| {
+            c.rankr_ghl_connector_sync()
+                .call_stats_sync(store, settings, request, state)
+        })
+        .map(|(r, _)| r)
     }
 }
