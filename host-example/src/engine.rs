@@ -432,7 +432,8 @@ impl ConnectorEngine {
         event: &TagSyncEvent,
         state: Option<&[u8]>,
     ) -> anyhow::Result<Result<SyncReport, SyncFailure>> {
-        self.tag_sync_with_stats(env, settings, event, state).map(|(r, _)| r)
+        let (answer, _) = self.tag_sync_with_stats(env, settings, event, state)?;
+        Ok(answer)
     }
 
     /// `tag-sync`, also returning what the call used.
@@ -457,11 +458,11 @@ impl ConnectorEngine {
         event: &TagDetailsEvent,
         state: Option<&[u8]>,
     ) -> anyhow::Result<Result<SyncReport, SyncFailure>> {
-        self.call(env, "running tag-details-push", |store, c| {
+        let (answer, _) = self.call(env, "running tag-details-push", |store, c| {
             c.rankr_ghl_connector_sync()
                 .call_tag_details_push(store, settings, event, state)
-        })
-        .map(|(r, _)| r)
+        })?;
+        Ok(answer)
     }
 
     /// Runs `stats-sync`.
@@ -472,10 +473,10 @@ impl ConnectorEngine {
         request: &StatsRequest,
         state: Option<&[u8]>,
     ) -> anyhow::Result<Result<SyncReport, SyncFailure>> {
-        self.call(env, "running stats-sync", |store, c| {
+        let (answer, _) = self.call(env, "running stats-sync", |store, c| {
             c.rankr_ghl_connector_sync()
                 .call_stats_sync(store, settings, request, state)
-        })
-        .map(|(r, _)| r)
+        })?;
+        Ok(answer)
     }
 }
