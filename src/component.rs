@@ -83,46 +83,58 @@ impl Guest for Component {
     }
 }
 
+fn to_request(r: &io::Request) -> http::Request {
+    http::Request {
+        method: match r.method {
+            Method::Get => http::Method::Get,
+            Method::Post => http::Method::Post,
+            Method::Put => http::Method::Put,
+            Method::Patch => http::Method::Patch,
+            Method::Delete => http::Method::Delete,
+        },
+        url: r.url.clone(),
+        headers: r
+            .headers
+            .iter()
+            .map(|(name, value)| http::Header {
+                name: name.clone(),
+                value: value.clone(),
+            })
+            .collect(),
+        body: r.body.clone(),
+        timeout_ms: r.timeout_ms,
+    }
+}
+
+fn from_outcome(outcome: Result<http::Response, http::TransportError>) -> Result<io::Response, io::TransportError> {
+    match outcome {
+        Ok(resp) => Ok(io::Response {
+            status: resp.status,
+            headers: resp.headers.into_iter().map(|h| (h.name, h.value)).collect(),
+            body: resp.body,
+        }),
+        Err(e) => Err(match e {
+            http::TransportError::Timeout => io::TransportError::Timeout,
+            http::TransportError::Connect(m) => io::TransportError::Connect(m),
+            http::TransportError::Io(m) => io::TransportError::Io(m),
+            http::TransportError::Denied(m) => io::TransportError::Denied(m),
+            http::TransportError::InvalidRequest(m) => io::TransportError::InvalidRequest(m),
+            http::TransportError::TooLarge(n) => io::TransportError::TooLarge(n),
+        }),
+    }
+}
+
 /// The host's imports as the core's [`Host`].
 struct Imports;
 
 impl Host for Imports {
     fn send(&mut self, r: &io::Request) -> Result<io::Response, io::TransportError> {
-        let request = http::Request {
-            method: match r.method {
-                Method::Get => http::Method::Get,
-                Method::Post => http::Method::Post,
-                Method::Put => http::Method::Put,
-                Method::Patch => http::Method::Patch,
-                Method::Delete => http::Method::Delete,
-            },
-            url: r.url.clone(),
-            headers: r
-                .headers
-                .iter()
-                .map(|(name, value)| http::Header {
-                    name: name.clone(),
-                    value: value.clone(),
-                })
-                .collect(),
-            body: r.body.clone(),
-            timeout_ms: r.timeout_ms,
-        };
-        match http::send(&request) {
-            Ok(resp) => Ok(io::Response {
-                status: resp.status,
-                headers: resp.headers.into_iter().map(|h| (h.name, h.value)).collect(),
-                body: resp.body,
-            }),
-            Err(e) => Err(match e {
-                http::TransportError::Timeout => io::TransportError::Timeout,
-                http::TransportError::Connect(m) => io::TransportError::Connect(m),
-                http::TransportError::Io(m) => io::TransportError::Io(m),
-                http::TransportError::Denied(m) => io::TransportError::Denied(m),
-                http::TransportError::InvalidRequest(m) => io::TransportError::InvalidRequest(m),
-                http::TransportError::TooLarge(n) => io::TransportError::TooLarge(n),
-            }),
-        }
+        from_outcome(http::send(&to_request(r)))
+    }
+
+    fn send_all(&mut self, requests: &[io::Request]) -> Vec<Result<io::Response, io::TransportError>> {
+        let requests: Vec<http::Request> = requests.iter().map(to_request).collect();
+        http::send_all(&requests).into_iter().map(from_outcome).collect()
     }
 
     fn now_ms(&mut self) -> u64 {
@@ -208,6 +220,7 @@ fn settings_in(s: t::Settings) -> SettingsInput {
         deadline_ms: s.deadline_ms,
         full_refresh: s.full_refresh,
         archive_missing: s.archive_missing,
+        max_in_flight: s.max_in_flight,
     }
 }
 

@@ -25,6 +25,7 @@ pub struct SettingsInput {
     pub deadline_ms: Option<u64>,
     pub full_refresh: bool,
     pub archive_missing: bool,
+    pub max_in_flight: Option<u32>,
 }
 
 /// Checked settings.
@@ -43,6 +44,8 @@ pub struct Settings {
     pub deadline_ms: u64,
     pub full_refresh: bool,
     pub archive_missing: bool,
+    /// Requests sent at once (GHL pages within the rate budget, Rankr batches).
+    pub max_in_flight: usize,
 }
 
 /// Default tags per GHL page.
@@ -51,6 +54,10 @@ pub const DEFAULT_PAGE_SIZE: u32 = 100;
 pub const MAX_PAGE_SIZE: u32 = 1000;
 /// Default per-request timeout.
 pub const DEFAULT_TIMEOUT_MS: u32 = 30_000;
+/// Default requests in flight at once.
+pub const DEFAULT_MAX_IN_FLIGHT: u32 = 16;
+/// Most requests in flight at once.
+pub const MAX_IN_FLIGHT: u32 = 64;
 /// Default time budget of a whole operation: 15 minutes.
 pub const DEFAULT_DEADLINE_MS: u64 = 15 * 60 * 1000;
 
@@ -103,6 +110,12 @@ impl SettingsInput {
         if deadline_ms < 1000 {
             return Err(format!("deadline-ms is {deadline_ms}; use at least 1000"));
         }
+        let max_in_flight = self.max_in_flight.unwrap_or(DEFAULT_MAX_IN_FLIGHT);
+        if !(1..=MAX_IN_FLIGHT).contains(&max_in_flight) {
+            return Err(format!(
+                "max-in-flight is {max_in_flight}; use 1 (one request at a time) to {MAX_IN_FLIGHT}"
+            ));
+        }
         Ok(Settings {
             ghl_base_url,
             ghl_credential: self.ghl_credential.clone(),
@@ -117,6 +130,7 @@ impl SettingsInput {
             deadline_ms,
             full_refresh: self.full_refresh,
             archive_missing: self.archive_missing,
+            max_in_flight: max_in_flight as usize,
         })
     }
 }

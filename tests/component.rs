@@ -81,8 +81,8 @@ fn the_release_wasm_is_a_component_exporting_the_three_functions() {
     let component = wasmtime::component::Component::new(&engine, wasm).unwrap();
     let ty = component.component_type();
     let exports: Vec<&str> = ty.exports(&engine).map(|(n, _)| n).collect();
-    assert_eq!(exports, vec!["rankr:ghl-connector/sync@0.2.0"]);
-    let sync = ty.get_export(&engine, "rankr:ghl-connector/sync@0.2.0").unwrap();
+    assert_eq!(exports, vec!["rankr:ghl-connector/sync@0.3.0"]);
+    let sync = ty.get_export(&engine, "rankr:ghl-connector/sync@0.3.0").unwrap();
     let wasmtime::component::types::ComponentItem::ComponentInstance(sync) = sync.ty else {
         panic!("sync is not an instance");
     };
@@ -94,8 +94,8 @@ fn the_release_wasm_is_a_component_exporting_the_three_functions() {
     funcs.sort();
     assert_eq!(funcs, vec!["stats-sync", "tag-details-push", "tag-sync"]);
     let imports: Vec<&str> = ty.imports(&engine).map(|(n, _)| n).collect();
-    assert!(imports.contains(&"rankr:ghl-connector/http@0.2.0"), "{imports:?}");
-    assert!(imports.contains(&"rankr:ghl-connector/host@0.2.0"), "{imports:?}");
+    assert!(imports.contains(&"rankr:ghl-connector/http@0.3.0"), "{imports:?}");
+    assert!(imports.contains(&"rankr:ghl-connector/host@0.3.0"), "{imports:?}");
     // No sockets, no HTTP, no clocks, no files of its own: everything goes
     // through the two connector imports. (std's HashMap seeds itself from
     // wasi:random/insecure-seed, which is kept: ids come from servers.)
@@ -107,17 +107,19 @@ fn the_release_wasm_is_a_component_exporting_the_three_functions() {
     }
 }
 
+/// One at a time (`max-in-flight` 1): page, batch, page, batch... through `send`.
 #[test]
-fn tag_sync_makes_exactly_the_expected_requests() {
+fn tag_sync_one_at_a_time_interleaves_pages_and_batches() {
     let (env, transport, _) = scripted(happy);
     let event = TagSyncEvent {
         location_id: "loc/1".into(),
         post_id: Some("p1".into()),
         tag_ids: None,
     };
-    let report = engine().tag_sync(&env, &settings(), &event, None).unwrap().unwrap();
-    let requests = transport.requests();
-    let seq: Vec<(Method, String)> = requests.iter().map(|r| (r.method, r.url.clone())).collect();
+    let mut one = settings();
+    one.max_in_flight = Some(1);
+    let report = engine().tag_sync(&env, &one, &event, None).unwrap().unwrap();
+    let seq: Vec<(Method, String)> = transport.requests().iter().map(|r| (r.method, r.url.clone())).collect();
     let tags_url = |skip: u32| format!("{GHL}/social-media-posting/loc%2F1/tags?limit=100&skip={skip}");
     let batch = (Method::Post, format!("{RANKR}/v1/tags/batch-upsert"));
     assert_eq!(
@@ -129,6 +131,57 @@ fn tag_sync_makes_exactly_the_expected_requests() {
             (Method::Get, tags_url(100)),
             batch.clone(),
             (Method::Get, tags_url(200)),
+            batch.clone(),
+            (Method::Put, format!("{RANKR}/v1/posts/p1/tags")),
+        ]
+    );
+    // The same outcome as the concurrent run below.
+    let (env2, _, _) = scripted(happy);
+    let concurrent = engine().tag_sync(&env2, &settings(), &event, None).unwrap().unwrap();
+    assert_eq!(
+        (
+            report.fetched,
+            report.created,
+            report.archived,
+            report.post_tags_applied,
+            report.requests
+        ),
+        (
+            concurrent.fetched,
+            concurrent.created,
+            concurrent.archived,
+            concurrent.post_tags_applied,
+            concurrent.requests
+        )
+    );
+}
+
+/// Page 1 alone (it tells the count), then the rest together, then their
+/// batches together.
+#[test]
+fn tag_sync_makes_exactly_the_expected_requests() {
+    let (env, transport, _) = scripted(happy);
+    let event = TagSyncEvent {
+        location_id: "loc/1".into(),
+        post_id: Some("p1".into()),
+        tag_ids: None,
+    };
+    let report = engine().tag_sync(&env, &settings(), &event, None).unwrap().unwrap();
+    let requests = transport.requests();
+    let mut seq: Vec<(Method, String)> = requests.iter().map(|r| (r.method, r.url.clone())).collect();
+    let tags_url = |skip: u32| format!("{GHL}/social-media-posting/loc%2F1/tags?limit=100&skip={skip}");
+    let batch = (Method::Post, format!("{RANKR}/v1/tags/batch-upsert"));
+    // Pages 2 and 3 go at once: the host may perform them in either order.
+    seq[3..5].sort_by(|a, b| a.1.cmp(&b.1));
+    assert_eq!(
+        seq,
+        vec![
+            (Method::Get, format!("{GHL}/social-media-posting/loc%2F1/posts/p1")),
+            (Method::Get, tags_url(0)),
+            batch.clone(),
+            (Method::Get, tags_url(100)),
+            (Method::Get, tags_url(200)),
+            batch.clone(),
             batch.clone(),
             (Method::Put, format!("{RANKR}/v1/posts/p1/tags")),
         ]
@@ -153,11 +206,14 @@ fn tag_sync_makes_exactly_the_expected_requests() {
                "sourceCreatedAt": "2024-03-01T10:00:00.000Z", "sourceUpdatedAt": "2024-03-02T10:00:00.000Z",
                "attributes": {"createdBy": "u1"}})
     );
-    assert_eq!(body(&requests[6])["items"].as_array().unwrap().len(), 50);
-    let keys: Vec<&str> = [2, 4, 6]
+    let batches: Vec<&Request> = requests.iter().filter(|r| r.url.ends_with("/batch-upsert")).collect();
+    let mut sizes: Vec<usize> = batches
         .iter()
-        .map(|i| header(&requests[*i], "Idempotency-Key").unwrap())
+        .map(|r| body(r)["items"].as_array().unwrap().len())
         .collect();
+    sizes.sort();
+    assert_eq!(sizes, vec![50, 100, 100]);
+    let keys: Vec<&str> = batches.iter().map(|r| header(r, "Idempotency-Key").unwrap()).collect();
     assert!(
         keys[0] != keys[1] && keys[1] != keys[2] && keys[0] != keys[2],
         "{keys:?}"

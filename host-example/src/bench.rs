@@ -143,6 +143,34 @@ impl ghl_rankr_connector::io::Host for NativeHost<'_> {
     }
 }
 
+/// One first sync of `canned` by the core compiled natively; ns per tag.
+/// Public so a profiler can run the native side alone
+/// (`examples/profile_native.rs`).
+pub fn native_tag_sync(canned: &Canned, n: usize) -> anyhow::Result<f64> {
+    let settings = ghl_rankr_connector::SettingsInput {
+        ghl_base_url: GHL.into(),
+        ghl_credential: ghl_rankr_connector::Credential::ApiKey(ghl_rankr_connector::Secret::new("bench-key-0000")),
+        rankr_base_url: RANKR.into(),
+        rankr_api_key: ghl_rankr_connector::Secret::new("bench-key-0000"),
+        archive_missing: true,
+        ..Default::default()
+    };
+    let event = ghl_rankr_connector::TagSyncEvent {
+        location_id: LOCATION.into(),
+        post_id: None,
+        tag_ids: None,
+    };
+    canned.reset();
+    let t = Instant::now();
+    let report = ghl_rankr_connector::tag_sync(&mut NativeHost(canned), &settings, &event, None)
+        .map_err(|f| anyhow!("native bench tag-sync failed: {}", f.error))?;
+    let ns = t.elapsed().as_nanos() as f64 / n as f64;
+    if report.created as usize != n {
+        return Err(anyhow!("native bench: {} of {n} tags written", report.created));
+    }
+    Ok(ns)
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
@@ -243,29 +271,9 @@ pub fn run(bytes: &[u8], runs: usize) -> anyhow::Result<Figures> {
             return Err(anyhow!("bench: {} of {n} tags written", report.created));
         }
     }
-    let core_settings = ghl_rankr_connector::SettingsInput {
-        ghl_base_url: GHL.into(),
-        ghl_credential: ghl_rankr_connector::Credential::ApiKey(ghl_rankr_connector::Secret::new("bench-key-0000")),
-        rankr_base_url: RANKR.into(),
-        rankr_api_key: ghl_rankr_connector::Secret::new("bench-key-0000"),
-        archive_missing: true,
-        ..Default::default()
-    };
-    let core_event = ghl_rankr_connector::TagSyncEvent {
-        location_id: LOCATION.into(),
-        post_id: None,
-        tag_ids: None,
-    };
     let mut native_ns = Vec::new();
     for _ in 0..runs {
-        ten_k.reset();
-        let t = Instant::now();
-        let report = ghl_rankr_connector::tag_sync(&mut NativeHost(&ten_k), &core_settings, &core_event, None)
-            .map_err(|f| anyhow!("native bench tag-sync failed: {}", f.error))?;
-        native_ns.push(t.elapsed().as_nanos() as f64 / n as f64);
-        if report.created as usize != n {
-            return Err(anyhow!("native bench: {} of {n} tags written", report.created));
-        }
+        native_ns.push(native_tag_sync(&ten_k, n)?);
     }
     let (w, nat) = (median(wasm), median(native_ns));
 

@@ -79,6 +79,8 @@ pub struct ConfigFile {
     pub request_timeout_secs: Option<u32>,
     pub deadline_secs: Option<u64>,
     pub archive_missing: Option<bool>,
+    /// Requests sent at once (1..=64, default 16).
+    pub max_in_flight: Option<u32>,
     pub retry: Option<RetryConfig>,
     #[serde(default)]
     pub tag_mapping: Vec<MappingRowConfig>,
@@ -148,6 +150,7 @@ pub struct SettingsParts<'a> {
     pub deadline_secs: Option<u64>,
     pub full_refresh: bool,
     pub no_archive: bool,
+    pub max_in_flight: Option<u32>,
     pub config: &'a ConfigFile,
 }
 
@@ -170,6 +173,7 @@ impl<'a> SettingsParts<'a> {
             deadline_secs: None,
             full_refresh: false,
             no_archive: false,
+            max_in_flight: None,
             config,
         }
     }
@@ -212,6 +216,7 @@ pub fn settings(p: SettingsParts<'_>) -> types::Settings {
         full_refresh: p.full_refresh,
         // Archiving tags gone from GHL is on unless turned off.
         archive_missing: !p.no_archive && c.archive_missing.unwrap_or(true),
+        max_in_flight: p.max_in_flight.or(c.max_in_flight),
     }
 }
 

@@ -98,6 +98,10 @@ const HOST_OWNED_HEADERS: [&str; 8] = [
 ];
 
 impl<T: HttpTransport> HttpTransport for Allowlist<T> {
+    fn max_concurrency(&self) -> usize {
+        self.inner.max_concurrency()
+    }
+
     fn send(&self, request: &Request) -> Result<Response, TransportError> {
         if let Some(h) = request
             .headers

@@ -149,35 +149,90 @@ impl WasiView for HostState {
 }
 
 impl http::Host for HostState {
-    fn send(&mut self, mut request: http::Request) -> wasmtime::Result<Result<http::Response, http::TransportError>> {
+    fn send(&mut self, request: http::Request) -> wasmtime::Result<Result<http::Response, http::TransportError>> {
+        let mut batch = self.admit(vec![request])?;
+        let request = batch.pop().expect("admit keeps the requests");
+        Ok(exchange(&*self.env.transport, &request))
+    }
+
+    fn send_all(
+        &mut self,
+        requests: Vec<http::Request>,
+    ) -> wasmtime::Result<Vec<Result<http::Response, http::TransportError>>> {
+        let requests = self.admit(requests)?;
+        let transport = &*self.env.transport;
+        let pool = self
+            .limits
+            .http_pool
+            .min(transport.max_concurrency())
+            .clamp(1, requests.len().max(1));
+        if pool == 1 {
+            return Ok(requests.iter().map(|r| exchange(transport, r)).collect());
+        }
+        // A bounded pool of scoped threads takes the requests in order;
+        // each answer lands in its request's slot.
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let slots: Vec<Mutex<Option<Result<http::Response, http::TransportError>>>> =
+            requests.iter().map(|_| Mutex::new(None)).collect();
+        std::thread::scope(|scope| {
+            for _ in 0..pool {
+                scope.spawn(|| loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(request) = requests.get(i) else { break };
+                    let outcome = exchange(transport, request);
+                    *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(outcome);
+                });
+            }
+        });
+        Ok(slots
+            .into_iter()
+            .map(|slot| {
+                slot.into_inner()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .unwrap_or_else(|| Err(http::TransportError::Io("the host lost this exchange".into())))
+            })
+            .collect())
+    }
+}
+
+impl HostState {
+    /// Counts requests against the per-call cap and cuts each one's timeout
+    /// to the time left in the call (no exchange may outlast it).
+    fn admit(&mut self, mut requests: Vec<http::Request>) -> wasmtime::Result<Vec<http::Request>> {
         let left = self.time_left()?;
-        self.requests += 1;
+        self.requests = self
+            .requests
+            .saturating_add(requests.len().min(u32::MAX as usize) as u32);
         if self.requests > self.limits.max_requests {
             return Err(wasmtime::Error::new(Runaway::RequestFlood(self.limits.max_requests)));
         }
-        // No exchange may outlast the call.
-        request.timeout_ms = request
-            .timeout_ms
-            .min(left.as_millis().min(u32::MAX as u128) as u32)
-            .max(1);
-        let start = std::time::Instant::now();
-        let result = self.env.transport.send(&request);
-        let method = match request.method {
-            http::Method::Get => "GET",
-            http::Method::Post => "POST",
-            http::Method::Put => "PUT",
-            http::Method::Patch => "PATCH",
-            http::Method::Delete => "DELETE",
-        };
-        let path = path_of(&request.url);
-        match &result {
-            Ok(r) => {
-                tracing::debug!(target: "ghl_rankr::http", method, path, status = r.status, bytes = r.body.len(), ms = start.elapsed().as_millis() as u64, "exchange")
-            }
-            Err(e) => tracing::debug!(target: "ghl_rankr::http", method, path, error = ?e, "exchange failed"),
+        let cap = left.as_millis().min(u32::MAX as u128) as u32;
+        for r in &mut requests {
+            r.timeout_ms = r.timeout_ms.min(cap).max(1);
         }
-        Ok(result)
+        Ok(requests)
     }
+}
+
+/// One exchange through the transport, logged without its query.
+fn exchange(transport: &dyn HttpTransport, request: &http::Request) -> Result<http::Response, http::TransportError> {
+    let start = std::time::Instant::now();
+    let result = transport.send(request);
+    let method = match request.method {
+        http::Method::Get => "GET",
+        http::Method::Post => "POST",
+        http::Method::Put => "PUT",
+        http::Method::Patch => "PATCH",
+        http::Method::Delete => "DELETE",
+    };
+    let path = path_of(&request.url);
+    match &result {
+        Ok(r) => {
+            tracing::debug!(target: "ghl_rankr::http", method, path, status = r.status, bytes = r.body.len(), ms = start.elapsed().as_millis() as u64, "exchange")
+        }
+        Err(e) => tracing::debug!(target: "ghl_rankr::http", method, path, error = ?e, "exchange failed"),
+    }
+    result
 }
 
 /// The URL without its query (ids there are not secrets, but keep logs short).
@@ -332,7 +387,7 @@ impl ConnectorEngine {
         let engine = Engine::new(&config).map_err(anyhow::Error::from)?;
         let (component, start) = crate::cache::load_or_compile(&engine, bytes, build.cache_dir.as_deref())
             .map_err(anyhow::Error::from)
-            .context("compiling the component (is it a wasm32-wasip2 component of rankr:ghl-connector@0.2.0?)")?;
+            .context("compiling the component (is it a wasm32-wasip2 component of rankr:ghl-connector@0.3.0?)")?;
         let mut linker: Linker<HostState> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(anyhow::Error::from)?;
         Connector::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s).map_err(anyhow::Error::from)?;

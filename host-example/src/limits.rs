@@ -27,6 +27,9 @@ pub struct Limits {
     pub max_requests: u32,
     /// `log` calls per operation; later ones are dropped (counted).
     pub max_log_lines: u32,
+    /// Exchanges of one `http.send-all` run at once (the host's pool);
+    /// 1 runs them one after another.
+    pub http_pool: usize,
 }
 
 impl Default for Limits {
@@ -39,6 +42,7 @@ impl Default for Limits {
             max_wasm_stack: 1024 * 1024,
             max_requests: 100_000,
             max_log_lines: 100_000,
+            http_pool: 16,
         }
     }
 }

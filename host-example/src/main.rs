@@ -83,6 +83,10 @@ struct Cli {
     /// Meter the component with this much fuel per call (off by default).
     #[arg(long, global = true, value_name = "UNITS")]
     fuel: Option<u64>,
+    /// Requests sent at once: GHL pages (within GHL's rate budget) and Rankr
+    /// batches (1..=64, default 16; 1 = one at a time). Also the host's pool.
+    #[arg(long, global = true, value_name = "N")]
+    max_in_flight: Option<u32>,
     /// Most HTTP requests one call may make.
     #[arg(long, global = true, value_name = "N", default_value_t = 100_000)]
     max_requests: u32,
@@ -195,6 +199,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         fuel: cli.fuel,
         memory_bytes: cli.memory_mib.clamp(16, 4096) * 1024 * 1024,
         max_requests: cli.max_requests.max(1),
+        http_pool: cli
+            .max_in_flight
+            .map_or(defaults.http_pool, |n| n.clamp(1, 64) as usize),
         ..defaults
     };
     let bytes = match &cli.component {
@@ -259,6 +266,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         deadline_secs: cli.deadline,
         full_refresh: cli.full_refresh,
         no_archive: cli.no_archive,
+        max_in_flight: cli.max_in_flight,
         config: &config,
     });
     // The component may reach the two configured origins and nothing else.

@@ -9,6 +9,11 @@ use std::time::Duration;
 pub trait HttpTransport: Send + Sync {
     /// One exchange: no redirects, no retries.
     fn send(&self, request: &Request) -> Result<Response, TransportError>;
+    /// Exchanges this transport can take at once (`send-all` runs at most
+    /// this many in parallel).
+    fn max_concurrency(&self) -> usize {
+        usize::MAX
+    }
 }
 
 /// Bodies larger than this are refused while reading.
@@ -137,6 +142,7 @@ type Handler = Box<dyn FnMut(&Request) -> Result<Response, TransportError> + Sen
 pub struct ScriptedTransport {
     handler: std::sync::Mutex<Handler>,
     requests: std::sync::Mutex<Vec<Request>>,
+    one_at_a_time: bool,
 }
 
 impl ScriptedTransport {
@@ -144,7 +150,15 @@ impl ScriptedTransport {
         ScriptedTransport {
             handler: std::sync::Mutex::new(Box::new(handler)),
             requests: std::sync::Mutex::new(Vec::new()),
+            one_at_a_time: false,
         }
+    }
+
+    /// `send-all` exchanges arrive in request order, one at a time, so a
+    /// fault scheduled for the n-th request hits the same one every run.
+    pub fn one_at_a_time(mut self) -> Self {
+        self.one_at_a_time = true;
+        self
     }
 
     /// Every request so far, in order.
@@ -161,6 +175,14 @@ impl HttpTransport for ScriptedTransport {
         match self.handler.lock() {
             Ok(mut h) => h(request),
             Err(_) => Err(TransportError::Io("scripted handler panicked earlier".into())),
+        }
+    }
+
+    fn max_concurrency(&self) -> usize {
+        if self.one_at_a_time {
+            1
+        } else {
+            usize::MAX
         }
     }
 }

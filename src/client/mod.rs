@@ -88,6 +88,13 @@ impl<'h, H: Host + ?Sized> Exchange<'h, H> {
         self.pacer = Pacer::from_memo(memo);
     }
 
+    /// GHL requests that may go at once now without meeting a 429 (at
+    /// least 1: the next one waits for the budget as usual).
+    pub fn ghl_room(&mut self) -> usize {
+        let now = self.host.now_ms();
+        self.pacer.room(now).max(1)
+    }
+
     /// Milliseconds left before the deadline; `None` = no deadline.
     pub fn deadline_left(&mut self) -> Option<u64> {
         let at = self.deadline_at?;
@@ -120,38 +127,153 @@ impl<'h, H: Host + ?Sized> Exchange<'h, H> {
         })
     }
 
+    /// [`Exchange::call_all`] with each 2xx body parsed as `T`, as
+    /// [`Exchange::send_json`] does.
+    pub fn send_json_all<T: DeserializeOwned>(
+        &mut self,
+        service: Service,
+        endpoint: &str,
+        requests: Vec<Request>,
+        max_in_flight: usize,
+    ) -> Vec<Result<T, SyncError>> {
+        self.call_all(service, endpoint, requests, max_in_flight, |resp| {
+            read_json(service, endpoint, &resp.body)
+        })
+    }
+
     /// The retry loop. `read` turns a 2xx answer into the result.
     pub fn call<T>(
         &mut self,
         service: Service,
         endpoint: &str,
-        mut request: Request,
+        request: Request,
         mut read: impl FnMut(Response) -> Result<T, Unreadable>,
     ) -> Result<T, SyncError> {
+        self.call_from(service, endpoint, request, &mut read, None)
+    }
+
+    /// Sends independent requests to one endpoint, as many at once as GHL's
+    /// rate budget (learnt from its headers) and `max_in_flight` allow, through
+    /// the host's `send_all`. Each answer then goes through the same retry
+    /// loop as [`Exchange::call`], so the results are the ones sending them
+    /// one by one would give. Results come in request order; after the first
+    /// failure no new request is started, so the list may be shorter.
+    pub fn call_all<T>(
+        &mut self,
+        service: Service,
+        endpoint: &str,
+        requests: Vec<Request>,
+        max_in_flight: usize,
+        mut read: impl FnMut(Response) -> Result<T, Unreadable>,
+    ) -> Vec<Result<T, SyncError>> {
+        let mut out = Vec::with_capacity(requests.len());
+        let mut rest = std::collections::VecDeque::from(requests);
+        while !rest.is_empty() {
+            if service == Service::Ghl {
+                if let Err(e) = self.before_ghl(endpoint) {
+                    out.push(Err(e));
+                    break;
+                }
+            }
+            let room = match service {
+                Service::Ghl => {
+                    let now = self.host.now_ms();
+                    self.pacer.room(now)
+                }
+                Service::Rankr => usize::MAX,
+            };
+            let n = room.min(max_in_flight).min(rest.len()).max(1);
+            let mut wave: Vec<Request> = rest.drain(..n).collect();
+            for r in &mut wave {
+                self.authorize(service, r);
+            }
+            self.requests += n as u32;
+            let mut outcomes = if n == 1 {
+                vec![self.host.send(&wave[0])]
+            } else {
+                self.host.send_all(&wave)
+            };
+            // A host that answers fewer than it was given: the rest broke.
+            outcomes.truncate(n);
+            while outcomes.len() < n {
+                outcomes.push(Err(TransportError::Io(
+                    "the host gave no answer for this request".into(),
+                )));
+            }
+            if service == Service::Ghl {
+                let now = self.host.now_ms();
+                for _ in 0..n {
+                    self.pacer.on_exchange(now);
+                }
+                self.pacer.observe_all(outcomes.iter().filter_map(|o| o.as_ref().ok()));
+            }
+            let mut failed = false;
+            for (request, outcome) in wave.into_iter().zip(outcomes) {
+                if failed {
+                    // After a failure, only answers already good are kept:
+                    // nothing more is sent or waited for.
+                    let result = match outcome {
+                        Ok(resp) if resp.is_success() => read(resp).map_err(|u| u.error),
+                        _ => Err(SyncError::Transport {
+                            service,
+                            endpoint: endpoint.to_string(),
+                            message: "not retried: an earlier request sent with it failed".into(),
+                        }),
+                    };
+                    out.push(result);
+                    continue;
+                }
+                let result = self.call_from(service, endpoint, request, &mut read, Some(outcome));
+                failed |= result.is_err();
+                out.push(result);
+            }
+            if failed {
+                break;
+            }
+        }
+        out
+    }
+
+    /// The retry loop, from an outcome already had (`first`: the request
+    /// was sent, counted and paced by [`Exchange::call_all`]) or from scratch.
+    fn call_from<T>(
+        &mut self,
+        service: Service,
+        endpoint: &str,
+        mut request: Request,
+        read: &mut impl FnMut(Response) -> Result<T, Unreadable>,
+        mut first: Option<Result<Response, TransportError>>,
+    ) -> Result<T, SyncError> {
         let mut attempt = 0u32;
-        let mut sent = 0u32;
+        let mut sent = u32::from(first.is_some());
         let mut refreshed = false;
         loop {
             attempt += 1;
-            if service == Service::Ghl {
-                self.before_ghl(endpoint)?;
-            }
-            self.authorize(service, &mut request);
-            sent += 1;
-            self.requests += 1;
-            if sent > 1 {
-                self.retries += 1;
-            }
-            let outcome = self.host.send(&request);
-            if service == Service::Ghl {
-                let now = self.host.now_ms();
-                self.pacer.on_exchange(now);
-            }
+            let outcome = match first.take() {
+                Some(outcome) => outcome,
+                None => {
+                    if service == Service::Ghl {
+                        self.before_ghl(endpoint)?;
+                    }
+                    self.authorize(service, &mut request);
+                    sent += 1;
+                    self.requests += 1;
+                    if sent > 1 {
+                        self.retries += 1;
+                    }
+                    let outcome = self.host.send(&request);
+                    if service == Service::Ghl {
+                        let now = self.host.now_ms();
+                        self.pacer.on_exchange(now);
+                        if let Ok(resp) = &outcome {
+                            self.pacer.observe(resp);
+                        }
+                    }
+                    outcome
+                }
+            };
             let (wait, what) = match outcome {
                 Ok(resp) => {
-                    if service == Service::Ghl {
-                        self.pacer.observe(&resp);
-                    }
                     let status = resp.status.to_string();
                     if resp.is_success() {
                         self.log_exchange(Level::Debug, service, endpoint, attempt, &status);
@@ -160,6 +282,13 @@ impl<'h, H: Host + ?Sized> Exchange<'h, H> {
                             Err(u) if !u.retryable || attempt >= self.policy.max_attempts => return Err(u.error),
                             Err(u) => (self.backoff(attempt), u.error.to_string()),
                         }
+                    } else if resp.status == 401 && service == Service::Ghl && self.stale_token(&request) {
+                        // Sent with it at once, another request already
+                        // refreshed the token this one carried: replay (with
+                        // the current token, so this happens once at most).
+                        self.log_exchange(Level::Info, service, endpoint, attempt, &status);
+                        attempt -= 1;
+                        continue;
                     } else if resp.status == 401 && service == Service::Ghl && !refreshed && self.can_refresh() {
                         // An access token that died early: refresh once and
                         // replay; a second 401 is the answer.
@@ -272,6 +401,14 @@ impl<'h, H: Host + ?Sized> Exchange<'h, H> {
                 Ok(())
             }
         }
+    }
+
+    /// True when `request` carries a GHL token other than the current one.
+    fn stale_token(&self, request: &Request) -> bool {
+        let current = self.auth.credential.access_token().expose();
+        request.headers.iter().any(|(k, v)| {
+            k.eq_ignore_ascii_case("authorization") && v.strip_prefix("Bearer ").is_some_and(|t| t != current)
+        })
     }
 
     fn can_refresh(&self) -> bool {
@@ -440,6 +577,11 @@ pub fn service_name(s: Service) -> &'static str {
 
 /// Parses a 2xx body, naming the path of the first field that does not fit.
 pub fn parse_json<T: DeserializeOwned>(service: Service, endpoint: &str, body: &[u8]) -> Result<T, SyncError> {
+    // The fast path: most answers fit. Only a body that does not is read
+    // again, tracking the path, to name the field (the tracking costs ~2x).
+    if let Ok(value) = serde_json::from_slice::<T>(body) {
+        return Ok(value);
+    }
     let mut de = serde_json::Deserializer::from_slice(body);
     let invalid = |field: String, message: String| SyncError::InvalidResponse {
         service,

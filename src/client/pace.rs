@@ -71,6 +71,32 @@ pub struct Pacer {
 }
 
 impl Pacer {
+    /// Forgets our requests that left the window before `now`.
+    fn age_out(&mut self, now: u64, interval: u64) {
+        while self.sent.front().is_some_and(|&t| t + interval <= now) {
+            self.sent.pop_front();
+            self.aged_out += 1;
+        }
+    }
+
+    /// How many requests may go at once, now, without meeting a 429: the
+    /// room left in our window, the server's remaining count (plus what
+    /// aged out since it said it) and the daily budget. `usize::MAX` while
+    /// no limit is known (the caller bounds it by its own concurrency).
+    pub fn room(&mut self, now: u64) -> usize {
+        let daily = self.limits.daily_remaining.map_or(usize::MAX, |d| d as usize);
+        let (Some(max), Some(interval)) = (self.limits.max, self.limits.interval_ms) else {
+            return daily;
+        };
+        self.age_out(now, interval);
+        let window = (max as usize).saturating_sub(self.sent.len());
+        let available = self
+            .limits
+            .remaining
+            .map_or(usize::MAX, |r| r.saturating_add(self.aged_out) as usize);
+        window.min(available).min(daily)
+    }
+
     /// How long to wait before the next request.
     pub fn wait_ms(&mut self, now: u64) -> Result<u64, DailyBudgetSpent> {
         if self.limits.daily_remaining == Some(0) {
@@ -78,19 +104,10 @@ impl Pacer {
                 daily_limit: self.limits.daily_limit,
             });
         }
-        let (Some(max), Some(interval)) = (self.limits.max, self.limits.interval_ms) else {
+        let (Some(_), Some(interval)) = (self.limits.max, self.limits.interval_ms) else {
             return Ok(0);
         };
-        while self.sent.front().is_some_and(|&t| t + interval <= now) {
-            self.sent.pop_front();
-            self.aged_out += 1;
-        }
-        let window_full = self.sent.len() >= max as usize;
-        let available = self
-            .limits
-            .remaining
-            .map_or(u32::MAX, |r| r.saturating_add(self.aged_out));
-        if !window_full && available > 0 {
+        if self.room(now) > 0 {
             return Ok(0);
         }
         // Budget spent: wait for our oldest request in the window to age out;
@@ -135,6 +152,26 @@ impl Pacer {
             daily_limit: l.daily_limit.or(self.limits.daily_limit),
             daily_remaining: l.daily_remaining.or(self.limits.daily_remaining),
         };
+    }
+
+    /// The answers to requests sent together: the server counted them in
+    /// some order, so the lowest remaining count is the one that holds.
+    pub fn observe_all<'a>(&mut self, answers: impl IntoIterator<Item = &'a Response>) {
+        let (mut low, mut low_daily) = (None::<u32>, None::<u64>);
+        for resp in answers {
+            self.observe(resp);
+            let l = Limits::from_response(resp);
+            low = match (low, l.remaining) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            low_daily = match (low_daily, l.daily_remaining) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        self.limits.remaining = low.or(self.limits.remaining);
+        self.limits.daily_remaining = low_daily.or(self.limits.daily_remaining);
     }
 
     /// What the server said last.

@@ -8,6 +8,7 @@ use crate::io::url::{build, encode};
 use crate::io::{Host, Method, Request};
 use crate::report::{Service, SyncError};
 use model::{GhlTag, PostEnvelope, Statistics, StatisticsEnvelope, TagsEnvelope};
+use serde_json::value::RawValue;
 
 /// The API version every call names in its `Version` header.
 pub const API_VERSION: &str = "2021-07-28";
@@ -26,6 +27,15 @@ pub struct TagPage {
     pub tags: Vec<ParsedTag>,
     /// `results.count`: all the location's tags, when the server says.
     pub count: Option<u64>,
+}
+
+impl TagPage {
+    fn read(env: TagsEnvelope) -> Result<TagPage, SyncError> {
+        Ok(TagPage {
+            count: read_count(env.results.count)?,
+            tags: read_tags(env.results.tags),
+        })
+    }
 }
 
 /// GHL endpoints, bound to a base URL and token.
@@ -60,14 +70,31 @@ impl Ghl<'_> {
         skip: u64,
         limit: u32,
     ) -> Result<TagPage, SyncError> {
+        let req = self.tags_request(location, skip, limit);
+        TagPage::read(ex.send_json(Service::Ghl, EP_TAGS, req)?)
+    }
+
+    /// Pages of tags at the given offsets, fetched together (within the rate
+    /// budget); in order, stopping after the first failure.
+    pub fn list_tags_at<H: Host + ?Sized>(
+        &self,
+        ex: &mut Exchange<'_, H>,
+        location: &str,
+        skips: &[u64],
+        limit: u32,
+        max_in_flight: usize,
+    ) -> Vec<Result<TagPage, SyncError>> {
+        let requests = skips.iter().map(|&s| self.tags_request(location, s, limit)).collect();
+        ex.send_json_all::<TagsEnvelope>(Service::Ghl, EP_TAGS, requests, max_in_flight)
+            .into_iter()
+            .map(|r| r.and_then(TagPage::read))
+            .collect()
+    }
+
+    fn tags_request(&self, location: &str, skip: u64, limit: u32) -> Request {
         let path = format!("/social-media-posting/{}/tags", encode(location));
         let (limit, skip) = (limit.to_string(), skip.to_string());
-        let req = self.request(Method::Get, &path, &[("limit", &limit), ("skip", &skip)], None);
-        let env: TagsEnvelope = ex.send_json(Service::Ghl, EP_TAGS, req)?;
-        Ok(TagPage {
-            tags: read_tags(env.results.tags),
-            count: read_count(env.results.count)?,
-        })
+        self.request(Method::Get, &path, &[("limit", &limit), ("skip", &skip)], None)
     }
 
     /// `POST /social-media-posting/{locationId}/tags/details {tagIds}`.
@@ -121,17 +148,17 @@ impl Ghl<'_> {
 }
 
 /// Reads each tag alone, so one bad tag is one item error.
-fn read_tags(raw: Vec<serde_json::Value>) -> Vec<ParsedTag> {
+fn read_tags(raw: Vec<Box<RawValue>>) -> Vec<ParsedTag> {
     raw.into_iter()
         .enumerate()
         .map(|(i, v)| {
-            let name = v
-                .get("_id")
-                .and_then(|x| x.as_str())
-                .map(str::to_string)
-                .unwrap_or_else(|| format!("results.tags[{i}]"));
-            serde_json::from_value::<GhlTag>(v)
-                .map_err(|e| (name, format!("GHL sent a tag that is not a SocialMediaTagSchema: {e}")))
+            serde_json::from_str::<GhlTag>(v.get()).map_err(|e| {
+                let name = serde_json::from_str::<serde_json::Value>(v.get())
+                    .ok()
+                    .and_then(|t| t.get("_id").and_then(|x| x.as_str()).map(str::to_string))
+                    .unwrap_or_else(|| format!("results.tags[{i}]"));
+                (name, format!("GHL sent a tag that is not a SocialMediaTagSchema: {e}"))
+            })
         })
         .collect()
 }
@@ -155,10 +182,11 @@ mod tests {
 
     #[test]
     fn bad_tags_are_alone() {
+        let raw = |v: serde_json::Value| serde_json::value::to_raw_value(&v).unwrap();
         let tags = read_tags(vec![
-            serde_json::json!({"_id": "a", "tag": "A"}),
-            serde_json::json!({"tag": "no id"}),
-            serde_json::json!({"_id": "c", "tag": 5}),
+            raw(serde_json::json!({"_id": "a", "tag": "A"})),
+            raw(serde_json::json!({"tag": "no id"})),
+            raw(serde_json::json!({"_id": "c", "tag": 5})),
         ]);
         assert!(tags[0].is_ok());
         assert_eq!(tags[1].as_ref().unwrap_err().0, "results.tags[1]");

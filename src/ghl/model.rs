@@ -34,7 +34,7 @@ pub struct TagsEnvelope {
 #[derive(Debug, Deserialize)]
 pub struct TagsResults {
     #[serde(default)]
-    pub tags: Vec<serde_json::Value>,
+    pub tags: Vec<Box<serde_json::value::RawValue>>,
     #[serde(default)]
     pub count: Option<f64>,
 }

@@ -120,6 +120,12 @@ pub enum Level {
 pub trait Host {
     /// One HTTP exchange; no retries, no redirects.
     fn send(&mut self, request: &Request) -> Result<Response, TransportError>;
+    /// Several independent exchanges, which the host may run concurrently;
+    /// one outcome per request, in order. Hosts that cannot run them at
+    /// once keep this default, which sends them one after another.
+    fn send_all(&mut self, requests: &[Request]) -> Vec<Result<Response, TransportError>> {
+        requests.iter().map(|r| self.send(r)).collect()
+    }
     /// Milliseconds since the Unix epoch.
     fn now_ms(&mut self) -> u64;
     /// Wait (or advance virtual time).

@@ -54,7 +54,7 @@ fn push<H: Host + ?Sized>(
     location: &str,
     ids: &[String],
 ) -> Result<(), SyncError> {
-    let mut writer = TagWriter::new(run.settings.full_refresh);
+    let mut writer = TagWriter::new(run.settings.full_refresh, run.settings.max_in_flight);
     let mut seen: HashSet<String> = HashSet::new();
     for chunk in ids.chunks(MAX_IDS_PER_DETAILS) {
         let tags = run.settings.ghl().tag_details(&mut run.ex, location, chunk)?;
@@ -67,7 +67,10 @@ fn push<H: Host + ?Sized>(
                     run.report.fetched += 1;
                     match run.settings.tag_mapping.apply(&tag, location) {
                         Ok(input) => {
-                            writer.offer(run, st, tag.id, input)?;
+                            writer.offer(run, st, tag.id, input, 0);
+                            if writer.wants_send() {
+                                writer.send_ready(run, st)?;
+                            }
                         }
                         Err(why) => run.report.reject(tag.id, Service::Ghl, why),
                     }

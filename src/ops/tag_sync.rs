@@ -81,21 +81,6 @@ fn check_event(event: &TagSyncEvent) -> Result<(), SyncError> {
     Ok(())
 }
 
-/// Where an error leaves the checkpoint: at the first page holding a tag
-/// not yet confirmed by Rankr. Every tag before it is written.
-struct Cursor {
-    /// The offset of the next page to read.
-    next: u64,
-    /// The offset of the page the oldest queued (unsent) tag came from.
-    pending_from: Option<u64>,
-}
-
-impl Cursor {
-    fn checkpoint(&self) -> u64 {
-        self.pending_from.unwrap_or(self.next)
-    }
-}
-
 fn sync<H: Host + ?Sized>(run: &mut Run<'_, H>, st: &mut TagState, event: &TagSyncEvent) -> Result<(), SyncError> {
     let location = event.location_id.as_str();
     let full_refresh = run.settings.full_refresh;
@@ -133,21 +118,18 @@ fn sync<H: Host + ?Sized>(run: &mut Run<'_, H>, st: &mut TagState, event: &TagSy
         st.checkpoint = Some(cp.clone());
     }
 
-    let mut writer = TagWriter::new(full_refresh);
-    let mut cursor = Cursor {
-        next: cursor_start,
-        pending_from: None,
-    };
-    let result = read_all(run, st, &mut writer, &mut cursor, location);
-    let result = result.and_then(|()| writer.flush(run, st).map(|()| cursor.pending_from = None));
+    let mut writer = TagWriter::new(full_refresh, run.settings.max_in_flight);
+    let mut next = cursor_start;
+    let result = read_all(run, st, &mut writer, &mut next, location).and_then(|()| writer.flush(run, st));
     if let Err(e) = result {
+        // Every tag before the oldest one Rankr has not confirmed is written.
         if let Some(c) = st.checkpoint.as_mut() {
-            c.skip = cursor.checkpoint();
+            c.skip = writer.oldest_unsent().map_or(next, |o| o.min(next));
         }
         return Err(e);
     }
     if let Some(c) = st.checkpoint.as_mut() {
-        c.skip = cursor.next;
+        c.skip = next;
     }
 
     if run.settings.archive_missing {
@@ -167,97 +149,132 @@ fn sync<H: Host + ?Sized>(run: &mut Run<'_, H>, st: &mut TagState, event: &TagSy
     Ok(())
 }
 
-/// Reads every page from `cursor.next`, offering each tag to the writer.
+/// Reads every page from `next`, offering each tag to the writer. The first
+/// page is read alone; once it tells the count and how many tags a page
+/// holds (a server may serve fewer than asked), the following pages are
+/// fetched together, as many as the rate budget and `max-in-flight` allow,
+/// and processed in order. A page that is not the length the offsets were
+/// computed from ends its wave; the pages after it are read again.
 fn read_all<H: Host + ?Sized>(
     run: &mut Run<'_, H>,
     st: &mut TagState,
     writer: &mut TagWriter,
-    cursor: &mut Cursor,
+    next: &mut u64,
     location: &str,
 ) -> Result<(), SyncError> {
     let page_size = run.settings.page_size;
+    let max_in_flight = run.settings.max_in_flight as u64;
     let mut seen: HashSet<String> = HashSet::new();
     let mut pages = 0u32;
     let mut stale_pages = 0u32;
-    loop {
+    // Learnt from the pages read: the count and the stride between offsets.
+    let mut count: Option<u64> = None;
+    let mut stride: Option<u64> = None;
+    'waves: loop {
         if run.ex.deadline_left() == Some(0) {
             return Err(SyncError::DeadlineExceeded("before the next page of tags".into()));
         }
-        let skip = cursor.next;
-        let page: TagPage = run.settings.ghl().list_tags(&mut run.ex, location, skip, page_size)?;
-        pages += 1;
-        let got = page.tags.len() as u64;
-        let mut new = 0u64;
-        for parsed in page.tags {
-            match parsed {
-                Ok(tag) => {
-                    if !seen.insert(tag.id.clone()) {
-                        continue; // served again on a later page
+        let skips: Vec<u64> = match (count, stride) {
+            (Some(c), Some(s)) if stale_pages == 0 => (0..max_in_flight.min(run.ex.ghl_room() as u64))
+                .map(|i| *next + i * s)
+                .take_while(|&o| o == *next || o < c)
+                .collect(),
+            _ => vec![*next],
+        };
+        let ghl = run.settings.ghl();
+        let results = if skips.len() == 1 {
+            vec![ghl.list_tags(&mut run.ex, location, skips[0], page_size)]
+        } else {
+            ghl.list_tags_at(&mut run.ex, location, &skips, page_size, skips.len())
+        };
+        for (&skip, result) in skips.iter().zip(results) {
+            let page: TagPage = match result {
+                Ok(page) => page,
+                Err(e) => {
+                    // Write what was read before stopping (unless out of time).
+                    if run.ex.deadline_left() != Some(0) {
+                        writer.send_ready(run, st)?;
                     }
-                    new += 1;
-                    run.report.fetched += 1;
-                    match run.settings.tag_mapping.apply(&tag, location) {
-                        Ok(input) => {
-                            if writer.offer(run, st, tag.id, input)? {
-                                cursor.pending_from = None;
+                    return Err(e);
+                }
+            };
+            pages += 1;
+            let got = page.tags.len() as u64;
+            let mut new = 0u64;
+            for parsed in page.tags {
+                match parsed {
+                    Ok(tag) => {
+                        if !seen.insert(tag.id.clone()) {
+                            continue; // served again on a later page
+                        }
+                        new += 1;
+                        run.report.fetched += 1;
+                        match run.settings.tag_mapping.apply(&tag, location) {
+                            Ok(input) => writer.offer(run, st, tag.id, input, skip),
+                            Err(why) => {
+                                mark_seen(st, &tag.id);
+                                run.report.reject(tag.id, Service::Ghl, why)
                             }
                         }
-                        Err(why) => {
-                            mark_seen(st, &tag.id);
-                            run.report.reject(tag.id, Service::Ghl, why)
-                        }
                     }
-                    if writer.has_pending() && cursor.pending_from.is_none() {
-                        cursor.pending_from = Some(skip);
+                    Err((item, why)) => {
+                        new += 1;
+                        run.report.reject(item, Service::Ghl, why)
                     }
                 }
-                Err((item, why)) => {
-                    new += 1;
-                    run.report.reject(item, Service::Ghl, why)
+            }
+            if got > 0 && new == 0 {
+                // The page holds only tags already read: a glitch (the same
+                // page served twice) or a server ignoring `skip`. Read it
+                // again a few times; a server that never pages cannot loop us.
+                stale_pages += 1;
+                if stale_pages >= run.settings.retry.max_attempts {
+                    return Err(SyncError::InvalidResponse {
+                        service: Service::Ghl,
+                        endpoint: EP_TAGS.into(),
+                        field: "results.tags".into(),
+                        message: format!(
+                            "the page at skip={skip} held only tags already read, {stale_pages} times; the server is not paging"
+                        ),
+                    });
                 }
+                let (s, n) = (skip.to_string(), stale_pages.to_string());
+                run.ex.log(
+                    Level::Warn,
+                    "GHL served a page of tags already read; reading it again",
+                    &[("skip", &s), ("times", &n)],
+                );
+                writer.send_ready(run, st)?;
+                continue 'waves;
             }
-        }
-        if got > 0 && new == 0 {
-            // The page holds only tags already read: a glitch (the same page
-            // served twice) or a server ignoring `skip`. Read it again a few
-            // times; a server that never pages cannot loop us.
-            stale_pages += 1;
-            if stale_pages >= run.settings.retry.max_attempts {
-                return Err(SyncError::InvalidResponse {
-                    service: Service::Ghl,
-                    endpoint: EP_TAGS.into(),
-                    field: "results.tags".into(),
-                    message: format!(
-                        "the page at skip={skip} held only tags already read, {stale_pages} times; the server is not paging"
-                    ),
-                });
+            stale_pages = 0;
+            *next = skip + got;
+            count = page.count;
+            let done = match page.count {
+                Some(count) => *next >= count,
+                None => got < page_size as u64,
+            };
+            if done {
+                break 'waves;
             }
-            let (s, n) = (skip.to_string(), stale_pages.to_string());
-            run.ex.log(
-                Level::Warn,
-                "GHL served a page of tags already read; reading it again",
-                &[("skip", &s), ("times", &n)],
-            );
-            continue;
+            if got == 0 {
+                let (skip_s, count_s) = (next.to_string(), format!("{:?}", page.count));
+                run.ex.log(
+                    Level::Warn,
+                    "GHL returned an empty page before the count was reached; stopping",
+                    &[("skip", &skip_s), ("count", &count_s)],
+                );
+                break 'waves;
+            }
+            if stride.is_some_and(|s| s != got) {
+                // The offsets after this page were computed from another
+                // length: read from here again.
+                stride = Some(got);
+                break;
+            }
+            stride = Some(got);
         }
-        stale_pages = 0;
-        cursor.next = skip + got;
-        let done = match page.count {
-            Some(count) => cursor.next >= count,
-            None => got < page_size as u64,
-        };
-        if done {
-            break;
-        }
-        if got == 0 {
-            let (skip_s, count_s) = (cursor.next.to_string(), format!("{:?}", page.count));
-            run.ex.log(
-                Level::Warn,
-                "GHL returned an empty page before the count was reached; stopping",
-                &[("skip", &skip_s), ("count", &count_s)],
-            );
-            break;
-        }
+        writer.send_ready(run, st)?;
     }
     let pages_s = pages.to_string();
     run.ex.log(Level::Info, "tags read", &[("pages", &pages_s)]);
@@ -306,7 +323,10 @@ fn archive_gone<H: Host + ?Sized>(
             }
             match run.settings.tag_mapping.apply(&tag, location) {
                 Ok(input) => {
-                    writer.offer(run, st, tag.id, input)?;
+                    writer.offer(run, st, tag.id, input, 0);
+                    if writer.wants_send() {
+                        writer.send_ready(run, st)?;
+                    }
                 }
                 Err(why) => {
                     mark_seen(st, &tag.id);
@@ -339,7 +359,10 @@ fn archive_gone<H: Host + ?Sized>(
             .list_tags(&mut run.ex, location, cursor.as_deref())?;
         for stored in page.data {
             if let Some(ghl_id) = wanted.remove(&stored.external_id) {
-                writer.archive_gone(run, st, ghl_id, stored.archived_input())?;
+                writer.archive_gone(run, ghl_id, stored.archived_input());
+                if writer.wants_send() {
+                    writer.send_ready(run, st)?;
+                }
             }
         }
         match page.next_cursor {

@@ -5,8 +5,10 @@
 
 use super::Run;
 use crate::io::Host;
-use crate::rankr::model::{TagInput, TagStatus};
-use crate::rankr::{tag_batch_body, MAX_BODY_BYTES, MAX_TAGS_PER_BATCH};
+use crate::rankr::model::{TagBatchResponse, TagInput, TagStatus};
+use crate::rankr::{
+    check_tag_results, tag_batch_body_from, BATCH_ENVELOPE_BYTES, EP_TAGS, MAX_BODY_BYTES, MAX_TAGS_PER_BATCH,
+};
 use crate::report::{Service, SyncError};
 use crate::state::{content_hash, TagEntry, TagState};
 
@@ -19,49 +21,77 @@ enum Action {
     ArchiveGone,
 }
 
+/// One item on its way: serialized once, for its hash and for the body.
 struct Pending {
     ghl_id: String,
-    input: TagInput,
+    external_id: String,
+    archived: bool,
+    json: Vec<u8>,
     hash: String,
     action: Action,
+    /// The GHL offset of the page it came from (for the checkpoint).
+    from: u64,
 }
 
+/// A sealed batch: its body and idempotency key are fixed, so a retry of
+/// it is the same request.
+struct Batch {
+    items: Vec<Pending>,
+    body: Vec<u8>,
+    key: String,
+}
+
+/// Queues items into batches and sends the sealed batches together.
 pub(crate) struct TagWriter {
     pending: Vec<Pending>,
+    /// The body size `pending` would make.
+    pending_bytes: usize,
+    ready: Vec<Batch>,
     full_refresh: bool,
+    max_in_flight: usize,
 }
 
 impl TagWriter {
-    pub fn new(full_refresh: bool) -> Self {
+    pub fn new(full_refresh: bool, max_in_flight: usize) -> Self {
         TagWriter {
             pending: Vec::with_capacity(MAX_TAGS_PER_BATCH),
+            pending_bytes: BATCH_ENVELOPE_BYTES,
+            ready: Vec::new(),
             full_refresh,
+            max_in_flight: max_in_flight.max(1),
         }
     }
 
-    /// True when tags wait to be sent.
-    pub fn has_pending(&self) -> bool {
-        !self.pending.is_empty()
+    /// The GHL offset of the oldest item not yet confirmed by Rankr.
+    pub fn oldest_unsent(&self) -> Option<u64> {
+        let sealed = self.ready.iter().flat_map(|b| b.items.iter());
+        sealed.chain(self.pending.iter()).map(|p| p.from).min()
     }
 
-    /// A tag read from GHL: marks it seen in the state's pass and queues it
-    /// unless Rankr already holds this content. Returns true when the queue
-    /// was sent (and is now empty).
+    /// True when enough batches are sealed to fill the host's concurrency.
+    pub fn wants_send(&self) -> bool {
+        self.ready.len() >= self.max_in_flight
+    }
+
+    /// A tag read from GHL (on the page at offset `from`): marks it seen in
+    /// the state's pass and queues it unless Rankr already holds this content.
     pub fn offer<H: Host + ?Sized>(
         &mut self,
         run: &mut Run<'_, H>,
         st: &mut TagState,
         ghl_id: String,
         input: TagInput,
-    ) -> Result<bool, SyncError> {
-        let hash = item_hash(&input);
+        from: u64,
+    ) {
+        let json = serde_json::to_vec(&input).unwrap_or_default();
+        let hash = content_hash(&json);
         let pass = st.pass;
         match st.tags.get_mut(&ghl_id) {
             Some(e) => {
                 e.g = pass;
                 if e.h == hash && !self.full_refresh {
                     run.report.skipped += 1;
-                    return Ok(false);
+                    return;
                 }
             }
             None => {
@@ -75,115 +105,159 @@ impl TagWriter {
                 );
             }
         }
-        self.push(run, st, ghl_id, input, hash, Action::Upsert)
+        self.push(run, ghl_id, input, json, hash, Action::Upsert, from);
     }
 
     /// A tag gone from GHL, to be written archived and then forgotten.
-    pub fn archive_gone<H: Host + ?Sized>(
-        &mut self,
-        run: &mut Run<'_, H>,
-        st: &mut TagState,
-        ghl_id: String,
-        input: TagInput,
-    ) -> Result<bool, SyncError> {
-        let hash = item_hash(&input);
-        self.push(run, st, ghl_id, input, hash, Action::ArchiveGone)
+    pub fn archive_gone<H: Host + ?Sized>(&mut self, run: &mut Run<'_, H>, ghl_id: String, input: TagInput) {
+        let json = serde_json::to_vec(&input).unwrap_or_default();
+        let hash = content_hash(&json);
+        self.push(run, ghl_id, input, json, hash, Action::ArchiveGone, 0);
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn push<H: Host + ?Sized>(
         &mut self,
         run: &mut Run<'_, H>,
-        st: &mut TagState,
         ghl_id: String,
         input: TagInput,
+        json: Vec<u8>,
         hash: String,
         action: Action,
-    ) -> Result<bool, SyncError> {
+        from: u64,
+    ) {
+        if BATCH_ENVELOPE_BYTES + json.len() > MAX_BODY_BYTES {
+            // Never sent, so the state keeps no hash: tried again next run.
+            run.report.reject(
+                ghl_id,
+                Service::Rankr,
+                format!(
+                    "the tag's JSON is {} bytes, over Rankr's 1 MiB body limit",
+                    json.len() + BATCH_ENVELOPE_BYTES
+                ),
+            );
+            return;
+        }
+        if self.pending_bytes + 1 + json.len() > MAX_BODY_BYTES {
+            self.seal(run);
+        }
+        self.pending_bytes += json.len() + usize::from(!self.pending.is_empty());
         self.pending.push(Pending {
             ghl_id,
-            input,
+            external_id: input.external_id,
+            archived: input.archived,
+            json,
             hash,
             action,
+            from,
         });
         if self.pending.len() >= MAX_TAGS_PER_BATCH {
-            self.flush(run, st)?;
-            return Ok(true);
+            self.seal(run);
         }
-        Ok(false)
     }
 
-    /// Sends what is queued.
-    pub fn flush<H: Host + ?Sized>(&mut self, run: &mut Run<'_, H>, st: &mut TagState) -> Result<(), SyncError> {
-        let batch = std::mem::take(&mut self.pending);
-        if !batch.is_empty() {
-            self.send(run, st, batch)?;
+    /// Turns the queue into a batch: its body and idempotency key.
+    fn seal<H: Host + ?Sized>(&mut self, run: &mut Run<'_, H>) {
+        if self.pending.is_empty() {
+            return;
         }
-        Ok(())
-    }
-
-    fn send<H: Host + ?Sized>(
-        &mut self,
-        run: &mut Run<'_, H>,
-        st: &mut TagState,
-        batch: Vec<Pending>,
-    ) -> Result<(), SyncError> {
-        let items: Vec<TagInput> = batch.iter().map(|p| p.input.clone()).collect();
-        let body = tag_batch_body(&items);
-        if body.len() > MAX_BODY_BYTES {
-            if batch.len() == 1 {
-                run.report.reject(
-                    batch[0].ghl_id.clone(),
-                    Service::Rankr,
-                    format!("the tag's JSON is {} bytes, over Rankr's 1 MiB body limit", body.len()),
-                );
-                return Ok(());
-            }
-            let mut first = batch;
-            let second = first.split_off(first.len() / 2);
-            self.send(run, st, first)?;
-            return self.send(run, st, second);
-        }
+        let items = std::mem::replace(&mut self.pending, Vec::with_capacity(MAX_TAGS_PER_BATCH));
+        let body = tag_batch_body_from(items.iter().map(|p| p.json.as_slice()), self.pending_bytes);
+        self.pending_bytes = BATCH_ENVELOPE_BYTES;
         let key = run.idempotency_key(&body);
-        run.record_write("POST", "/v1/tags/batch-upsert".into(), items.len(), &body);
+        self.ready.push(Batch { items, body, key });
+    }
+
+    /// Sends everything queued.
+    pub fn flush<H: Host + ?Sized>(&mut self, run: &mut Run<'_, H>, st: &mut TagState) -> Result<(), SyncError> {
+        self.seal(run);
+        self.send_ready(run, st)
+    }
+
+    /// Sends the sealed batches, `max_in_flight` at a time (upserts are
+    /// order-insensitive: each item is keyed by its external id). A batch
+    /// that failed, or was not sent after a failure, stays queued, so the
+    /// checkpoint stays before its tags.
+    pub fn send_ready<H: Host + ?Sized>(&mut self, run: &mut Run<'_, H>, st: &mut TagState) -> Result<(), SyncError> {
+        let batches = std::mem::take(&mut self.ready);
+        if batches.is_empty() {
+            return Ok(());
+        }
+        for b in &batches {
+            run.record_write("POST", "/v1/tags/batch-upsert".into(), b.items.len(), &b.body);
+        }
         if run.settings.dry_run {
             // The state is discarded after a dry run; record as if written
             // so the post's tags can be planned.
-            for p in batch {
-                if p.input.archived {
-                    run.report.archived += 1;
+            for b in batches {
+                for p in b.items {
+                    if p.archived {
+                        run.report.archived += 1;
+                    }
+                    confirm(st, p);
                 }
-                confirm(st, p);
             }
             return Ok(());
         }
-        let results = run.settings.rankr().upsert_tags(&mut run.ex, body, &items, &key)?;
-        for (p, result) in batch.into_iter().zip(results) {
-            match result.status {
-                TagStatus::Created => run.report.created += 1,
-                TagStatus::Updated => run.report.updated += 1,
-                TagStatus::Unchanged => run.report.unchanged += 1,
-                TagStatus::Rejected => {
-                    let why = result.error.unwrap_or_else(|| "rejected without a reason".into());
-                    run.report.reject(result.external_id, Service::Rankr, why);
-                    // Not held by Rankr as sent: try again next run.
-                    if let Some(e) = st.tags.get_mut(&p.ghl_id) {
-                        e.h.clear();
-                    }
+        let rankr = run.settings.rankr();
+        let requests = batches
+            .iter()
+            .map(|b| rankr.upsert_tags_request(b.body.clone(), &b.key))
+            .collect();
+        let answers = run
+            .ex
+            .send_json_all::<TagBatchResponse>(Service::Rankr, EP_TAGS, requests, self.max_in_flight);
+        let mut answers = answers.into_iter();
+        let mut first_error = None;
+        for batch in batches {
+            let checked = match answers.next() {
+                Some(Ok(resp)) => check_tag_results(resp, batch.items.iter().map(|p| p.external_id.as_str())),
+                Some(Err(e)) => Err(e),
+                None => {
+                    // Not sent: an earlier batch failed.
+                    self.ready.push(batch);
                     continue;
                 }
+            };
+            match checked {
+                Ok(results) => apply_results(run, st, batch.items, results),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                    self.ready.push(batch);
+                }
             }
-            if p.input.archived {
-                run.report.archived += 1;
-            }
-            confirm(st, p);
         }
-        Ok(())
+        first_error.map_or(Ok(()), Err)
     }
 }
 
-/// The state's hash of an item: of its JSON as sent to Rankr.
-fn item_hash(input: &TagInput) -> String {
-    content_hash(&serde_json::to_vec(input).unwrap_or_default())
+/// Rankr's per-item answers into the report and the state.
+fn apply_results<H: Host + ?Sized>(
+    run: &mut Run<'_, H>,
+    st: &mut TagState,
+    items: Vec<Pending>,
+    results: Vec<crate::rankr::model::TagResult>,
+) {
+    for (p, result) in items.into_iter().zip(results) {
+        match result.status {
+            TagStatus::Created => run.report.created += 1,
+            TagStatus::Updated => run.report.updated += 1,
+            TagStatus::Unchanged => run.report.unchanged += 1,
+            TagStatus::Rejected => {
+                let why = result.error.unwrap_or_else(|| "rejected without a reason".into());
+                run.report.reject(result.external_id, Service::Rankr, why);
+                // Not held by Rankr as sent: try again next run.
+                if let Some(e) = st.tags.get_mut(&p.ghl_id) {
+                    e.h.clear();
+                }
+                continue;
+            }
+        }
+        if p.archived {
+            run.report.archived += 1;
+        }
+        confirm(st, p);
+    }
 }
 
 /// Rankr holds the item as sent: record it in the state.
@@ -193,7 +267,7 @@ fn confirm(st: &mut TagState, p: Pending) {
             st.tags.remove(&p.ghl_id);
         }
         Action::Upsert => {
-            let x = (p.input.external_id != p.ghl_id).then_some(p.input.external_id);
+            let x = (p.external_id != p.ghl_id).then_some(p.external_id);
             let pass = st.pass;
             let e = st.tags.entry(p.ghl_id).or_insert_with(|| TagEntry {
                 h: String::new(),

@@ -55,6 +55,11 @@ impl Rankr<'_> {
         }
     }
 
+    /// `POST /v1/tags/batch-upsert` with a body from [`tag_batch_body`].
+    pub fn upsert_tags_request(&self, body: Vec<u8>, key: &str) -> Request {
+        self.request(Method::Post, "/v1/tags/batch-upsert", body, Some(key))
+    }
+
     /// `POST /v1/tags/batch-upsert`; one result per item, checked against the items.
     pub fn upsert_tags<H: Host + ?Sized>(
         &self,
@@ -63,30 +68,8 @@ impl Rankr<'_> {
         items: &[TagInput],
         key: &str,
     ) -> Result<Vec<TagResult>, SyncError> {
-        let req = self.request(Method::Post, "/v1/tags/batch-upsert", body, Some(key));
-        let resp: TagBatchResponse = ex.send_json(Service::Rankr, EP_TAGS, req)?;
-        if resp.results.len() != items.len() {
-            return Err(SyncError::InvalidResponse {
-                service: Service::Rankr,
-                endpoint: EP_TAGS.into(),
-                field: "results".into(),
-                message: format!("{} results for {} items", resp.results.len(), items.len()),
-            });
-        }
-        if let Some((i, r)) = resp
-            .results
-            .iter()
-            .enumerate()
-            .find(|(i, r)| r.external_id != items[*i].external_id)
-        {
-            return Err(SyncError::InvalidResponse {
-                service: Service::Rankr,
-                endpoint: EP_TAGS.into(),
-                field: format!("results[{i}].externalId"),
-                message: format!("`{}` answers item `{}`", r.external_id, items[i].external_id),
-            });
-        }
-        Ok(resp.results)
+        let resp: TagBatchResponse = ex.send_json(Service::Rankr, EP_TAGS, self.upsert_tags_request(body, key))?;
+        check_tag_results(resp, items.iter().map(|i| i.external_id.as_str()))
     }
 
     /// `GET /v1/tags?source=ghl&locationId=&limit=500[&cursor=]`: the
@@ -165,6 +148,55 @@ impl Rankr<'_> {
 /// The JSON body of a tag batch.
 pub fn tag_batch_body(items: &[TagInput]) -> Vec<u8> {
     serde_json::to_vec(&TagBatch { items }).unwrap_or_default()
+}
+
+/// The bytes a batch body adds around its items: `{"items":[` `]}`.
+pub const BATCH_ENVELOPE_BYTES: usize = 12;
+
+/// The same body as [`tag_batch_body`], from items already serialized one by
+/// one (each item is serialized once: for its content hash and for the body).
+pub fn tag_batch_body_from<'a>(items: impl IntoIterator<Item = &'a [u8]>, size: usize) -> Vec<u8> {
+    let mut body = Vec::with_capacity(size);
+    body.extend_from_slice(b"{\"items\":[");
+    for (i, item) in items.into_iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(item);
+    }
+    body.extend_from_slice(b"]}");
+    body
+}
+
+/// Rankr's answer to a tag batch: one result per item, in request order.
+pub fn check_tag_results<'a>(
+    resp: TagBatchResponse,
+    external_ids: impl ExactSizeIterator<Item = &'a str>,
+) -> Result<Vec<TagResult>, SyncError> {
+    let sent = external_ids.len();
+    if resp.results.len() != sent {
+        return Err(SyncError::InvalidResponse {
+            service: Service::Rankr,
+            endpoint: EP_TAGS.into(),
+            field: "results".into(),
+            message: format!("{} results for {} items", resp.results.len(), sent),
+        });
+    }
+    if let Some((i, (r, id))) = resp
+        .results
+        .iter()
+        .zip(external_ids)
+        .enumerate()
+        .find(|(_, (r, id))| r.external_id != *id)
+    {
+        return Err(SyncError::InvalidResponse {
+            service: Service::Rankr,
+            endpoint: EP_TAGS.into(),
+            field: format!("results[{i}].externalId"),
+            message: format!("`{}` answers item `{id}`", r.external_id),
+        });
+    }
+    Ok(resp.results)
 }
 
 /// The JSON body of a metric batch.

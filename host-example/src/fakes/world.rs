@@ -32,7 +32,8 @@ impl FakeWorld {
         }
     }
 
-    /// A transport answering from the fakes. A hang costs the request's
+    /// A transport answering from the fakes, in request order (see
+    /// [`ScriptedTransport::one_at_a_time`]). A hang costs the request's
     /// timeout in virtual time and ends in `timeout`; a reset is an `io`
     /// error, as a real client would see them.
     pub fn transport(&self) -> ScriptedTransport {
@@ -65,6 +66,7 @@ impl FakeWorld {
                 Outcome::Reset(_) => Err(TransportError::Io("connection reset in the middle of the body".into())),
             }
         })
+        .one_at_a_time()
     }
 }
 
