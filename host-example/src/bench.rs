@@ -15,7 +15,6 @@ use crate::transport::HttpTransport;
 use crate::types::TagSyncEvent;
 use anyhow::{anyhow, Context as _};
 use serde::Serialize;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -43,7 +42,6 @@ pub struct Figures {
 pub struct Canned {
     pages: Vec<Vec<u8>>,
     batches: Vec<Vec<u8>>,
-    posts: AtomicUsize,
 }
 
 impl Canned {
@@ -70,20 +68,12 @@ impl Canned {
                 serde_json::json!({ "results": results }).to_string().into_bytes()
             })
             .collect();
-        Canned {
-            pages,
-            batches,
-            posts: AtomicUsize::new(0),
-        }
+        Canned { pages, batches }
     }
 
-    /// A new run: batch answers start from the first again.
-    pub fn reset(&self) {
-        self.posts.store(0, Ordering::SeqCst);
-    }
-
-    /// The answer to a request, by URL.
-    pub fn answer(&self, url: &str) -> (u16, Vec<u8>) {
+    /// The answer to a request: a GHL page by its `skip`, a Rankr batch by
+    /// its first item.
+    pub fn answer(&self, url: &str, body: &[u8]) -> (u16, Vec<u8>) {
         if url.starts_with(GHL) {
             let skip: usize = url
                 .split("skip=")
@@ -96,8 +86,15 @@ impl Canned {
                 None => (200, self.pages[0].clone()),
             };
         }
-        let b = self.posts.fetch_add(1, Ordering::SeqCst);
-        match self.batches.get(b) {
+        // Batches may arrive in any order (they are sent together): the
+        // answer is picked by the batch's first external id, `t<7 digits>`.
+        let first = body.windows(15).position(|w| w == b"\"externalId\":\"t").and_then(|i| {
+            std::str::from_utf8(body.get(i + 15..i + 22)?)
+                .ok()?
+                .parse::<usize>()
+                .ok()
+        });
+        match first.and_then(|n| self.batches.get(n / PAGE)) {
             Some(a) => (200, a.clone()),
             None => (500, b"{\"title\":\"bench: unexpected write\",\"status\":500}".to_vec()),
         }
@@ -105,8 +102,14 @@ impl Canned {
 }
 
 impl HttpTransport for Canned {
+    /// Answers are in memory: a pool would only add thread start-up to the
+    /// connector's own time.
+    fn max_concurrency(&self) -> usize {
+        1
+    }
+
     fn send(&self, r: &Request) -> Result<Response, TransportError> {
-        let (status, body) = self.answer(&r.url);
+        let (status, body) = self.answer(&r.url, r.body.as_deref().unwrap_or_default());
         Ok(Response {
             status,
             headers: vec![],
@@ -123,7 +126,7 @@ impl ghl_rankr_connector::io::Host for NativeHost<'_> {
         &mut self,
         r: &ghl_rankr_connector::io::Request,
     ) -> Result<ghl_rankr_connector::io::Response, ghl_rankr_connector::io::TransportError> {
-        let (status, body) = self.0.answer(&r.url);
+        let (status, body) = self.0.answer(&r.url, r.body.as_deref().unwrap_or_default());
         Ok(ghl_rankr_connector::io::Response {
             status,
             headers: vec![],
@@ -143,6 +146,23 @@ impl ghl_rankr_connector::io::Host for NativeHost<'_> {
     }
 }
 
+/// One first sync of `canned` by the component in `engine`; ns per tag.
+pub fn wasm_tag_sync(engine: &ConnectorEngine, canned: &Arc<Canned>, n: usize) -> anyhow::Result<f64> {
+    let key = Secret::new("bench-key-0000");
+    let cfg = ConfigFile::default();
+    let settings = config::settings(SettingsParts::api_key(GHL, &key, RANKR, &key, &cfg));
+    let e = env(canned.clone());
+    let t = Instant::now();
+    let report = engine
+        .tag_sync(&e, &settings, &event(), None)?
+        .map_err(|f| anyhow!("bench tag-sync failed: {}", crate::render::error_message(&f.error)))?;
+    let ns = t.elapsed().as_nanos() as f64 / n as f64;
+    if report.created as usize != n {
+        return Err(anyhow!("bench: {} of {n} tags written", report.created));
+    }
+    Ok(ns)
+}
+
 /// One first sync of `canned` by the core compiled natively; ns per tag.
 /// Public so a profiler can run the native side alone
 /// (`examples/profile_native.rs`).
@@ -160,7 +180,6 @@ pub fn native_tag_sync(canned: &Canned, n: usize) -> anyhow::Result<f64> {
         post_id: None,
         tag_ids: None,
     };
-    canned.reset();
     let t = Instant::now();
     let report = ghl_rankr_connector::tag_sync(&mut NativeHost(canned), &settings, &event, None)
         .map_err(|f| anyhow!("native bench tag-sync failed: {}", f.error))?;
@@ -254,25 +273,14 @@ pub fn run(bytes: &[u8], runs: usize) -> anyhow::Result<Figures> {
             .collect(),
     );
 
-    // ns per tag, wasm and native, same 10,000 tags.
+    // ns per tag, wasm and native, same 10,000 tags, runs interleaved so
+    // that the machine's drift falls on both alike.
     let n = 10_000;
     let ten_k = Arc::new(Canned::new(n));
     let engine = ConnectorEngine::build(bytes, roomy.clone(), &Build::default())?;
-    let e = env(ten_k.clone());
-    let mut wasm = Vec::new();
+    let (mut wasm, mut native_ns) = (Vec::new(), Vec::new());
     for _ in 0..runs {
-        ten_k.reset();
-        let t = Instant::now();
-        let report = engine
-            .tag_sync(&e, &settings, &event(), None)?
-            .map_err(|f| anyhow!("bench tag-sync failed: {}", crate::render::error_message(&f.error)))?;
-        wasm.push(t.elapsed().as_nanos() as f64 / n as f64);
-        if report.created as usize != n {
-            return Err(anyhow!("bench: {} of {n} tags written", report.created));
-        }
-    }
-    let mut native_ns = Vec::new();
-    for _ in 0..runs {
+        wasm.push(wasm_tag_sync(&engine, &ten_k, n)?);
         native_ns.push(native_tag_sync(&ten_k, n)?);
     }
     let (w, nat) = (median(wasm), median(native_ns));
@@ -282,7 +290,6 @@ pub fn run(bytes: &[u8], runs: usize) -> anyhow::Result<Figures> {
     let e = env(big.clone());
     let (first, stats) = engine.tag_sync_with_stats(&e, &settings, &event(), None)?;
     let first = first.map_err(|f| anyhow!("100k first sync failed: {}", crate::render::error_message(&f.error)))?;
-    big.reset();
     let rerun = engine
         .tag_sync(&e, &settings, &event(), Some(&first.state))
         .context("100k rerun")?
