@@ -149,7 +149,20 @@ impl<'h, H: Host + ?Sized> Exchange<'h, H> {
         request: Request,
         mut read: impl FnMut(Response) -> Result<T, Unreadable>,
     ) -> Result<T, SyncError> {
-        self.call_from(service, endpoint, request, &mut read, None)
+        // The loop itself is not generic (one copy in the component, not one
+        // per answer type): the answer is read into `out` by a closure.
+        let mut out = None;
+        self.call_from(
+            service,
+            endpoint,
+            request,
+            &mut |resp| {
+                out = Some(read(resp)?);
+                Ok(())
+            },
+            None,
+        )?;
+        out.ok_or_else(|| lost_answer(service, endpoint))
     }
 
     /// Sends independent requests to one endpoint, as many at once as GHL's
@@ -166,6 +179,28 @@ impl<'h, H: Host + ?Sized> Exchange<'h, H> {
         max_in_flight: usize,
         mut read: impl FnMut(Response) -> Result<T, Unreadable>,
     ) -> Vec<Result<T, SyncError>> {
+        let mut slots: Vec<Option<T>> = requests.iter().map(|_| None).collect();
+        let done = self.call_all_dyn(service, endpoint, requests, max_in_flight, &mut |i, resp| {
+            let value = read(resp)?;
+            if let Some(slot) = slots.get_mut(i) {
+                *slot = Some(value);
+            }
+            Ok(())
+        });
+        done.into_iter()
+            .zip(slots)
+            .map(|(r, slot)| r.and_then(|()| slot.ok_or_else(|| lost_answer(service, endpoint))))
+            .collect()
+    }
+
+    fn call_all_dyn(
+        &mut self,
+        service: Service,
+        endpoint: &str,
+        requests: Vec<Request>,
+        max_in_flight: usize,
+        read: &mut dyn FnMut(usize, Response) -> Result<(), Unreadable>,
+    ) -> Vec<Result<(), SyncError>> {
         let mut out = Vec::with_capacity(requests.len());
         let mut rest = std::collections::VecDeque::from(requests);
         while !rest.is_empty() {
@@ -209,11 +244,12 @@ impl<'h, H: Host + ?Sized> Exchange<'h, H> {
             }
             let mut failed = false;
             for (request, outcome) in wave.into_iter().zip(outcomes) {
+                let index = out.len();
                 if failed {
                     // After a failure, only answers already good are kept:
                     // nothing more is sent or waited for.
                     let result = match outcome {
-                        Ok(resp) if resp.is_success() => read(resp).map_err(|u| u.error),
+                        Ok(resp) if resp.is_success() => read(index, resp).map_err(|u| u.error),
                         _ => Err(SyncError::Transport {
                             service,
                             endpoint: endpoint.to_string(),
@@ -223,7 +259,7 @@ impl<'h, H: Host + ?Sized> Exchange<'h, H> {
                     out.push(result);
                     continue;
                 }
-                let result = self.call_from(service, endpoint, request, &mut read, Some(outcome));
+                let result = self.call_from(service, endpoint, request, &mut |resp| read(index, resp), Some(outcome));
                 failed |= result.is_err();
                 out.push(result);
             }
@@ -236,14 +272,14 @@ impl<'h, H: Host + ?Sized> Exchange<'h, H> {
 
     /// The retry loop, from an outcome already had (`first`: the request
     /// was sent, counted and paced by [`Exchange::call_all`]) or from scratch.
-    fn call_from<T>(
+    fn call_from(
         &mut self,
         service: Service,
         endpoint: &str,
         mut request: Request,
-        read: &mut impl FnMut(Response) -> Result<T, Unreadable>,
+        read: &mut dyn FnMut(Response) -> Result<(), Unreadable>,
         mut first: Option<Result<Response, TransportError>>,
-    ) -> Result<T, SyncError> {
+    ) -> Result<(), SyncError> {
         let mut attempt = 0u32;
         let mut sent = u32::from(first.is_some());
         let mut refreshed = false;
@@ -560,6 +596,15 @@ fn read_json<T: DeserializeOwned>(service: Service, endpoint: &str, body: &[u8])
     })
 }
 
+/// An answer read but not handed back: cannot happen, but is an error, not a panic.
+fn lost_answer(service: Service, endpoint: &str) -> SyncError {
+    SyncError::Transport {
+        service,
+        endpoint: endpoint.to_string(),
+        message: "the answer was lost inside the connector".into(),
+    }
+}
+
 fn transport_error(service: Service, endpoint: &str, e: &TransportError) -> SyncError {
     SyncError::Transport {
         service,
@@ -577,29 +622,95 @@ pub fn service_name(s: Service) -> &'static str {
 
 /// Parses a 2xx body, naming the path of the first field that does not fit.
 pub fn parse_json<T: DeserializeOwned>(service: Service, endpoint: &str, body: &[u8]) -> Result<T, SyncError> {
-    // The fast path: most answers fit. Only a body that does not is read
-    // again, tracking the path, to name the field (the tracking costs ~2x).
-    if let Ok(value) = serde_json::from_slice::<T>(body) {
-        return Ok(value);
-    }
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let invalid = |field: String, message: String| SyncError::InvalidResponse {
-        service,
-        endpoint: endpoint.to_string(),
-        field,
-        message,
+    serde_json::from_slice::<T>(body).map_err(|e| {
+        let offset = byte_offset(body, e.line(), e.column());
+        let path = json_path_at(body, offset);
+        SyncError::InvalidResponse {
+            service,
+            endpoint: endpoint.to_string(),
+            field: if path.is_empty() { "(body)".into() } else { path },
+            message: e.to_string(),
+        }
+    })
+}
+
+/// The byte offset of serde_json's 1-based line and column.
+fn byte_offset(body: &[u8], line: usize, column: usize) -> usize {
+    let line_start = if line <= 1 {
+        0
+    } else {
+        body.iter()
+            .enumerate()
+            .filter(|(_, b)| **b == b'\n')
+            .nth(line - 2)
+            .map_or(body.len(), |(i, _)| i + 1)
     };
-    let value = serde_path_to_error::deserialize::<_, T>(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let field = if path == "." || path.is_empty() {
-            "(body)".to_string()
-        } else {
-            path
-        };
-        invalid(field, e.into_inner().to_string())
-    })?;
-    de.end().map_err(|e| invalid("(body)".into(), e.to_string()))?;
-    Ok(value)
+    (line_start + column).min(body.len())
+}
+
+/// The JSON path (`results.tags[3].tag`) of the value being read when
+/// parsing stopped at `offset`. A small scanner instead of a path-tracking
+/// deserializer: tracking every parse doubles the code of every model in the
+/// component, for a path wanted only when a body is wrong.
+fn json_path_at(body: &[u8], offset: usize) -> String {
+    enum Frame {
+        Object(Option<String>),
+        Array(usize),
+    }
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut expecting_key = false;
+    let mut i = 0;
+    while i < offset {
+        match body[i] {
+            b'"' => {
+                let start = i + 1;
+                i += 1;
+                while i < body.len() && body[i] != b'"' {
+                    i += if body[i] == b'\\' { 2 } else { 1 };
+                }
+                if expecting_key {
+                    if let Some(Frame::Object(key)) = stack.last_mut() {
+                        *key = Some(String::from_utf8_lossy(&body[start..i.min(body.len())]).into_owned());
+                    }
+                    expecting_key = false;
+                }
+            }
+            b'{' => {
+                stack.push(Frame::Object(None));
+                expecting_key = true;
+            }
+            b'[' => stack.push(Frame::Array(0)),
+            b'}' | b']' => {
+                stack.pop();
+                expecting_key = false;
+            }
+            b',' => match stack.last_mut() {
+                Some(Frame::Object(_)) => expecting_key = true,
+                Some(Frame::Array(n)) => *n += 1,
+                None => {}
+            },
+            _ => {}
+        }
+        i += 1;
+    }
+    let mut path = String::new();
+    for frame in &stack {
+        match frame {
+            Frame::Object(Some(key)) => {
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(key);
+            }
+            Frame::Object(None) => {}
+            Frame::Array(n) => {
+                path.push('[');
+                path.push_str(&n.to_string());
+                path.push(']');
+            }
+        }
+    }
+    path
 }
 
 /// The server's own words from an error body: GHL's `message` (a string or a
@@ -740,6 +851,24 @@ mod tests {
         assert!(matches!(e, SyncError::InvalidResponse { .. }));
         let e = parse_json::<Outer>(Service::Ghl, "GET /x", b"{}").unwrap_err();
         assert!(e.to_string().contains("results"), "{e}");
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Tags {
+            tags: Vec<Outer>,
+        }
+        let body =
+            b"{\"tags\": [{\"results\": {\"count\": 1}},\n {\"results\": {\"x\": \"a,]}\\\"\", \"count\": true}}]}";
+        match parse_json::<Tags>(Service::Ghl, "GET /x", body).unwrap_err() {
+            SyncError::InvalidResponse { field, .. } => assert_eq!(field, "tags[1].results.count"),
+            other => panic!("{other:?}"),
+        }
+        match parse_json::<Tags>(Service::Ghl, "GET /x", br#"{"tags": [{"results": {}}]}"#).unwrap_err() {
+            SyncError::InvalidResponse { field, message, .. } => {
+                assert_eq!(field, "tags[0].results");
+                assert!(message.contains("count"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }
 
