@@ -68,13 +68,16 @@ impl<'h, H: Host + ?Sized> Run<'h, H> {
     /// content. A retry of the same request reuses the same key (it is made
     /// once per batch, before the first attempt).
     pub fn idempotency_key(&mut self, body: &[u8]) -> String {
+        self.batch_key(fnv1a(&[body]))
+    }
+
+    /// As [`Run::idempotency_key`], from a digest of the batch's content
+    /// computed by the caller.
+    pub fn batch_key(&mut self, digest: u64) -> String {
         self.batches += 1;
         format!(
             "ghl-rankr-{}-{:016x}-{:05}-{:016x}",
-            self.op,
-            self.run_id,
-            self.batches,
-            fnv1a(&[body])
+            self.op, self.run_id, self.batches, digest
         )
     }
 

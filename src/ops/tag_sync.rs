@@ -390,7 +390,7 @@ fn apply_post_tags<H: Host + ?Sized>(
 ) -> Result<(), SyncError> {
     let mut external = Vec::with_capacity(post.tags.len());
     for ghl_id in &post.tags {
-        match st.tags.get(ghl_id).filter(|e| !e.h.is_empty()) {
+        match st.tags.get(ghl_id).filter(|e| e.confirmed()) {
             Some(e) => external.push(e.external_id(ghl_id).to_string()),
             None => run.report.reject(
                 ghl_id.clone(),

@@ -10,7 +10,7 @@ use crate::rankr::{
     check_tag_results, tag_batch_body_from, BATCH_ENVELOPE_BYTES, EP_TAGS, MAX_BODY_BYTES, MAX_TAGS_PER_BATCH,
 };
 use crate::report::{Service, SyncError};
-use crate::state::{content_hash, TagEntry, TagState};
+use crate::state::{item_hash, TagEntry, TagState};
 
 /// What a confirmed item does to the state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,7 +27,7 @@ struct Pending {
     external_id: String,
     archived: bool,
     json: Vec<u8>,
-    hash: String,
+    hash: u64,
     action: Action,
     /// The GHL offset of the page it came from (for the checkpoint).
     from: u64,
@@ -84,7 +84,7 @@ impl TagWriter {
         from: u64,
     ) {
         let json = serde_json::to_vec(&input).unwrap_or_default();
-        let hash = content_hash(&json);
+        let hash = item_hash(&json);
         let pass = st.pass;
         match st.tags.get_mut(&ghl_id) {
             Some(e) => {
@@ -95,14 +95,7 @@ impl TagWriter {
                 }
             }
             None => {
-                st.tags.insert(
-                    ghl_id.clone(),
-                    TagEntry {
-                        h: String::new(),
-                        g: pass,
-                        x: None,
-                    },
-                );
+                st.tags.insert(ghl_id.clone(), TagEntry { h: 0, g: pass, x: None });
             }
         }
         self.push(run, ghl_id, input, json, hash, Action::Upsert, from);
@@ -111,7 +104,7 @@ impl TagWriter {
     /// A tag gone from GHL, to be written archived and then forgotten.
     pub fn archive_gone<H: Host + ?Sized>(&mut self, run: &mut Run<'_, H>, ghl_id: String, input: TagInput) {
         let json = serde_json::to_vec(&input).unwrap_or_default();
-        let hash = content_hash(&json);
+        let hash = item_hash(&json);
         self.push(run, ghl_id, input, json, hash, Action::ArchiveGone, 0);
     }
 
@@ -122,7 +115,7 @@ impl TagWriter {
         ghl_id: String,
         input: TagInput,
         json: Vec<u8>,
-        hash: String,
+        hash: u64,
         action: Action,
         from: u64,
     ) {
@@ -164,7 +157,10 @@ impl TagWriter {
         let items = std::mem::replace(&mut self.pending, Vec::with_capacity(MAX_TAGS_PER_BATCH));
         let body = tag_batch_body_from(items.iter().map(|p| p.json.as_slice()), self.pending_bytes);
         self.pending_bytes = BATCH_ENVELOPE_BYTES;
-        let key = run.idempotency_key(&body);
+        // The batch's digest from its items' hashes: the body is not hashed
+        // again, byte by byte.
+        let hashes: Vec<u8> = items.iter().flat_map(|p| p.hash.to_le_bytes()).collect();
+        let key = run.batch_key(crate::ops::fnv1a(&[&hashes]));
         self.ready.push(Batch { items, body, key });
     }
 
@@ -248,7 +244,7 @@ fn apply_results<H: Host + ?Sized>(
                 run.report.reject(result.external_id, Service::Rankr, why);
                 // Not held by Rankr as sent: try again next run.
                 if let Some(e) = st.tags.get_mut(&p.ghl_id) {
-                    e.h.clear();
+                    e.h = 0;
                 }
                 continue;
             }
@@ -269,11 +265,9 @@ fn confirm(st: &mut TagState, p: Pending) {
         Action::Upsert => {
             let x = (p.external_id != p.ghl_id).then_some(p.external_id);
             let pass = st.pass;
-            let e = st.tags.entry(p.ghl_id).or_insert_with(|| TagEntry {
-                h: String::new(),
-                g: pass,
-                x: None,
-            });
+            let e = st
+                .tags
+                .get_or_insert_with(p.ghl_id, || TagEntry { h: 0, g: pass, x: None });
             e.h = p.hash;
             e.x = x;
         }

@@ -6,6 +6,8 @@
 //! `tag-sync` and `tag-details-push` share one state per location;
 //! `stats-sync` keeps its own per location and dashboard.
 
+pub mod tag_map;
+
 use crate::client::pace::PaceMemo;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -20,8 +22,10 @@ pub const STATS_KEEP_DAYS: i64 = 35;
 /// written, and the pass that last saw it in GHL.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TagEntry {
-    /// FNV-1a 64 of the `TagInput` JSON, hex.
-    pub h: String,
+    /// FNV-1a 64 of the `TagInput` JSON as Rankr confirmed it; 0 = not
+    /// (yet) confirmed. Stored as 16 hex digits ("" for 0).
+    #[serde(with = "hex_hash")]
+    pub h: u64,
     /// The pass that last saw the tag in GHL.
     pub g: u32,
     /// The Rankr external id, when the mapping made it differ from the GHL id.
@@ -30,6 +34,11 @@ pub struct TagEntry {
 }
 
 impl TagEntry {
+    /// True when Rankr confirmed holding the item as hashed.
+    pub fn confirmed(&self) -> bool {
+        self.h != 0
+    }
+
     /// The Rankr external id of the tag with GHL id `ghl_id`.
     pub fn external_id<'a>(&'a self, ghl_id: &'a str) -> &'a str {
         self.x.as_deref().unwrap_or(ghl_id)
@@ -61,7 +70,7 @@ pub struct TagState {
     /// The pass in progress (with a checkpoint) or last completed.
     pub pass: u32,
     /// GHL tag id -> entry.
-    pub tags: BTreeMap<String, TagEntry>,
+    pub tags: tag_map::TagMap,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpoint: Option<Checkpoint>,
     /// GHL's burst budget as the last call left it.
@@ -201,6 +210,33 @@ fn encode<T: Serialize>(kind: Kind, body: &T) -> Vec<u8> {
     serde_json::to_vec(&Envelope { v: VERSION, kind, body }).unwrap_or_default()
 }
 
+/// The hash of an item's bytes as the state keeps it: never 0 (0 means
+/// "not confirmed").
+pub fn item_hash(bytes: &[u8]) -> u64 {
+    crate::ops::fnv1a(&[bytes]).max(1)
+}
+
+/// A hash as 16 hex digits in the blob ("" for none), a `u64` in memory.
+mod hex_hash {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(h: &u64, s: S) -> Result<S::Ok, S::Error> {
+        if *h == 0 {
+            s.serialize_str("")
+        } else {
+            s.serialize_str(&format!("{h:016x}"))
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        let text = <&str>::deserialize(d)?;
+        if text.is_empty() {
+            return Ok(0);
+        }
+        u64::from_str_radix(text, 16).map_err(|_| serde::de::Error::custom(format!("`{text}` is not a hash")))
+    }
+}
+
 /// The hex content hash stored per item.
 pub fn content_hash(bytes: &[u8]) -> String {
     format!("{:016x}", crate::ops::fnv1a(&[bytes]))
@@ -217,7 +253,7 @@ mod tests {
         s.tags.insert(
             "t1".into(),
             TagEntry {
-                h: content_hash(b"x"),
+                h: item_hash(b"x"),
                 g: 2,
                 x: None,
             },
