@@ -107,15 +107,20 @@ fn the_release_wasm_is_a_component_exporting_the_three_functions() {
     }
 }
 
+/// A post `p1` in location `loc/1`, its tags to be read from GHL.
+fn post_p1() -> TagSyncEvent {
+    TagSyncEvent {
+        location_id: "loc/1".into(),
+        post_id: Some("p1".into()),
+        tag_ids: None,
+    }
+}
+
 /// One at a time (`max-in-flight` 1): page, batch, page, batch... through `send`.
 #[test]
 fn tag_sync_one_at_a_time_interleaves_pages_and_batches() {
     let (env, transport, _) = scripted(happy);
-    let event = TagSyncEvent {
-        location_id: "loc/1".into(),
-        post_id: Some("p1".into()),
-        tag_ids: None,
-    };
+    let event = post_p1();
     let mut one = settings();
     one.max_in_flight = Some(1);
     let report = engine().tag_sync(&env, &one, &event, None).unwrap().unwrap();
@@ -161,11 +166,7 @@ fn tag_sync_one_at_a_time_interleaves_pages_and_batches() {
 #[test]
 fn tag_sync_makes_exactly_the_expected_requests() {
     let (env, transport, _) = scripted(happy);
-    let event = TagSyncEvent {
-        location_id: "loc/1".into(),
-        post_id: Some("p1".into()),
-        tag_ids: None,
-    };
+    let event = post_p1();
     let report = engine().tag_sync(&env, &settings(), &event, None).unwrap().unwrap();
     let requests = transport.requests();
     let mut seq: Vec<(Method, String)> = requests.iter().map(|r| (r.method, r.url.clone())).collect();
