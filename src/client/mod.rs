@@ -201,26 +201,67 @@ impl<'h, H: Host + ?Sized> Exchange<'h, H> {
         max_in_flight: usize,
         read: &mut dyn FnMut(usize, Response) -> Result<(), Unreadable>,
     ) -> Vec<Result<(), SyncError>> {
+        let tagged = requests.into_iter().map(|r| (service, endpoint, r)).collect();
+        self.call_mixed(tagged, max_in_flight, read)
+    }
+
+    /// [`Exchange::call_all`] over requests to both services, each with its
+    /// endpoint: Rankr writes can go out with the next GHL pages (pipelining).
+    /// A wave holds at most `max_in_flight` requests of each service, the
+    /// GHL ones further bounded by the rate budget; it is a prefix of the
+    /// list, so put the requests that may go first first. `read` gets each
+    /// 2xx answer with its request's index.
+    pub fn call_mixed(
+        &mut self,
+        requests: Vec<(Service, &str, Request)>,
+        max_in_flight: usize,
+        read: &mut dyn FnMut(usize, Response) -> Result<(), Unreadable>,
+    ) -> Vec<Result<(), SyncError>> {
         let mut out = Vec::with_capacity(requests.len());
         let mut rest = std::collections::VecDeque::from(requests);
-        while !rest.is_empty() {
-            if service == Service::Ghl {
-                if let Err(e) = self.before_ghl(endpoint) {
-                    out.push(Err(e));
-                    break;
+        let max_in_flight = max_in_flight.max(1);
+        while let Some(&(_, first_ghl, _)) = rest.iter().find(|(s, _, _)| *s == Service::Ghl).or(rest.front()) {
+            // GHL may not be asked now (budget spent, deadline): the Rankr
+            // writes at the front still go, then the GHL requests fail.
+            let mut ghl_error = None;
+            let ghl_room = if rest.iter().any(|(s, _, _)| *s == Service::Ghl) {
+                match self.before_ghl(first_ghl) {
+                    Ok(()) => {
+                        let now = self.host.now_ms();
+                        self.pacer.room(now).clamp(1, max_in_flight)
+                    }
+                    Err(e) if rest.front().is_some_and(|(s, _, _)| *s == Service::Rankr) => {
+                        ghl_error = Some(e);
+                        0
+                    }
+                    Err(e) => {
+                        out.push(Err(e));
+                        break;
+                    }
                 }
-            }
-            let room = match service {
-                Service::Ghl => {
-                    let now = self.host.now_ms();
-                    self.pacer.room(now)
-                }
-                Service::Rankr => usize::MAX,
+            } else {
+                0
             };
-            let n = room.min(max_in_flight).min(rest.len()).max(1);
-            let mut wave: Vec<Request> = rest.drain(..n).collect();
-            for r in &mut wave {
-                self.authorize(service, r);
+            let (mut ghl, mut rankr) = (0usize, 0usize);
+            let n = rest
+                .iter()
+                .take_while(|(s, _, _)| match s {
+                    Service::Ghl if ghl < ghl_room => {
+                        ghl += 1;
+                        true
+                    }
+                    Service::Rankr if rankr < max_in_flight => {
+                        rankr += 1;
+                        true
+                    }
+                    _ => false,
+                })
+                .count()
+                .max(1);
+            let (targets, mut wave): (Vec<(Service, &str)>, Vec<Request>) =
+                rest.drain(..n).map(|(s, e, r)| ((s, e), r)).unzip();
+            for ((service, _), r) in targets.iter().zip(&mut wave) {
+                self.authorize(*service, r);
             }
             self.requests += n as u32;
             let mut outcomes = if n == 1 {
@@ -235,15 +276,14 @@ impl<'h, H: Host + ?Sized> Exchange<'h, H> {
                     "the host gave no answer for this request".into(),
                 )));
             }
-            if service == Service::Ghl {
-                let now = self.host.now_ms();
-                for _ in 0..n {
-                    self.pacer.on_exchange(now);
-                }
-                self.pacer.observe_all(outcomes.iter().filter_map(|o| o.as_ref().ok()));
+            let now = self.host.now_ms();
+            let ghl_answers = targets.iter().zip(&outcomes).filter(|((s, _), _)| *s == Service::Ghl);
+            for _ in ghl_answers.clone() {
+                self.pacer.on_exchange(now);
             }
+            self.pacer.observe_all(ghl_answers.filter_map(|(_, o)| o.as_ref().ok()));
             let mut failed = false;
-            for (request, outcome) in wave.into_iter().zip(outcomes) {
+            for (((service, endpoint), request), outcome) in targets.into_iter().zip(wave).zip(outcomes) {
                 let index = out.len();
                 if failed {
                     // After a failure, only answers already good are kept:
@@ -264,6 +304,10 @@ impl<'h, H: Host + ?Sized> Exchange<'h, H> {
                 out.push(result);
             }
             if failed {
+                break;
+            }
+            if let Some(e) = ghl_error {
+                out.push(Err(e));
                 break;
             }
         }
@@ -588,7 +632,7 @@ impl<'h, H: Host + ?Sized> Exchange<'h, H> {
 }
 
 /// Parses a 2xx body; incomplete or broken JSON may be whole on a retry.
-fn read_json<T: DeserializeOwned>(service: Service, endpoint: &str, body: &[u8]) -> Result<T, Unreadable> {
+pub fn read_json<T: DeserializeOwned>(service: Service, endpoint: &str, body: &[u8]) -> Result<T, Unreadable> {
     parse_json(service, endpoint, body).map_err(|error| {
         // Only on failure: is it JSON at all (a wrong shape stays wrong)?
         let retryable = serde_json::from_slice::<serde::de::IgnoredAny>(body).is_err();

@@ -30,7 +30,7 @@ pub struct TagPage {
 }
 
 impl TagPage {
-    fn read(env: TagsEnvelope) -> Result<TagPage, SyncError> {
+    pub(crate) fn read(env: TagsEnvelope) -> Result<TagPage, SyncError> {
         Ok(TagPage {
             count: read_count(env.results.count)?,
             tags: read_tags(env.results.tags),
@@ -91,7 +91,7 @@ impl Ghl<'_> {
             .collect()
     }
 
-    fn tags_request(&self, location: &str, skip: u64, limit: u32) -> Request {
+    pub fn tags_request(&self, location: &str, skip: u64, limit: u32) -> Request {
         let path = format!("/social-media-posting/{}/tags", encode(location));
         let (limit, skip) = (limit.to_string(), skip.to_string());
         self.request(Method::Get, &path, &[("limit", &limit), ("skip", &skip)], None)

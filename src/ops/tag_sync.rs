@@ -11,10 +11,13 @@
 use super::writer::TagWriter;
 use super::{dedup, id, stop_reason, Run};
 use crate::auth::Scope;
+use crate::client::read_json;
+use crate::ghl::model::TagsEnvelope;
 use crate::ghl::{TagPage, EP_TAGS};
 use crate::io::{Host, Level};
 use crate::ops::tag_details::MAX_IDS_PER_DETAILS;
-use crate::rankr::Rankr;
+use crate::rankr::model::TagBatchResponse;
+use crate::rankr::{self, Rankr};
 use crate::report::{Service, SyncError, SyncFailure, SyncReport};
 use crate::settings::SettingsInput;
 use crate::state::{self, Checkpoint, PendingPost, TagState};
@@ -181,12 +184,7 @@ fn read_all<H: Host + ?Sized>(
                 .collect(),
             _ => vec![*next],
         };
-        let ghl = run.settings.ghl();
-        let results = if skips.len() == 1 {
-            vec![ghl.list_tags(&mut run.ex, location, skips[0], page_size)]
-        } else {
-            ghl.list_tags_at(&mut run.ex, location, &skips, page_size, skips.len())
-        };
+        let results = fetch_wave(run, st, writer, location, &skips, page_size)?;
         for (&skip, result) in skips.iter().zip(results) {
             let page: TagPage = match result {
                 Ok(page) => page,
@@ -244,7 +242,6 @@ fn read_all<H: Host + ?Sized>(
                     "GHL served a page of tags already read; reading it again",
                     &[("skip", &s), ("times", &n)],
                 );
-                writer.send_ready(run, st)?;
                 continue 'waves;
             }
             stale_pages = 0;
@@ -274,11 +271,68 @@ fn read_all<H: Host + ?Sized>(
             }
             stride = Some(got);
         }
-        writer.send_ready(run, st)?;
     }
     let pages_s = pages.to_string();
     run.ex.log(Level::Info, "tags read", &[("pages", &pages_s)]);
     Ok(())
+}
+
+/// Fetches the pages at `skips` and, in the same waves, sends the batches
+/// sealed from the pages before (pipelining: Rankr writes while GHL reads).
+/// The batches' outcomes go to the writer first; a failed batch is the
+/// error. The pages come back in order, stopping after the first failure.
+fn fetch_wave<H: Host + ?Sized>(
+    run: &mut Run<'_, H>,
+    st: &mut TagState,
+    writer: &mut TagWriter,
+    location: &str,
+    skips: &[u64],
+    page_size: u32,
+) -> Result<Vec<Result<TagPage, SyncError>>, SyncError> {
+    let (batches, writes) = writer.take_ready(run, st);
+    let nb = writes.len();
+    let ghl = run.settings.ghl();
+    let mut requests: Vec<(Service, &str, crate::io::Request)> = writes
+        .into_iter()
+        .map(|r| (Service::Rankr, rankr::EP_TAGS, r))
+        .collect();
+    requests.extend(
+        skips
+            .iter()
+            .map(|&skip| (Service::Ghl, EP_TAGS, ghl.tags_request(location, skip, page_size))),
+    );
+    let mut batch_answers: Vec<Option<TagBatchResponse>> = (0..nb).map(|_| None).collect();
+    let mut pages: Vec<Option<TagsEnvelope>> = skips.iter().map(|_| None).collect();
+    let max_in_flight = run.settings.max_in_flight;
+    let done = run.ex.call_mixed(requests, max_in_flight, &mut |i, resp| {
+        if i < nb {
+            batch_answers[i] = Some(read_json(Service::Rankr, rankr::EP_TAGS, &resp.body)?);
+        } else if let Some(slot) = pages.get_mut(i - nb) {
+            *slot = Some(read_json(Service::Ghl, EP_TAGS, &resp.body)?);
+        }
+        Ok(())
+    });
+    let lost = |service| SyncError::Transport {
+        service,
+        endpoint: EP_TAGS.into(),
+        message: "the answer was lost inside the connector".into(),
+    };
+    let mut done = done.into_iter();
+    let answers = batch_answers
+        .into_iter()
+        .map(|answer| {
+            done.next()
+                .map(|r| r.and_then(|()| answer.ok_or_else(|| lost(Service::Rankr))))
+        })
+        .collect();
+    writer.finish(run, st, batches, answers)?;
+    Ok(done
+        .zip(pages)
+        .map(|(r, page)| {
+            r.and_then(|()| page.ok_or_else(|| lost(Service::Ghl)))
+                .and_then(TagPage::read)
+        })
+        .collect())
 }
 
 /// A tag GHL still has, even if it could not be written.

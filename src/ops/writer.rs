@@ -35,7 +35,7 @@ struct Pending {
 
 /// A sealed batch: its body and idempotency key are fixed, so a retry of
 /// it is the same request.
-struct Batch {
+pub(crate) struct Batch {
     items: Vec<Pending>,
     body: Vec<u8>,
     key: String,
@@ -175,10 +175,25 @@ impl TagWriter {
     /// that failed, or was not sent after a failure, stays queued, so the
     /// checkpoint stays before its tags.
     pub fn send_ready<H: Host + ?Sized>(&mut self, run: &mut Run<'_, H>, st: &mut TagState) -> Result<(), SyncError> {
-        let batches = std::mem::take(&mut self.ready);
+        let (batches, requests) = self.take_ready(run, st);
         if batches.is_empty() {
             return Ok(());
         }
+        let answers = run
+            .ex
+            .send_json_all::<TagBatchResponse>(Service::Rankr, EP_TAGS, requests, self.max_in_flight);
+        self.finish(run, st, batches, answers.into_iter().map(Some).collect())
+    }
+
+    /// The sealed batches and their requests, for the caller to send (with
+    /// other requests: see `tag_sync`). A dry run confirms them here and
+    /// returns none.
+    pub fn take_ready<H: Host + ?Sized>(
+        &mut self,
+        run: &mut Run<'_, H>,
+        st: &mut TagState,
+    ) -> (Vec<Batch>, Vec<crate::io::Request>) {
+        let batches = std::mem::take(&mut self.ready);
         for b in &batches {
             run.record_write("POST", "/v1/tags/batch-upsert".into(), b.items.len(), &b.body);
         }
@@ -193,24 +208,34 @@ impl TagWriter {
                     confirm(st, p);
                 }
             }
-            return Ok(());
+            return (Vec::new(), Vec::new());
         }
         let rankr = run.settings.rankr();
         let requests = batches
             .iter()
             .map(|b| rankr.upsert_tags_request(b.body.clone(), &b.key))
             .collect();
-        let answers = run
-            .ex
-            .send_json_all::<TagBatchResponse>(Service::Rankr, EP_TAGS, requests, self.max_in_flight);
+        (batches, requests)
+    }
+
+    /// Rankr's answers to `batches` (none: not sent) into the report and the
+    /// state. A batch that failed or was not sent stays queued; the first
+    /// error is returned.
+    pub fn finish<H: Host + ?Sized>(
+        &mut self,
+        run: &mut Run<'_, H>,
+        st: &mut TagState,
+        batches: Vec<Batch>,
+        answers: Vec<Option<Result<TagBatchResponse, SyncError>>>,
+    ) -> Result<(), SyncError> {
         let mut answers = answers.into_iter();
         let mut first_error = None;
         for batch in batches {
-            let checked = match answers.next() {
+            let checked = match answers.next().flatten() {
                 Some(Ok(resp)) => check_tag_results(resp, batch.items.iter().map(|p| p.external_id.as_str())),
                 Some(Err(e)) => Err(e),
                 None => {
-                    // Not sent: an earlier batch failed.
+                    // Not sent: an earlier request failed.
                     self.ready.push(batch);
                     continue;
                 }
