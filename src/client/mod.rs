@@ -224,7 +224,13 @@ impl<'h, H: Host + ?Sized> Exchange<'h, H> {
             // GHL may not be asked now (budget spent, deadline): the Rankr
             // writes at the front still go, then the GHL requests fail.
             let mut ghl_error = None;
-            let ghl_room = if rest.iter().any(|(s, _, _)| *s == Service::Ghl) {
+            let rankr_first = rest.front().is_some_and(|(s, _, _)| *s == Service::Rankr);
+            let now = self.host.now_ms();
+            let ghl_room = if rankr_first && self.pacer.wait_ms(now).is_ok_and(|w| w > 0) {
+                // GHL's budget is spent for now: the writes go at once, and
+                // the pages after the wait (which the next wave does).
+                0
+            } else if rest.iter().any(|(s, _, _)| *s == Service::Ghl) {
                 match self.before_ghl(first_ghl) {
                     Ok(()) => {
                         let now = self.host.now_ms();
