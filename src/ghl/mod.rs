@@ -62,35 +62,8 @@ impl Ghl<'_> {
         }
     }
 
-    /// `GET /social-media-posting/{locationId}/tags?limit=&skip=`.
-    pub fn list_tags<H: Host + ?Sized>(
-        &self,
-        ex: &mut Exchange<'_, H>,
-        location: &str,
-        skip: u64,
-        limit: u32,
-    ) -> Result<TagPage, SyncError> {
-        let req = self.tags_request(location, skip, limit);
-        TagPage::read(ex.send_json(Service::Ghl, EP_TAGS, req)?)
-    }
-
-    /// Pages of tags at the given offsets, fetched together (within the rate
-    /// budget); in order, stopping after the first failure.
-    pub fn list_tags_at<H: Host + ?Sized>(
-        &self,
-        ex: &mut Exchange<'_, H>,
-        location: &str,
-        skips: &[u64],
-        limit: u32,
-        max_in_flight: usize,
-    ) -> Vec<Result<TagPage, SyncError>> {
-        let requests = skips.iter().map(|&s| self.tags_request(location, s, limit)).collect();
-        ex.send_json_all::<TagsEnvelope>(Service::Ghl, EP_TAGS, requests, max_in_flight)
-            .into_iter()
-            .map(|r| r.and_then(TagPage::read))
-            .collect()
-    }
-
+    /// `GET /social-media-posting/{locationId}/tags?limit=&skip=`; the
+    /// answer is read with [`TagPage::read`].
     pub fn tags_request(&self, location: &str, skip: u64, limit: u32) -> Request {
         let path = format!("/social-media-posting/{}/tags", encode(location));
         let (limit, skip) = (limit.to_string(), skip.to_string());

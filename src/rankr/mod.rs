@@ -9,8 +9,7 @@ use crate::io::url::{build, encode};
 use crate::io::{Host, Method, Request};
 use crate::report::{Service, SyncError};
 use model::{
-    MetricBatch, MetricBatchResponse, MetricPoint, PostTags, PostTagsResponse, TagBatch, TagBatchResponse, TagInput,
-    TagListPage, TagResult,
+    MetricBatch, MetricBatchResponse, MetricPoint, PostTags, PostTagsResponse, TagBatchResponse, TagListPage, TagResult,
 };
 
 /// Tags per `batch-upsert-tags`.
@@ -55,21 +54,9 @@ impl Rankr<'_> {
         }
     }
 
-    /// `POST /v1/tags/batch-upsert` with a body from [`tag_batch_body`].
+    /// `POST /v1/tags/batch-upsert` with a body from [`tag_batch_body_from`].
     pub fn upsert_tags_request(&self, body: Vec<u8>, key: &str) -> Request {
         self.request(Method::Post, "/v1/tags/batch-upsert", body, Some(key))
-    }
-
-    /// `POST /v1/tags/batch-upsert`; one result per item, checked against the items.
-    pub fn upsert_tags<H: Host + ?Sized>(
-        &self,
-        ex: &mut Exchange<'_, H>,
-        body: Vec<u8>,
-        items: &[TagInput],
-        key: &str,
-    ) -> Result<Vec<TagResult>, SyncError> {
-        let resp: TagBatchResponse = ex.send_json(Service::Rankr, EP_TAGS, self.upsert_tags_request(body, key))?;
-        check_tag_results(resp, items.iter().map(|i| i.external_id.as_str()))
     }
 
     /// `GET /v1/tags?source=ghl&locationId=&limit=500[&cursor=]`: the
@@ -145,9 +132,11 @@ impl Rankr<'_> {
     }
 }
 
-/// The JSON body of a tag batch.
-pub fn tag_batch_body(items: &[TagInput]) -> Vec<u8> {
-    serde_json::to_vec(&TagBatch { items }).unwrap_or_default()
+/// The JSON body of a tag batch, serialized whole (the reference for
+/// [`tag_batch_body_from`]).
+#[cfg(test)]
+pub fn tag_batch_body(items: &[model::TagInput]) -> Vec<u8> {
+    serde_json::to_vec(&model::TagBatch { items }).unwrap_or_default()
 }
 
 /// The bytes a batch body adds around its items: `{"items":[` `]}`.
@@ -202,4 +191,42 @@ pub fn check_tag_results<'a>(
 /// The JSON body of a metric batch.
 pub fn metric_batch_body(points: &[MetricPoint]) -> Vec<u8> {
     serde_json::to_vec(&MetricBatch { points }).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use model::{AttrValue, TagInput, SOURCE};
+
+    /// The body assembled from items serialized one by one is byte for byte
+    /// the batch serialized whole (the idempotency key and the content hashes
+    /// rely on it).
+    #[test]
+    fn assembled_body_is_the_serialized_batch() {
+        let item = |i: usize, name: &str| TagInput {
+            external_id: format!("t{i}"),
+            source: SOURCE,
+            location_id: "loc/\"1\"".into(),
+            name: name.into(),
+            archived: i % 2 == 0,
+            source_created_at: (i % 3 == 0).then(|| "2024-03-01T10:00:00.000Z".into()),
+            source_updated_at: None,
+            attributes: [("createdBy".to_string(), AttrValue::Text("u\u{1F600}\n".into()))]
+                .into_iter()
+                .filter(|_| i % 2 == 1)
+                .collect(),
+        };
+        for items in [
+            vec![],
+            vec![item(0, "plain")],
+            vec![item(1, "é \\ \" \t ctrl\u{1}"), item(2, "two"), item(3, "")],
+        ] {
+            let parts: Vec<Vec<u8>> = items.iter().map(|i| serde_json::to_vec(i).unwrap()).collect();
+            let assembled = tag_batch_body_from(parts.iter().map(Vec::as_slice), 0);
+            assert_eq!(
+                String::from_utf8(assembled).unwrap(),
+                String::from_utf8(tag_batch_body(&items)).unwrap()
+            );
+        }
+    }
 }

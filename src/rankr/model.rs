@@ -32,6 +32,9 @@ pub struct TagInput {
     pub attributes: BTreeMap<String, AttrValue>,
 }
 
+/// The batch body, serialized whole (tests: the reference for the body
+/// assembled from items serialized one by one).
+#[cfg(test)]
 #[derive(Debug, Serialize)]
 pub struct TagBatch<'a> {
     pub items: &'a [TagInput],
