@@ -180,7 +180,8 @@ impl<'h, H: Host + ?Sized> Exchange<'h, H> {
         mut read: impl FnMut(Response) -> Result<T, Unreadable>,
     ) -> Vec<Result<T, SyncError>> {
         let mut slots: Vec<Option<T>> = requests.iter().map(|_| None).collect();
-        let done = self.call_all_dyn(service, endpoint, requests, max_in_flight, &mut |i, resp| {
+        let tagged = requests.into_iter().map(|r| (service, endpoint, r)).collect();
+        let done = self.call_mixed(tagged, max_in_flight, &mut |i, resp| {
             let value = read(resp)?;
             if let Some(slot) = slots.get_mut(i) {
                 *slot = Some(value);
@@ -191,18 +192,6 @@ impl<'h, H: Host + ?Sized> Exchange<'h, H> {
             .zip(slots)
             .map(|(r, slot)| r.and_then(|()| slot.ok_or_else(|| lost_answer(service, endpoint))))
             .collect()
-    }
-
-    fn call_all_dyn(
-        &mut self,
-        service: Service,
-        endpoint: &str,
-        requests: Vec<Request>,
-        max_in_flight: usize,
-        read: &mut dyn FnMut(usize, Response) -> Result<(), Unreadable>,
-    ) -> Vec<Result<(), SyncError>> {
-        let tagged = requests.into_iter().map(|r| (service, endpoint, r)).collect();
-        self.call_mixed(tagged, max_in_flight, read)
     }
 
     /// [`Exchange::call_all`] over requests to both services, each with its
