@@ -1,8 +1,5 @@
 //! When to try a request again and how long to wait first.
 
-use time::format_description::well_known::Rfc2822;
-use time::OffsetDateTime;
-
 /// Attempts and backoff bounds. Waits are exponential with full jitter:
 /// a uniform draw in `[0, min(max_delay, base * 2^(attempt-1))]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,9 +49,10 @@ pub fn parse_retry_after(value: &str, now_ms: u64) -> Option<u64> {
     if let Ok(secs) = v.parse::<u64>() {
         return Some(secs.saturating_mul(1000));
     }
-    let at = OffsetDateTime::parse(v, &Rfc2822).ok()?;
-    let at_ms = at.unix_timestamp().checked_mul(1000)?;
-    Some((at_ms - now_ms as i64).max(0) as u64)
+    // HTTP-date in any of RFC 9110's three forms, by `httpdate`.
+    let at = httpdate::parse_http_date(v).ok()?;
+    let at_ms = u64::try_from(at.duration_since(std::time::UNIX_EPOCH).ok()?.as_millis()).ok()?;
+    Some(at_ms.saturating_sub(now_ms))
 }
 
 /// A small, seedable generator for jitter (splitmix64); no entropy import needed.
@@ -110,7 +108,14 @@ mod tests {
             parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", 784_111_790_000),
             Some(0)
         );
+        // RFC 9110's obsolete forms, which a recipient must still accept.
+        assert_eq!(
+            parse_retry_after("Sunday, 06-Nov-94 08:49:37 GMT", 784_111_770_000),
+            Some(7000)
+        );
+        assert_eq!(parse_retry_after("Sun Nov  6 08:49:37 1994", 784_111_770_000), Some(7000));
         assert_eq!(parse_retry_after("soon", 0), None);
+        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 25:49:37 GMT", 0), None);
     }
 
     #[test]

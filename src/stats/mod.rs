@@ -12,8 +12,7 @@ use crate::mapping::MetricRenames;
 use crate::rankr::model::MetricPoint;
 use metric::Metric;
 use std::collections::BTreeMap;
-use time::format_description::well_known::Rfc3339;
-use time::{Date, OffsetDateTime};
+use time::{Date, Month, OffsetDateTime};
 
 /// Days in GHL's statistics window.
 pub const WINDOW_DAYS: usize = 7;
@@ -25,10 +24,21 @@ pub struct ShapeError {
     pub message: String,
 }
 
-/// Parses `YYYY-MM-DD`.
+/// Parses `YYYY-MM-DD` (four-digit year, two-digit month and day); the
+/// calendar check is `time`'s.
 pub fn parse_day(s: &str) -> Result<Date, String> {
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    Date::parse(s, &format).map_err(|e| format!("`{s}` is not a date as YYYY-MM-DD ({e})"))
+    let bad = |why: &str| format!("`{s}` is not a date as YYYY-MM-DD ({why})");
+    let b = s.as_bytes();
+    let shaped = b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+    if !shaped {
+        return Err(bad("expected digits as YYYY-MM-DD"));
+    }
+    let num = |r: std::ops::Range<usize>| s[r].parse::<u16>().unwrap_or(0);
+    let month = Month::try_from(num(5..7) as u8).map_err(|_| bad("no such month"))?;
+    Date::from_calendar_date(i32::from(num(0..4)), month, num(8..10) as u8).map_err(|_| bad("no such day"))
 }
 
 /// The UTC day of a host clock reading.
@@ -39,12 +49,10 @@ pub fn day_of(now_ms: u64) -> Result<Date, String> {
         .map_err(|e| format!("the host clock reads {now_ms} ms, which is not a date ({e})"))
 }
 
-/// `YYYY-MM-DDT00:00:00Z` for a day.
+/// `YYYY-MM-DDT00:00:00Z` for a day (RFC 3339; `Date`'s own display gives
+/// the date part).
 pub fn midnight(day: Date) -> String {
-    day.midnight()
-        .assume_utc()
-        .format(&Rfc3339)
-        .unwrap_or_else(|_| format!("{day}T00:00:00Z"))
+    format!("{day}T00:00:00Z")
 }
 
 /// Builds points; `location_id` names the scope.
@@ -320,6 +328,11 @@ mod tests {
     fn dates() {
         assert!(parse_day("2026-02-30").is_err());
         assert!(parse_day("yesterday").is_err());
+        for bad in ["2026-1-05", "2026-01-5", "+2026-01-05", "2026/01/05", "2026-00-05", "2026-13-05", "2026-01-00", "２026-01-05"] {
+            let e = parse_day(bad).unwrap_err();
+            assert!(e.contains("YYYY-MM-DD"), "{bad}: {e}");
+        }
+        assert_eq!(parse_day("2024-02-29").unwrap().to_string(), "2024-02-29");
         assert_eq!(day_of(1_764_288_000_000).unwrap(), parse_day("2025-11-28").unwrap());
         assert_eq!(midnight(parse_day("2026-01-05").unwrap()), "2026-01-05T00:00:00Z");
     }
