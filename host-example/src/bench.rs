@@ -33,6 +33,10 @@ pub struct Figures {
     pub tag_sync_ns_per_tag_wasm: f64,
     pub tag_sync_ns_per_tag_native: f64,
     pub wasm_native_ratio: f64,
+    /// The same wasm run compiled without epoch checks (which enforce the
+    /// call deadline against a component stuck in a loop): what they cost.
+    pub tag_sync_ns_per_tag_wasm_no_epoch: f64,
+    pub wasm_native_ratio_no_epoch: f64,
     pub peak_guest_memory_bytes: usize,
     pub requests_100k_first: u32,
     pub requests_100k_rerun: u32,
@@ -255,7 +259,7 @@ pub fn run(bytes: &[u8], runs: usize) -> anyhow::Result<Figures> {
         Limits::default(),
         &Build {
             pooling: true,
-            cache_dir: None,
+            ..Build::default()
         },
     )?;
     let small = Arc::new(Canned::new(1));
@@ -278,12 +282,21 @@ pub fn run(bytes: &[u8], runs: usize) -> anyhow::Result<Figures> {
     let n = 10_000;
     let ten_k = Arc::new(Canned::new(n));
     let engine = ConnectorEngine::build(bytes, roomy.clone(), &Build::default())?;
-    let (mut wasm, mut native_ns) = (Vec::new(), Vec::new());
+    let unchecked = ConnectorEngine::build(
+        bytes,
+        roomy.clone(),
+        &Build {
+            no_epoch_checks: true,
+            ..Build::default()
+        },
+    )?;
+    let (mut wasm, mut native_ns, mut wasm_unchecked) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..runs {
         wasm.push(wasm_tag_sync(&engine, &ten_k, n)?);
         native_ns.push(native_tag_sync(&ten_k, n)?);
+        wasm_unchecked.push(wasm_tag_sync(&unchecked, &ten_k, n)?);
     }
-    let (w, nat) = (median(wasm), median(native_ns));
+    let (w, nat, wu) = (median(wasm), median(native_ns), median(wasm_unchecked));
 
     // 100,000 tags: peak guest memory and requests, first sync and rerun.
     let big = Arc::new(Canned::new(100_000));
@@ -303,6 +316,8 @@ pub fn run(bytes: &[u8], runs: usize) -> anyhow::Result<Figures> {
         tag_sync_ns_per_tag_wasm: w,
         tag_sync_ns_per_tag_native: nat,
         wasm_native_ratio: w / nat,
+        tag_sync_ns_per_tag_wasm_no_epoch: wu,
+        wasm_native_ratio_no_epoch: wu / nat,
         peak_guest_memory_bytes: stats.peak_memory_bytes,
         requests_100k_first: first.requests,
         requests_100k_rerun: rerun.requests,
@@ -312,7 +327,7 @@ pub fn run(bytes: &[u8], runs: usize) -> anyhow::Result<Figures> {
 /// A readable table.
 pub fn table(f: &Figures) -> String {
     format!(
-        "component_bytes            {}\ncompile_ms                 {:.1}\ndeserialize_ms             {:.2}\ninstantiate_us             {:.1}\ntag_sync_ns_per_tag_wasm   {:.0}\ntag_sync_ns_per_tag_native {:.0}\nwasm_native_ratio          {:.2}\npeak_guest_memory_bytes    {}\nrequests_100k_first        {}\nrequests_100k_rerun        {}\n",
+        "component_bytes            {}\ncompile_ms                 {:.1}\ndeserialize_ms             {:.2}\ninstantiate_us             {:.1}\ntag_sync_ns_per_tag_wasm   {:.0}\ntag_sync_ns_per_tag_native {:.0}\nwasm_native_ratio          {:.2}\n  without epoch checks: {:.0} ns per tag, ratio {:.2}\npeak_guest_memory_bytes    {}\nrequests_100k_first        {}\nrequests_100k_rerun        {}\n",
         f.component_bytes,
         f.compile_ms,
         f.deserialize_ms,
@@ -320,6 +335,8 @@ pub fn table(f: &Figures) -> String {
         f.tag_sync_ns_per_tag_wasm,
         f.tag_sync_ns_per_tag_native,
         f.wasm_native_ratio,
+        f.tag_sync_ns_per_tag_wasm_no_epoch,
+        f.wasm_native_ratio_no_epoch,
         f.peak_guest_memory_bytes,
         f.requests_100k_first,
         f.requests_100k_rerun

@@ -63,6 +63,11 @@ pub struct Build {
     pub pooling: bool,
     /// Cache compiled code here (see [`crate::cache`]).
     pub cache_dir: Option<std::path::PathBuf>,
+    /// Compile without epoch checks. A call's deadline is then enforced only
+    /// when the component calls an import, so a component stuck in a loop
+    /// runs on. `bench` uses it to show what the checks cost; never run an
+    /// untrusted component so.
+    pub no_epoch_checks: bool,
 }
 
 /// A store's data: WASI (the component's std needs it; it is given no
@@ -372,7 +377,7 @@ impl ConnectorEngine {
     /// compile cache as `build` says.
     pub fn build(bytes: &[u8], limits: Limits, build: &Build) -> anyhow::Result<Self> {
         let mut config = wasmtime::Config::new();
-        config.epoch_interruption(true);
+        config.epoch_interruption(!build.no_epoch_checks);
         config.max_wasm_stack(limits.max_wasm_stack);
         config.consume_fuel(limits.fuel.is_some());
         if build.pooling {

@@ -221,6 +221,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     let build = Build {
         pooling: false,
+        no_epoch_checks: false,
         cache_dir: if cli.no_cache {
             None
         } else {

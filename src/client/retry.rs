@@ -113,7 +113,10 @@ mod tests {
             parse_retry_after("Sunday, 06-Nov-94 08:49:37 GMT", 784_111_770_000),
             Some(7000)
         );
-        assert_eq!(parse_retry_after("Sun Nov  6 08:49:37 1994", 784_111_770_000), Some(7000));
+        assert_eq!(
+            parse_retry_after("Sun Nov  6 08:49:37 1994", 784_111_770_000),
+            Some(7000)
+        );
         assert_eq!(parse_retry_after("soon", 0), None);
         assert_eq!(parse_retry_after("Sun, 06 Nov 1994 25:49:37 GMT", 0), None);
     }

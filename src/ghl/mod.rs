@@ -7,8 +7,7 @@ use crate::client::Exchange;
 use crate::io::url::{build, encode};
 use crate::io::{Host, Method, Request};
 use crate::report::{Service, SyncError};
-use model::{GhlTag, PostEnvelope, Statistics, StatisticsEnvelope, TagsEnvelope};
-use serde_json::value::RawValue;
+use model::{GhlTag, PostEnvelope, Statistics, StatisticsEnvelope, TagSlot, TagsEnvelope};
 
 /// The API version every call names in its `Version` header.
 pub const API_VERSION: &str = "2021-07-28";
@@ -120,18 +119,17 @@ impl Ghl<'_> {
     }
 }
 
-/// Reads each tag alone, so one bad tag is one item error.
-fn read_tags(raw: Vec<Box<RawValue>>) -> Vec<ParsedTag> {
-    raw.into_iter()
+/// Each bad tag is one item error, named by its `_id` or its place.
+fn read_tags(slots: Vec<TagSlot>) -> Vec<ParsedTag> {
+    slots
+        .into_iter()
         .enumerate()
-        .map(|(i, v)| {
-            serde_json::from_str::<GhlTag>(v.get()).map_err(|e| {
-                let name = serde_json::from_str::<serde_json::Value>(v.get())
-                    .ok()
-                    .and_then(|t| t.get("_id").and_then(|x| x.as_str()).map(str::to_string))
-                    .unwrap_or_else(|| format!("results.tags[{i}]"));
-                (name, format!("GHL sent a tag that is not a SocialMediaTagSchema: {e}"))
-            })
+        .map(|(i, slot)| match slot {
+            TagSlot::Tag(t) => Ok(t),
+            TagSlot::Bad { id, why } => Err((
+                id.unwrap_or_else(|| format!("results.tags[{i}]")),
+                format!("GHL sent a tag that is not a SocialMediaTagSchema: {why}"),
+            )),
         })
         .collect()
 }
@@ -155,17 +153,64 @@ mod tests {
 
     #[test]
     fn bad_tags_are_alone() {
-        let raw = |v: serde_json::Value| serde_json::value::to_raw_value(&v).unwrap();
-        let tags = read_tags(vec![
-            raw(serde_json::json!({"_id": "a", "tag": "A"})),
-            raw(serde_json::json!({"tag": "no id"})),
-            raw(serde_json::json!({"_id": "c", "tag": 5})),
-        ]);
-        assert!(tags[0].is_ok());
-        assert_eq!(tags[1].as_ref().unwrap_err().0, "results.tags[1]");
-        assert_eq!(tags[2].as_ref().unwrap_err().0, "c");
+        let page = br#"{"results":{"tags":[
+            {"_id":"a","tag":"A","deleted":false,"extra":{"x":[1,2]}},
+            {"tag":"no id"},
+            {"_id":"c","tag":5},
+            "just text",
+            {"_id":"e","deleted":"yes"},
+            {"_id":"f","tag":"F","tag":"again"},
+            {"_id":"g","tag":null,"createdBy":"u\u00e9"},
+            {"_id":7}
+        ],"count":8}}"#;
+        let env: TagsEnvelope = serde_json::from_slice(page).unwrap();
+        let tags = read_tags(env.results.tags);
+        assert_eq!(
+            tags[0].as_ref().unwrap(),
+            &GhlTag {
+                id: "a".into(),
+                tag: Some("A".into()),
+                deleted: Some(false),
+                ..GhlTag::default()
+            }
+        );
+        let err = |i: usize| tags[i].as_ref().unwrap_err().clone();
+        assert_eq!(err(1).0, "results.tags[1]");
+        assert!(err(1).1.contains("has no `_id`"), "{}", err(1).1);
+        assert_eq!(err(2).0, "c");
+        assert!(err(2).1.contains("`tag` is a number, not a string"), "{}", err(2).1);
+        assert_eq!(err(3).0, "results.tags[3]");
+        assert!(err(3).1.contains("is a string, not a tag object"), "{}", err(3).1);
+        assert_eq!(err(4).0, "e");
+        assert!(
+            err(4).1.contains("`deleted` is a string, not true/false"),
+            "{}",
+            err(4).1
+        );
+        assert!(err(5).1.contains("`tag` appears twice"), "{}", err(5).1);
+        let g = tags[6].as_ref().unwrap();
+        assert_eq!((g.tag.as_deref(), g.created_by.as_deref()), (None, Some("ué")));
+        assert_eq!(err(7).0, "results.tags[7]");
+        assert!(err(7).1.contains("`_id` is a number"), "{}", err(7).1);
+        // Broken JSON still fails the page.
+        assert!(serde_json::from_slice::<TagsEnvelope>(br#"{"results":{"tags":[{"_id":"a",]}}"#).is_err());
         assert!(read_count(Some(-1.0)).is_err());
         assert!(read_count(Some(2.5)).is_err());
         assert_eq!(read_count(Some(250.0)).unwrap(), Some(250));
+    }
+
+    /// The lenient reader agrees with the schema's derived reader on every
+    /// tag the derived reader accepts.
+    #[test]
+    fn lenient_reader_matches_the_derived_one() {
+        for json in [
+            r#"{"_id":"x"}"#,
+            r#"{"_id":"x","tag":"T","locationId":"l","createdBy":"u","deleted":true,"createdAt":"c","updatedAt":"u2"}"#,
+            r#"{"_id":"x\"q\\","tag":"\ud83d\ude00","other":null}"#,
+        ] {
+            let derived: GhlTag = serde_json::from_str(json).unwrap();
+            let slot: TagSlot = serde_json::from_str(json).unwrap();
+            assert_eq!(slot, TagSlot::Tag(derived), "{json}");
+        }
     }
 }

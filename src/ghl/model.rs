@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 /// `SocialMediaTagSchema`. The spec marks no field required; the connector
 /// needs `_id` and treats every other field as optional.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct GhlTag {
     #[serde(rename = "_id")]
     pub id: String,
@@ -24,8 +24,9 @@ pub struct GhlTag {
     pub updated_at: Option<String>,
 }
 
-/// `GetTagsByLocationIdResponseDTO` / `GetTagsByIdResponseDTO`: tags are kept
-/// as raw JSON here so that one bad tag is reported alone, not the whole page.
+/// `GetTagsByLocationIdResponseDTO` / `GetTagsByIdResponseDTO`. Each tag is
+/// read leniently ([`TagSlot`]), so one bad tag is reported alone, not the
+/// whole page.
 #[derive(Debug, Deserialize)]
 pub struct TagsEnvelope {
     pub results: TagsResults,
@@ -34,9 +35,265 @@ pub struct TagsEnvelope {
 #[derive(Debug, Deserialize)]
 pub struct TagsResults {
     #[serde(default)]
-    pub tags: Vec<Box<serde_json::value::RawValue>>,
+    pub tags: Vec<TagSlot>,
     #[serde(default)]
     pub count: Option<f64>,
+}
+
+/// One element of `results.tags`: a tag, or what is wrong with it. Fields
+/// of the wrong type make the element a [`TagSlot::Bad`] while the page
+/// reads on, in the same single pass (the tag's JSON is neither copied nor
+/// parsed twice). Only JSON that is not JSON fails the page.
+#[derive(Debug, PartialEq)]
+pub enum TagSlot {
+    Tag(GhlTag),
+    /// The tag's `_id` when it had a readable one, and what is wrong.
+    Bad {
+        id: Option<String>,
+        why: String,
+    },
+}
+
+impl<'de> Deserialize<'de> for TagSlot {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(lenient::SlotVisitor)
+    }
+}
+
+mod lenient {
+    //! The visitors behind [`TagSlot`]: every JSON value is accepted and
+    //! consumed; what does not fit `SocialMediaTagSchema` is named.
+
+    use super::{GhlTag, TagSlot};
+    use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+    use std::fmt;
+
+    /// A field's value: absent or null, the wanted type, or what it was.
+    pub enum Loose<T> {
+        Null,
+        Is(T),
+        Not(&'static str),
+    }
+
+    /// Visits any value; `found` names what was not wanted.
+    macro_rules! found {
+        ($($visit:ident($ty:ty) => $what:expr;)*) => {
+            $(fn $visit<E: serde::de::Error>(self, _: $ty) -> Result<Self::Value, E> {
+                Ok(Loose::Not($what))
+            })*
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Loose::Null)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Loose::Not("an array"))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Loose::Not("an object"))
+            }
+        };
+    }
+
+    struct TextVisitor;
+    impl<'de> Visitor<'de> for TextVisitor {
+        type Value = Loose<String>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("any JSON value")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Loose::Is(v.to_owned()))
+        }
+        fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Self::Value, E> {
+            Ok(Loose::Is(v))
+        }
+        found! {
+            visit_bool(bool) => "true/false";
+            visit_i64(i64) => "a number";
+            visit_u64(u64) => "a number";
+            visit_f64(f64) => "a number";
+        }
+    }
+
+    impl<'de> Deserialize<'de> for Loose<String> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(TextVisitor)
+        }
+    }
+
+    struct FlagVisitor;
+    impl<'de> Visitor<'de> for FlagVisitor {
+        type Value = Loose<bool>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("any JSON value")
+        }
+        fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Self::Value, E> {
+            Ok(Loose::Is(v))
+        }
+        found! {
+            visit_str(&str) => "a string";
+            visit_i64(i64) => "a number";
+            visit_u64(u64) => "a number";
+            visit_f64(f64) => "a number";
+        }
+    }
+
+    impl<'de> Deserialize<'de> for Loose<bool> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(FlagVisitor)
+        }
+    }
+
+    /// The schema's field names; anything else is skipped.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Key {
+        Id,
+        Tag,
+        LocationId,
+        CreatedBy,
+        Deleted,
+        CreatedAt,
+        UpdatedAt,
+        Other,
+    }
+
+    impl Key {
+        fn name(self) -> &'static str {
+            match self {
+                Key::Id => "_id",
+                Key::Tag => "tag",
+                Key::LocationId => "locationId",
+                Key::CreatedBy => "createdBy",
+                Key::Deleted => "deleted",
+                Key::CreatedAt => "createdAt",
+                Key::UpdatedAt => "updatedAt",
+                Key::Other => "?",
+            }
+        }
+    }
+
+    struct KeyVisitor;
+    impl Visitor<'_> for KeyVisitor {
+        type Value = Key;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a field name")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Key, E> {
+            Ok(match v {
+                "_id" => Key::Id,
+                "tag" => Key::Tag,
+                "locationId" => Key::LocationId,
+                "createdBy" => Key::CreatedBy,
+                "deleted" => Key::Deleted,
+                "createdAt" => Key::CreatedAt,
+                "updatedAt" => Key::UpdatedAt,
+                _ => Key::Other,
+            })
+        }
+    }
+
+    impl<'de> Deserialize<'de> for Key {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_identifier(KeyVisitor)
+        }
+    }
+
+    pub struct SlotVisitor;
+
+    impl SlotVisitor {
+        fn not_an_object<E>(what: &str) -> Result<TagSlot, E> {
+            Ok(TagSlot::Bad {
+                id: None,
+                why: format!("is {what}, not a tag object"),
+            })
+        }
+    }
+
+    impl<'de> Visitor<'de> for SlotVisitor {
+        type Value = TagSlot;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a tag object")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TagSlot, A::Error> {
+            let mut id = None;
+            let mut tag = GhlTag::default();
+            let mut wrong: Option<String> = None;
+            let mut seen = 0u8;
+            while let Some(key) = map.next_key::<Key>()? {
+                if key == Key::Other {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+                let bit = 1u8 << (key as u8);
+                if seen & bit != 0 {
+                    map.next_value::<IgnoredAny>()?;
+                    wrong.get_or_insert_with(|| format!("`{}` appears twice", key.name()));
+                    continue;
+                }
+                seen |= bit;
+                if key == Key::Deleted {
+                    match map.next_value::<Loose<bool>>()? {
+                        Loose::Is(b) => tag.deleted = Some(b),
+                        Loose::Null => {}
+                        Loose::Not(what) => {
+                            wrong.get_or_insert_with(|| format!("`deleted` is {what}, not true/false"));
+                        }
+                    }
+                    continue;
+                }
+                let slot = match key {
+                    Key::Id => &mut id,
+                    Key::Tag => &mut tag.tag,
+                    Key::LocationId => &mut tag.location_id,
+                    Key::CreatedBy => &mut tag.created_by,
+                    Key::CreatedAt => &mut tag.created_at,
+                    _ => &mut tag.updated_at,
+                };
+                match map.next_value::<Loose<String>>()? {
+                    Loose::Is(s) => *slot = Some(s),
+                    Loose::Null => {}
+                    Loose::Not(what) => {
+                        wrong.get_or_insert_with(|| format!("`{}` is {what}, not a string", key.name()));
+                    }
+                }
+            }
+            match (id, wrong) {
+                (id, Some(why)) => Ok(TagSlot::Bad { id, why }),
+                (None, None) => Ok(TagSlot::Bad {
+                    id: None,
+                    why: "has no `_id`".into(),
+                }),
+                (Some(id), None) => {
+                    tag.id = id;
+                    Ok(TagSlot::Tag(tag))
+                }
+            }
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<TagSlot, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Self::not_an_object("an array")
+        }
+        fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<TagSlot, E> {
+            Self::not_an_object("a string")
+        }
+        fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<TagSlot, E> {
+            Self::not_an_object("true/false")
+        }
+        fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<TagSlot, E> {
+            Self::not_an_object("a number")
+        }
+        fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<TagSlot, E> {
+            Self::not_an_object("a number")
+        }
+        fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<TagSlot, E> {
+            Self::not_an_object("a number")
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<TagSlot, E> {
+            Self::not_an_object("null")
+        }
+    }
 }
 
 /// `GetPostSuccessfulResponseDTO`, reduced to the post's tag ids.

@@ -52,6 +52,8 @@ impl Transform {
 
     fn apply_text(&self, v: String) -> String {
         match self {
+            // Most values need no change: keep them, no copy.
+            Transform::Trim if v.trim().len() == v.len() => v,
             Transform::Trim => v.trim().to_string(),
             Transform::Lowercase => v.to_lowercase(),
             Transform::Uppercase => v.to_uppercase(),
@@ -59,7 +61,14 @@ impl Transform {
             Transform::Prefix(p) => format!("{p}{v}"),
             Transform::Suffix(s) => format!("{v}{s}"),
             Transform::Replace { from, to } => v.replace(from.as_str(), to),
-            Transform::Truncate(n) => v.chars().take(*n as usize).collect(),
+            Transform::Truncate(n) => match v.char_indices().nth(*n as usize) {
+                None => v,
+                Some((end, _)) => {
+                    let mut v = v;
+                    v.truncate(end);
+                    v
+                }
+            },
             Transform::Default(_) => v,
         }
     }
@@ -110,6 +119,10 @@ mod tests {
         };
         assert_eq!(run(r, "a_b_c"), Some("a b c".into()));
         assert_eq!(run(Transform::Truncate(3), "héllo"), Some("hél".into()));
+        assert_eq!(run(Transform::Truncate(5), "héllo"), Some("héllo".into()));
+        assert_eq!(run(Transform::Truncate(9), "hé"), Some("hé".into()));
+        assert_eq!(run(Transform::Trim, "as is"), Some("as is".into()));
+        assert_eq!(run(Transform::Trim, "\u{a0}nbsp\t"), Some("nbsp".into()));
         assert_eq!(run(Transform::Default("none".into()), ""), Some("none".into()));
         assert_eq!(Transform::Default("none".into()).apply(None), Some("none".into()));
         assert_eq!(run(Transform::Default("none".into()), "x"), Some("x".into()));

@@ -60,12 +60,12 @@ fn push<H: Host + ?Sized>(
         let tags = run.settings.ghl().tag_details(&mut run.ex, location, chunk)?;
         for parsed in tags {
             match parsed {
-                Ok(tag) => {
+                Ok(mut tag) => {
                     if !seen.insert(tag.id.clone()) {
                         continue;
                     }
                     run.report.fetched += 1;
-                    match run.settings.tag_mapping.apply(&tag, location) {
+                    match run.settings.tag_mapping.apply(&mut tag, location) {
                         Ok(input) => {
                             writer.offer(run, st, tag.id, input, 0);
                             if writer.wants_send() {

@@ -201,13 +201,13 @@ fn read_all<H: Host + ?Sized>(
             let mut new = 0u64;
             for parsed in page.tags {
                 match parsed {
-                    Ok(tag) => {
+                    Ok(mut tag) => {
                         if !seen.insert(tag.id.clone()) {
                             continue; // served again on a later page
                         }
                         new += 1;
                         run.report.fetched += 1;
-                        match run.settings.tag_mapping.apply(&tag, location) {
+                        match run.settings.tag_mapping.apply(&mut tag, location) {
                             Ok(input) => writer.offer(run, st, tag.id, input, skip),
                             Err(why) => {
                                 mark_seen(st, &tag.id);
@@ -365,7 +365,7 @@ fn archive_gone<H: Host + ?Sized>(
     }
     let mut gone: BTreeSet<String> = unseen.iter().cloned().collect();
     for chunk in unseen.chunks(MAX_IDS_PER_DETAILS) {
-        for tag in run
+        for mut tag in run
             .settings
             .ghl()
             .tag_details(&mut run.ex, location, chunk)?
@@ -375,7 +375,7 @@ fn archive_gone<H: Host + ?Sized>(
             if !gone.remove(&tag.id) {
                 continue;
             }
-            match run.settings.tag_mapping.apply(&tag, location) {
+            match run.settings.tag_mapping.apply(&mut tag, location) {
                 Ok(input) => {
                     writer.offer(run, st, tag.id, input, 0);
                     if writer.wants_send() {

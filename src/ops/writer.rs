@@ -6,11 +6,16 @@
 use super::Run;
 use crate::io::Host;
 use crate::rankr::model::{TagBatchResponse, TagInput, TagStatus};
+use crate::rankr::Pushed;
 use crate::rankr::{
-    check_tag_results, tag_batch_body_from, BATCH_ENVELOPE_BYTES, EP_TAGS, MAX_BODY_BYTES, MAX_TAGS_PER_BATCH,
+    check_tag_results, TagBatchBody, BATCH_ENVELOPE_BYTES, EP_TAGS, MAX_BODY_BYTES, MAX_TAGS_PER_BATCH,
 };
 use crate::report::{Service, SyncError};
 use crate::state::{item_hash, TagEntry, TagState};
+
+/// A new batch body's first allocation: a typical 100-tag batch fits, so
+/// the body rarely grows while it fills.
+const BODY_CAPACITY: usize = 32 * 1024;
 
 /// What a confirmed item does to the state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,12 +26,11 @@ enum Action {
     ArchiveGone,
 }
 
-/// One item on its way: serialized once, for its hash and for the body.
+/// One item on its way; its JSON is in the open batch body.
 struct Pending {
     ghl_id: String,
     external_id: String,
     archived: bool,
-    json: Vec<u8>,
     hash: u64,
     action: Action,
     /// The GHL offset of the page it came from (for the checkpoint).
@@ -44,8 +48,8 @@ pub(crate) struct Batch {
 /// Queues items into batches and sends the sealed batches together.
 pub(crate) struct TagWriter {
     pending: Vec<Pending>,
-    /// The body size `pending` would make.
-    pending_bytes: usize,
+    /// The open batch's body: `pending`'s items, serialized in place.
+    body: TagBatchBody,
     ready: Vec<Batch>,
     full_refresh: bool,
     max_in_flight: usize,
@@ -55,7 +59,7 @@ impl TagWriter {
     pub fn new(full_refresh: bool, max_in_flight: usize) -> Self {
         TagWriter {
             pending: Vec::with_capacity(MAX_TAGS_PER_BATCH),
-            pending_bytes: BATCH_ENVELOPE_BYTES,
+            body: TagBatchBody::with_capacity(BODY_CAPACITY),
             ready: Vec::new(),
             full_refresh,
             max_in_flight: max_in_flight.max(1),
@@ -83,13 +87,14 @@ impl TagWriter {
         input: TagInput,
         from: u64,
     ) {
-        let json = serde_json::to_vec(&input).unwrap_or_default();
-        let hash = item_hash(&json);
+        let at = self.body.push(&input);
+        let hash = item_hash(self.body.item(at));
         let pass = st.pass;
         match st.tags.get_mut(&ghl_id) {
             Some(e) => {
                 e.g = pass;
                 if e.h == hash && !self.full_refresh {
+                    self.body.undo(at);
                     run.report.skipped += 1;
                     return;
                 }
@@ -98,48 +103,54 @@ impl TagWriter {
                 st.tags.insert(ghl_id.clone(), TagEntry { h: 0, g: pass, x: None });
             }
         }
-        self.push(run, ghl_id, input, json, hash, Action::Upsert, from);
+        self.push(run, ghl_id, input, at, hash, Action::Upsert, from);
     }
 
     /// A tag gone from GHL, to be written archived and then forgotten.
     pub fn archive_gone<H: Host + ?Sized>(&mut self, run: &mut Run<'_, H>, ghl_id: String, input: TagInput) {
-        let json = serde_json::to_vec(&input).unwrap_or_default();
-        let hash = item_hash(&json);
-        self.push(run, ghl_id, input, json, hash, Action::ArchiveGone, 0);
+        let at = self.body.push(&input);
+        let hash = item_hash(self.body.item(at));
+        self.push(run, ghl_id, input, at, hash, Action::ArchiveGone, 0);
     }
 
+    /// Keeps the item just serialized into the body at `at`, sealing the
+    /// batch first when the item would take it past Rankr's limits.
     #[allow(clippy::too_many_arguments)]
     fn push<H: Host + ?Sized>(
         &mut self,
         run: &mut Run<'_, H>,
         ghl_id: String,
         input: TagInput,
-        json: Vec<u8>,
+        at: Pushed,
         hash: u64,
         action: Action,
         from: u64,
     ) {
-        if BATCH_ENVELOPE_BYTES + json.len() > MAX_BODY_BYTES {
+        let len = self.body.item(at).len();
+        if BATCH_ENVELOPE_BYTES + len > MAX_BODY_BYTES {
+            self.body.undo(at);
             // Never sent, so the state keeps no hash: tried again next run.
             run.report.reject(
                 ghl_id,
                 Service::Rankr,
                 format!(
                     "the tag's JSON is {} bytes, over Rankr's 1 MiB body limit",
-                    json.len() + BATCH_ENVELOPE_BYTES
+                    len + BATCH_ENVELOPE_BYTES
                 ),
             );
             return;
         }
-        if self.pending_bytes + 1 + json.len() > MAX_BODY_BYTES {
+        if self.body.finished_bytes() > MAX_BODY_BYTES {
+            // It fits alone but not with the others: it opens the next batch.
+            let item = self.body.item(at).to_vec();
+            self.body.undo(at);
             self.seal(run);
+            self.body.push_json(&item);
         }
-        self.pending_bytes += json.len() + usize::from(!self.pending.is_empty());
         self.pending.push(Pending {
             ghl_id,
             external_id: input.external_id,
             archived: input.archived,
-            json,
             hash,
             action,
             from,
@@ -155,8 +166,7 @@ impl TagWriter {
             return;
         }
         let items = std::mem::replace(&mut self.pending, Vec::with_capacity(MAX_TAGS_PER_BATCH));
-        let body = tag_batch_body_from(items.iter().map(|p| p.json.as_slice()), self.pending_bytes);
-        self.pending_bytes = BATCH_ENVELOPE_BYTES;
+        let body = std::mem::replace(&mut self.body, TagBatchBody::with_capacity(BODY_CAPACITY)).finish();
         // The batch's digest from its items' hashes: the body is not hashed
         // again, byte by byte.
         let hashes: Vec<u8> = items.iter().flat_map(|p| p.hash.to_le_bytes()).collect();

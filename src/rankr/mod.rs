@@ -54,7 +54,7 @@ impl Rankr<'_> {
         }
     }
 
-    /// `POST /v1/tags/batch-upsert` with a body from [`tag_batch_body_from`].
+    /// `POST /v1/tags/batch-upsert` with a body from [`TagBatchBody`].
     pub fn upsert_tags_request(&self, body: Vec<u8>, key: &str) -> Request {
         self.request(Method::Post, "/v1/tags/batch-upsert", body, Some(key))
     }
@@ -133,7 +133,7 @@ impl Rankr<'_> {
 }
 
 /// The JSON body of a tag batch, serialized whole (the reference for
-/// [`tag_batch_body_from`]).
+/// [`TagBatchBody`]).
 #[cfg(test)]
 pub fn tag_batch_body(items: &[model::TagInput]) -> Vec<u8> {
     serde_json::to_vec(&model::TagBatch { items }).unwrap_or_default()
@@ -142,19 +142,89 @@ pub fn tag_batch_body(items: &[model::TagInput]) -> Vec<u8> {
 /// The bytes a batch body adds around its items: `{"items":[` `]}`.
 pub const BATCH_ENVELOPE_BYTES: usize = 12;
 
-/// The same body as [`tag_batch_body`], from items already serialized one by
-/// one (each item is serialized once: for its content hash and for the body).
-pub fn tag_batch_body_from<'a>(items: impl IntoIterator<Item = &'a [u8]>, size: usize) -> Vec<u8> {
-    let mut body = Vec::with_capacity(size);
-    body.extend_from_slice(b"{\"items\":[");
-    for (i, item) in items.into_iter().enumerate() {
-        if i > 0 {
-            body.push(b',');
-        }
-        body.extend_from_slice(item);
+/// A tag batch body built in place: each item is serialized once, straight
+/// into the body (its bytes also give its content hash), and the result is
+/// byte for byte [`tag_batch_body`] of the same items. No item is copied.
+pub struct TagBatchBody {
+    buf: Vec<u8>,
+    items: usize,
+}
+
+/// Where [`TagBatchBody::push`] put an item: `mark` undoes the push.
+#[derive(Debug, Clone, Copy)]
+pub struct Pushed {
+    mark: usize,
+    start: usize,
+}
+
+impl TagBatchBody {
+    pub fn with_capacity(bytes: usize) -> Self {
+        let mut buf = Vec::with_capacity(bytes.max(BATCH_ENVELOPE_BYTES));
+        buf.extend_from_slice(b"{\"items\":[");
+        TagBatchBody { buf, items: 0 }
     }
-    body.extend_from_slice(b"]}");
-    body
+
+    /// Appends one item.
+    pub fn push(&mut self, item: &model::TagInput) -> Pushed {
+        let mark = self.buf.len();
+        if self.items > 0 {
+            self.buf.push(b',');
+        }
+        let start = self.buf.len();
+        // Cannot fail (a Vec writer; TagInput's only map has string keys).
+        // Were it to, the partial item is replaced by `{}`, which Rankr
+        // refuses, rather than a body that is not JSON.
+        if serde_json::to_writer(&mut self.buf, item).is_err() {
+            self.buf.truncate(start);
+            self.buf.extend_from_slice(b"{}");
+        }
+        self.items += 1;
+        Pushed { mark, start }
+    }
+
+    /// Appends one item already serialized (an item moved from a body that
+    /// it did not fit).
+    pub fn push_json(&mut self, json: &[u8]) -> Pushed {
+        let mark = self.buf.len();
+        if self.items > 0 {
+            self.buf.push(b',');
+        }
+        let start = self.buf.len();
+        self.buf.extend_from_slice(json);
+        self.items += 1;
+        Pushed { mark, start }
+    }
+
+    /// The JSON of the item `at` names (the last one pushed).
+    pub fn item(&self, at: Pushed) -> &[u8] {
+        &self.buf[at.start..]
+    }
+
+    /// Takes the last item back out.
+    pub fn undo(&mut self, at: Pushed) {
+        self.buf.truncate(at.mark);
+        self.items -= 1;
+    }
+
+    /// Items in the body.
+    pub fn len(&self) -> usize {
+        self.items
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items == 0
+    }
+
+    /// The finished body's size.
+    pub fn finished_bytes(&self) -> usize {
+        self.buf.len() + 2
+    }
+
+    /// Closes the body.
+    pub fn finish(mut self) -> Vec<u8> {
+        self.buf.extend_from_slice(b"]}");
+        self.buf
+    }
 }
 
 /// Rankr's answer to a tag batch: one result per item, in request order.
@@ -221,8 +291,18 @@ mod tests {
             vec![item(0, "plain")],
             vec![item(1, "é \\ \" \t ctrl\u{1}"), item(2, "two"), item(3, "")],
         ] {
-            let parts: Vec<Vec<u8>> = items.iter().map(|i| serde_json::to_vec(i).unwrap()).collect();
-            let assembled = tag_batch_body_from(parts.iter().map(Vec::as_slice), 0);
+            let mut body = TagBatchBody::with_capacity(0);
+            for i in &items {
+                let at = body.push(i);
+                assert_eq!(body.item(at), serde_json::to_vec(i).unwrap());
+            }
+            // An item pushed and taken back leaves no trace.
+            let at = body.push(&item(9, "undone"));
+            body.undo(at);
+            assert_eq!(body.len(), items.len());
+            let size = body.finished_bytes();
+            let assembled = body.finish();
+            assert_eq!(assembled.len(), size);
             assert_eq!(
                 String::from_utf8(assembled).unwrap(),
                 String::from_utf8(tag_batch_body(&items)).unwrap()

@@ -32,7 +32,9 @@ pub fn parse_day(s: &str) -> Result<Date, String> {
     let shaped = b.len() == 10
         && b[4] == b'-'
         && b[7] == b'-'
-        && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
     if !shaped {
         return Err(bad("expected digits as YYYY-MM-DD"));
     }
@@ -328,7 +330,16 @@ mod tests {
     fn dates() {
         assert!(parse_day("2026-02-30").is_err());
         assert!(parse_day("yesterday").is_err());
-        for bad in ["2026-1-05", "2026-01-5", "+2026-01-05", "2026/01/05", "2026-00-05", "2026-13-05", "2026-01-00", "２026-01-05"] {
+        for bad in [
+            "2026-1-05",
+            "2026-01-5",
+            "+2026-01-05",
+            "2026/01/05",
+            "2026-00-05",
+            "2026-13-05",
+            "2026-01-00",
+            "２026-01-05",
+        ] {
             let e = parse_day(bad).unwrap_err();
             assert!(e.contains("YYYY-MM-DD"), "{bad}: {e}");
         }
