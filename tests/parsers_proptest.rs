@@ -11,7 +11,9 @@ use ghl_rankr_connector::client::retry::parse_retry_after;
 use ghl_rankr_connector::ghl::model::{GhlTag, PostEnvelope, StatisticsEnvelope, TagsEnvelope};
 use ghl_rankr_connector::io::{Request, Response, TransportError};
 use ghl_rankr_connector::mapping::{MappingRow, TagMapping, Transform};
-use ghl_rankr_connector::rankr::model::{MetricBatchResponse, Problem, TagBatchResponse, TagListPage};
+use ghl_rankr_connector::rankr::model::{
+    AttrValue, MetricBatchResponse, Problem, TagBatchResponse, TagInput, TagListPage, SOURCE,
+};
 use ghl_rankr_connector::state;
 use ghl_rankr_connector::testing::ScriptedHost;
 use ghl_rankr_connector::{
@@ -180,6 +182,37 @@ proptest! {
                 }
             }
         }
+    }
+
+    /// The hand-laid item writer is byte for byte serde_json's output, for
+    /// any text (escapes, quotes, controls, non-ASCII, every length).
+    #[test]
+    fn item_json_is_serde_json_exactly(
+        strings in proptest::collection::vec(
+            prop_oneof![".{0,40}", "[a-z\"\\\\\u{0}-\u{1f}\u{7f}\u{2028}é😀]{0,24}"],
+            6,
+        ),
+        archived in any::<bool>(),
+        optional in any::<(bool, bool)>(),
+        attrs in proptest::collection::btree_map(".{0,8}", prop_oneof![
+            ".{0,12}".prop_map(AttrValue::Text),
+            any::<bool>().prop_map(AttrValue::Bool),
+            any::<f64>().prop_map(AttrValue::Number),
+        ], 0..4),
+    ) {
+        let item = TagInput {
+            external_id: strings[0].clone(),
+            source: SOURCE,
+            location_id: strings[1].clone(),
+            name: strings[2].clone(),
+            archived,
+            source_created_at: optional.0.then(|| strings[3].clone()),
+            source_updated_at: optional.1.then(|| strings[4].clone()),
+            attributes: attrs,
+        };
+        let mut out = Vec::new();
+        item.write_json(&mut out);
+        prop_assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(&item).unwrap());
     }
 
     #[test]

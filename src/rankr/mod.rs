@@ -171,13 +171,7 @@ impl TagBatchBody {
             self.buf.push(b',');
         }
         let start = self.buf.len();
-        // Cannot fail (a Vec writer; TagInput's only map has string keys).
-        // Were it to, the partial item is replaced by `{}`, which Rankr
-        // refuses, rather than a body that is not JSON.
-        if serde_json::to_writer(&mut self.buf, item).is_err() {
-            self.buf.truncate(start);
-            self.buf.extend_from_slice(b"{}");
-        }
+        item.write_json(&mut self.buf);
         self.items += 1;
         Pushed { mark, start }
     }
