@@ -890,6 +890,12 @@ mod tests {
         assert!(matches!(e, SyncError::InvalidResponse { .. }));
         let e = parse_json::<Outer>(Service::Ghl, "GET /x", b"{}").unwrap_err();
         assert!(e.to_string().contains("results"), "{e}");
+        // Not UTF-8: still a typed error at the right place.
+        let e = parse_json::<Outer>(Service::Ghl, "GET /x", b"{\"results\":{\"count\":\"\xff\"}}").unwrap_err();
+        match e {
+            SyncError::InvalidResponse { field, .. } => assert_eq!(field, "results.count"),
+            other => panic!("{other:?}"),
+        }
         #[derive(serde::Deserialize, Debug)]
         #[allow(dead_code)]
         struct Tags {
