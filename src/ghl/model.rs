@@ -24,6 +24,47 @@ pub struct GhlTag {
     pub updated_at: Option<String>,
 }
 
+/// The fields of `SocialMediaTagSchema`, by their JSON names (the lenient
+/// reader and the mapping table both name fields through this).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TagField {
+    Id,
+    Tag,
+    LocationId,
+    CreatedBy,
+    Deleted,
+    CreatedAt,
+    UpdatedAt,
+}
+
+impl TagField {
+    pub const ALL: [TagField; 7] = [
+        TagField::Id,
+        TagField::Tag,
+        TagField::LocationId,
+        TagField::CreatedBy,
+        TagField::Deleted,
+        TagField::CreatedAt,
+        TagField::UpdatedAt,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            TagField::Id => "_id",
+            TagField::Tag => "tag",
+            TagField::LocationId => "locationId",
+            TagField::CreatedBy => "createdBy",
+            TagField::Deleted => "deleted",
+            TagField::CreatedAt => "createdAt",
+            TagField::UpdatedAt => "updatedAt",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.name() == name)
+    }
+}
+
 /// `GetTagsByLocationIdResponseDTO` / `GetTagsByIdResponseDTO`. Each tag is
 /// read leniently ([`TagSlot`]), so one bad tag is reported alone, not the
 /// whole page.
@@ -64,7 +105,7 @@ mod lenient {
     //! The visitors behind [`TagSlot`]: every JSON value is accepted and
     //! consumed; what does not fit `SocialMediaTagSchema` is named.
 
-    use super::{GhlTag, TagSlot};
+    use super::{GhlTag, TagField, TagSlot};
     use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
     use std::fmt;
 
@@ -144,33 +185,8 @@ mod lenient {
         }
     }
 
-    /// The schema's field names; anything else is skipped.
-    #[derive(Clone, Copy, PartialEq)]
-    enum Key {
-        Id,
-        Tag,
-        LocationId,
-        CreatedBy,
-        Deleted,
-        CreatedAt,
-        UpdatedAt,
-        Other,
-    }
-
-    impl Key {
-        fn name(self) -> &'static str {
-            match self {
-                Key::Id => "_id",
-                Key::Tag => "tag",
-                Key::LocationId => "locationId",
-                Key::CreatedBy => "createdBy",
-                Key::Deleted => "deleted",
-                Key::CreatedAt => "createdAt",
-                Key::UpdatedAt => "updatedAt",
-                Key::Other => "?",
-            }
-        }
-    }
+    /// A field of the schema, or `None` for a key it does not have.
+    struct Key(Option<TagField>);
 
     struct KeyVisitor;
     impl Visitor<'_> for KeyVisitor {
@@ -179,16 +195,7 @@ mod lenient {
             f.write_str("a field name")
         }
         fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Key, E> {
-            Ok(match v {
-                "_id" => Key::Id,
-                "tag" => Key::Tag,
-                "locationId" => Key::LocationId,
-                "createdBy" => Key::CreatedBy,
-                "deleted" => Key::Deleted,
-                "createdAt" => Key::CreatedAt,
-                "updatedAt" => Key::UpdatedAt,
-                _ => Key::Other,
-            })
+            Ok(Key(TagField::from_name(v)))
         }
     }
 
@@ -220,11 +227,11 @@ mod lenient {
             let mut tag = GhlTag::default();
             let mut wrong: Option<String> = None;
             let mut seen = 0u8;
-            while let Some(key) = map.next_key::<Key>()? {
-                if key == Key::Other {
+            while let Some(Key(key)) = map.next_key::<Key>()? {
+                let Some(key) = key else {
                     map.next_value::<IgnoredAny>()?;
                     continue;
-                }
+                };
                 let bit = 1u8 << (key as u8);
                 if seen & bit != 0 {
                     map.next_value::<IgnoredAny>()?;
@@ -232,23 +239,23 @@ mod lenient {
                     continue;
                 }
                 seen |= bit;
-                if key == Key::Deleted {
-                    match map.next_value::<Loose<bool>>()? {
-                        Loose::Is(b) => tag.deleted = Some(b),
-                        Loose::Null => {}
-                        Loose::Not(what) => {
-                            wrong.get_or_insert_with(|| format!("`deleted` is {what}, not true/false"));
-                        }
-                    }
-                    continue;
-                }
                 let slot = match key {
-                    Key::Id => &mut id,
-                    Key::Tag => &mut tag.tag,
-                    Key::LocationId => &mut tag.location_id,
-                    Key::CreatedBy => &mut tag.created_by,
-                    Key::CreatedAt => &mut tag.created_at,
-                    _ => &mut tag.updated_at,
+                    TagField::Id => &mut id,
+                    TagField::Tag => &mut tag.tag,
+                    TagField::LocationId => &mut tag.location_id,
+                    TagField::CreatedBy => &mut tag.created_by,
+                    TagField::CreatedAt => &mut tag.created_at,
+                    TagField::UpdatedAt => &mut tag.updated_at,
+                    TagField::Deleted => {
+                        match map.next_value::<Loose<bool>>()? {
+                            Loose::Is(b) => tag.deleted = Some(b),
+                            Loose::Null => {}
+                            Loose::Not(what) => {
+                                wrong.get_or_insert_with(|| format!("`deleted` is {what}, not true/false"));
+                            }
+                        }
+                        continue;
+                    }
                 };
                 match map.next_value::<Loose<String>>()? {
                     Loose::Is(s) => *slot = Some(s),

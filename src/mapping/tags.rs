@@ -25,33 +25,10 @@ impl MappingRow {
     }
 }
 
-/// Fields of GHL's `SocialMediaTagSchema`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SourceField {
-    Id,
-    Tag,
-    LocationId,
-    CreatedBy,
-    Deleted,
-    CreatedAt,
-    UpdatedAt,
-}
+/// Fields of GHL's `SocialMediaTagSchema` (named by the model).
+pub use crate::ghl::model::TagField as SourceField;
 
 impl SourceField {
-    const ALL: [(&'static str, SourceField); 7] = [
-        ("_id", SourceField::Id),
-        ("tag", SourceField::Tag),
-        ("locationId", SourceField::LocationId),
-        ("createdBy", SourceField::CreatedBy),
-        ("deleted", SourceField::Deleted),
-        ("createdAt", SourceField::CreatedAt),
-        ("updatedAt", SourceField::UpdatedAt),
-    ];
-
-    fn parse(name: &str) -> Option<Self> {
-        Self::ALL.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
-    }
-
     fn is_bool(self) -> bool {
         self == SourceField::Deleted
     }
@@ -175,8 +152,8 @@ impl TagMapping {
         let mut compiled: Vec<CompiledRow> = Vec::with_capacity(rows.len());
         for (i, row) in rows.iter().enumerate() {
             let at = format!("tag-mapping row {} (`{} -> {}`)", i + 1, row.source, row.target);
-            let source = SourceField::parse(&row.source).ok_or_else(|| {
-                let known: Vec<&str> = SourceField::ALL.iter().map(|(n, _)| *n).collect();
+            let source = SourceField::from_name(&row.source).ok_or_else(|| {
+                let known: Vec<&str> = SourceField::ALL.iter().map(|f| f.name()).collect();
                 format!(
                     "{at}: unknown source field `{}`; GHL tags have {}",
                     row.source,
