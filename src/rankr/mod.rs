@@ -166,25 +166,23 @@ impl TagBatchBody {
 
     /// Appends one item.
     pub fn push(&mut self, item: &model::TagInput) -> Pushed {
-        let mark = self.buf.len();
-        if self.items > 0 {
-            self.buf.push(b',');
-        }
-        let start = self.buf.len();
-        item.write_json(&mut self.buf);
-        self.items += 1;
-        Pushed { mark, start }
+        self.append(|buf| item.write_json(buf))
     }
 
     /// Appends one item already serialized (an item moved from a body that
     /// it did not fit).
     pub fn push_json(&mut self, json: &[u8]) -> Pushed {
+        self.append(|buf| buf.extend_from_slice(json))
+    }
+
+    /// The separator, then the item `write` puts down.
+    fn append(&mut self, write: impl FnOnce(&mut Vec<u8>)) -> Pushed {
         let mark = self.buf.len();
         if self.items > 0 {
             self.buf.push(b',');
         }
         let start = self.buf.len();
-        self.buf.extend_from_slice(json);
+        write(&mut self.buf);
         self.items += 1;
         Pushed { mark, start }
     }
