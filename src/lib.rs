@@ -5,10 +5,12 @@
 //! for the component. The WIT glue lives in one module, `component`, built
 //! for wasm only; nothing else sees generated types.
 
+pub mod alloc;
 pub mod auth;
 pub mod client;
 pub mod ghl;
 pub mod io;
+pub mod json;
 pub mod mapping;
 pub mod ops;
 pub mod rankr;
@@ -21,6 +23,12 @@ pub mod testing;
 
 #[cfg(target_family = "wasm")]
 mod component;
+
+/// Small blocks from per-size free lists, the rest from wasi-libc's
+/// allocator (see [`alloc`]); native builds keep the system allocator.
+#[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
+#[global_allocator]
+static GUEST_ALLOC: alloc::GuestAlloc = alloc::GuestAlloc;
 
 pub use auth::{Credential, OAuthCredential, OAuthTokens, Scope};
 pub use ops::{stats_sync, tag_details_push, tag_sync, StatsRequest, TagDetailsEvent, TagSyncEvent};

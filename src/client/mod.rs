@@ -630,7 +630,7 @@ impl<'h, H: Host + ?Sized> Exchange<'h, H> {
 pub fn read_json<T: DeserializeOwned>(service: Service, endpoint: &str, body: &[u8]) -> Result<T, Unreadable> {
     parse_json(service, endpoint, body).map_err(|error| {
         // Only on failure: is it JSON at all (a wrong shape stays wrong)?
-        let retryable = serde_json::from_slice::<serde::de::IgnoredAny>(body).is_err();
+        let retryable = crate::json::from_bytes::<serde::de::IgnoredAny>(body).is_err();
         Unreadable { error, retryable }
     })
 }
@@ -661,9 +661,8 @@ pub fn service_name(s: Service) -> &'static str {
 
 /// Parses a 2xx body, naming the path of the first field that does not fit.
 pub fn parse_json<T: DeserializeOwned>(service: Service, endpoint: &str, body: &[u8]) -> Result<T, SyncError> {
-    serde_json::from_slice::<T>(body).map_err(|e| {
-        let offset = byte_offset(body, e.line(), e.column());
-        let path = json_path_at(body, offset);
+    crate::json::from_bytes::<T>(body).map_err(|e| {
+        let path = json_path_at(body, e.offset(body));
         SyncError::InvalidResponse {
             service,
             endpoint: endpoint.to_string(),
@@ -671,20 +670,6 @@ pub fn parse_json<T: DeserializeOwned>(service: Service, endpoint: &str, body: &
             message: e.to_string(),
         }
     })
-}
-
-/// The byte offset of serde_json's 1-based line and column.
-fn byte_offset(body: &[u8], line: usize, column: usize) -> usize {
-    let line_start = if line <= 1 {
-        0
-    } else {
-        body.iter()
-            .enumerate()
-            .filter(|(_, b)| **b == b'\n')
-            .nth(line - 2)
-            .map_or(body.len(), |(i, _)| i + 1)
-    };
-    (line_start + column).min(body.len())
 }
 
 /// The JSON path (`results.tags[3].tag`) of the value being read when
@@ -760,7 +745,7 @@ pub fn error_message(resp: &Response) -> String {
         let to = resp.header("location").unwrap_or("(no location)");
         return format!("redirect to {} not followed", clip(to, 200));
     }
-    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&resp.body) {
+    if let Ok(v) = crate::json::from_bytes::<serde_json::Value>(&resp.body) {
         if let Ok(p) = serde_json::from_value::<crate::rankr::model::Problem>(v.clone()) {
             if p.title.is_some() {
                 let mut m = p.title.unwrap_or_default();

@@ -131,7 +131,7 @@ struct Head {
 }
 
 fn head(blob: &[u8]) -> Result<Head, String> {
-    serde_json::from_slice::<Head>(blob).map_err(|e| {
+    crate::json::from_bytes::<Head>(blob).map_err(|e| {
         format!("the state is not a state this component wrote ({e}); pass the blob returned by the previous call, or none to start over")
     })
 }
@@ -152,7 +152,7 @@ fn check_head(blob: &[u8], want: Kind) -> Result<(), String> {
 }
 
 fn body<T: for<'de> Deserialize<'de>>(blob: &[u8]) -> Result<T, String> {
-    serde_json::from_slice::<Envelope<T>>(blob)
+    crate::json::from_bytes::<Envelope<T>>(blob)
         .map(|e| e.body)
         .map_err(|e| format!("the state is damaged ({e}); start over without it (a full sync rebuilds it)"))
 }
