@@ -61,7 +61,18 @@ impl TagField {
     }
 
     pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|f| f.name() == name)
+        // A match on the bytes (by length first), not a search comparing
+        // each name in turn: it runs for every key of every tag read.
+        Some(match name.as_bytes() {
+            b"_id" => TagField::Id,
+            b"tag" => TagField::Tag,
+            b"locationId" => TagField::LocationId,
+            b"createdBy" => TagField::CreatedBy,
+            b"deleted" => TagField::Deleted,
+            b"createdAt" => TagField::CreatedAt,
+            b"updatedAt" => TagField::UpdatedAt,
+            _ => return None,
+        })
     }
 }
 
@@ -416,4 +427,19 @@ pub struct GhlErrorBody {
     pub message: Option<serde_json::Value>,
     #[serde(default)]
     pub error: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TagField;
+
+    #[test]
+    fn field_names_round_trip() {
+        for f in TagField::ALL {
+            assert_eq!(TagField::from_name(f.name()), Some(f));
+        }
+        for other in ["", "id", "_ID", "tags", "locationid", "deleted "] {
+            assert_eq!(TagField::from_name(other), None, "{other}");
+        }
+    }
 }

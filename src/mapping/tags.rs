@@ -286,7 +286,7 @@ impl TagMapping {
                 source_of(TargetField::ExternalId)
             ));
         }
-        if input.external_id.chars().count() > 128 {
+        if longer_than(&input.external_id, 128) {
             return Err("externalId is longer than Rankr's 128 characters".into());
         }
         if input.name.is_empty() {
@@ -295,8 +295,8 @@ impl TagMapping {
                 source_of(TargetField::Name)
             ));
         }
-        let len = input.name.chars().count();
-        if len > 100 {
+        if longer_than(&input.name, 100) {
+            let len = input.name.chars().count();
             return Err(format!(
                 "name is {len} characters, Rankr takes at most 100; add a `truncate(100)` transform"
             ));
@@ -305,9 +305,24 @@ impl TagMapping {
     }
 }
 
+/// More than `n` characters; a string of at most `n` bytes is not counted.
+fn longer_than(s: &str, n: usize) -> bool {
+    s.len() > n && s.chars().count() > n
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn longer_than_counts_characters_not_bytes() {
+        assert!(!longer_than("", 0));
+        assert!(longer_than("a", 0));
+        assert!(!longer_than(&"é".repeat(100), 100)); // 200 bytes, 100 characters
+        assert!(longer_than(&"é".repeat(101), 100));
+        assert!(!longer_than(&"a".repeat(100), 100));
+        assert!(longer_than(&"a".repeat(101), 100));
+    }
 
     fn tag() -> GhlTag {
         GhlTag {

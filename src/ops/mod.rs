@@ -177,16 +177,23 @@ pub(crate) fn dedup(ids: &[String]) -> Vec<String> {
 }
 
 /// 64-bit FNV-1a over several parts: a stable, dependency-free content hash
-/// for idempotency keys (not for security).
+/// for idempotency keys (not for security). Every item written is hashed,
+/// so the loop takes eight bytes a step (the same value as byte by byte):
+/// inside wasm each turn of a loop also pays an epoch check.
 pub(crate) fn fnv1a(parts: &[&[u8]]) -> u64 {
+    const PRIME: u64 = 0x0100_0000_01b3;
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for part in parts {
-        for b in *part {
-            h ^= *b as u64;
-            h = h.wrapping_mul(0x0100_0000_01b3);
+        let mut words = part.chunks_exact(8);
+        for w in &mut words {
+            for b in w {
+                h = (h ^ u64::from(*b)).wrapping_mul(PRIME);
+            }
         }
-        h ^= 0xff;
-        h = h.wrapping_mul(0x0100_0000_01b3);
+        for b in words.remainder() {
+            h = (h ^ u64::from(*b)).wrapping_mul(PRIME);
+        }
+        h = (h ^ 0xff).wrapping_mul(PRIME);
     }
     h
 }

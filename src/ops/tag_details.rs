@@ -7,6 +7,7 @@ use crate::auth::Scope;
 use crate::io::Host;
 use crate::report::{Service, SyncError, SyncFailure, SyncReport};
 use crate::settings::SettingsInput;
+use crate::state::tag_map::IdHash;
 use crate::state::{self, TagState};
 use std::collections::HashSet;
 
@@ -67,7 +68,8 @@ fn push<H: Host + ?Sized>(
                     run.report.fetched += 1;
                     match run.settings.tag_mapping.apply(&mut tag, location) {
                         Ok(input) => {
-                            writer.offer(run, st, tag.id, input, 0);
+                            let key = IdHash::of(&tag.id);
+                            writer.offer(run, st, (tag.id, key), input, 0);
                             if writer.wants_send() {
                                 writer.send_ready(run, st)?;
                             }

@@ -11,6 +11,7 @@ use crate::rankr::{
     check_tag_results, TagBatchBody, BATCH_ENVELOPE_BYTES, EP_TAGS, MAX_BODY_BYTES, MAX_TAGS_PER_BATCH,
 };
 use crate::report::{Service, SyncError};
+use crate::state::tag_map::IdHash;
 use crate::state::{item_hash, TagEntry, TagState};
 
 /// A new batch body's first allocation: a typical 100-tag batch fits, so
@@ -29,6 +30,7 @@ enum Action {
 /// One item on its way; its JSON is in the open batch body.
 struct Pending {
     ghl_id: String,
+    key: IdHash,
     external_id: String,
     archived: bool,
     hash: u64,
@@ -83,14 +85,14 @@ impl TagWriter {
         &mut self,
         run: &mut Run<'_, H>,
         st: &mut TagState,
-        ghl_id: String,
+        (ghl_id, key): (String, IdHash),
         input: TagInput,
         from: u64,
     ) {
         let at = self.body.push(&input);
         let hash = item_hash(self.body.item(at));
         let pass = st.pass;
-        match st.tags.get_mut(&ghl_id) {
+        match st.tags.get_mut_at(key, &ghl_id) {
             Some(e) => {
                 e.g = pass;
                 if e.h == hash && !self.full_refresh {
@@ -100,17 +102,19 @@ impl TagWriter {
                 }
             }
             None => {
-                st.tags.insert(ghl_id.clone(), TagEntry { h: 0, g: pass, x: None });
+                st.tags
+                    .insert_at(key, ghl_id.clone(), TagEntry { h: 0, g: pass, x: None });
             }
         }
-        self.push(run, ghl_id, input, at, hash, Action::Upsert, from);
+        self.push(run, (ghl_id, key), input, at, hash, Action::Upsert, from);
     }
 
     /// A tag gone from GHL, to be written archived and then forgotten.
     pub fn archive_gone<H: Host + ?Sized>(&mut self, run: &mut Run<'_, H>, ghl_id: String, input: TagInput) {
         let at = self.body.push(&input);
         let hash = item_hash(self.body.item(at));
-        self.push(run, ghl_id, input, at, hash, Action::ArchiveGone, 0);
+        let key = IdHash::of(&ghl_id);
+        self.push(run, (ghl_id, key), input, at, hash, Action::ArchiveGone, 0);
     }
 
     /// Keeps the item just serialized into the body at `at`, sealing the
@@ -119,7 +123,7 @@ impl TagWriter {
     fn push<H: Host + ?Sized>(
         &mut self,
         run: &mut Run<'_, H>,
-        ghl_id: String,
+        (ghl_id, key): (String, IdHash),
         input: TagInput,
         at: Pushed,
         hash: u64,
@@ -149,6 +153,7 @@ impl TagWriter {
         }
         self.pending.push(Pending {
             ghl_id,
+            key,
             external_id: input.external_id,
             archived: input.archived,
             hash,
@@ -278,7 +283,7 @@ fn apply_results<H: Host + ?Sized>(
                 let why = result.error.unwrap_or_else(|| "rejected without a reason".into());
                 run.report.reject(result.external_id, Service::Rankr, why);
                 // Not held by Rankr as sent: try again next run.
-                if let Some(e) = st.tags.get_mut(&p.ghl_id) {
+                if let Some(e) = st.tags.get_mut_at(p.key, &p.ghl_id) {
                     e.h = 0;
                 }
                 continue;
@@ -302,7 +307,7 @@ fn confirm(st: &mut TagState, p: Pending) {
             let pass = st.pass;
             let e = st
                 .tags
-                .get_or_insert_with(p.ghl_id, || TagEntry { h: 0, g: pass, x: None });
+                .get_or_insert_at(p.key, p.ghl_id, || TagEntry { h: 0, g: pass, x: None });
             e.h = p.hash;
             e.x = x;
         }

@@ -222,10 +222,16 @@ mod hex_hash {
 
     pub fn serialize<S: Serializer>(h: &u64, s: S) -> Result<S::Ok, S::Error> {
         if *h == 0 {
-            s.serialize_str("")
-        } else {
-            s.serialize_str(&format!("{h:016x}"))
+            return s.serialize_str("");
         }
+        // Written by hand: `format!` runs the formatting machinery and
+        // allocates, once per tag of every state written.
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut hex = [0u8; 16];
+        for (i, d) in hex.iter_mut().enumerate() {
+            *d = DIGITS[((h >> (60 - 4 * i)) & 0xf) as usize];
+        }
+        s.serialize_str(std::str::from_utf8(&hex).unwrap_or_default())
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
@@ -245,6 +251,25 @@ pub fn content_hash(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hashes_are_sixteen_hex_digits_both_ways() {
+        for h in [
+            1u64,
+            0xf,
+            0x0123_4567_89ab_cdef,
+            0xfedc_ba98_7654_3210,
+            u64::MAX,
+            1 << 63,
+        ] {
+            let e = TagEntry { h, g: 3, x: None };
+            let json = serde_json::to_string(&e).unwrap();
+            assert_eq!(json, format!(r#"{{"h":"{h:016x}","g":3}}"#));
+            assert_eq!(serde_json::from_str::<TagEntry>(&json).unwrap(), e);
+        }
+        let none = TagEntry { h: 0, g: 1, x: None };
+        assert_eq!(serde_json::to_string(&none).unwrap(), r#"{"h":"","g":1}"#);
+    }
 
     #[test]
     fn round_trip_and_refusals() {

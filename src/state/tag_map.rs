@@ -17,10 +17,27 @@ use std::fmt;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TagMap(BTreeMap<(u64, String), TagEntry>);
 
-/// The key's hash: FNV-1a 64 of the id (fixed, so the order is the same in
-/// every run; a collision only costs a string comparison).
-fn key_hash(id: &str) -> u64 {
-    crate::ops::fnv1a(&[id.as_bytes()])
+/// An id's place in the map: FNV-1a 64 of the id (fixed, so the order is
+/// the same in every run; a collision only costs a string comparison).
+/// Computed once per tag read and carried along, so the sync's lookups,
+/// its insert and its confirmation do not hash the id again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct IdHash(u64);
+
+impl IdHash {
+    pub fn of(id: &str) -> Self {
+        IdHash(crate::ops::fnv1a(&[id.as_bytes()]))
+    }
+
+    pub fn value(self) -> u64 {
+        self.0
+    }
+
+    /// Any value, to make collisions in tests.
+    #[cfg(test)]
+    pub fn forged(v: u64) -> Self {
+        IdHash(v)
+    }
 }
 
 impl TagMap {
@@ -33,39 +50,50 @@ impl TagMap {
     }
 
     /// The first key with this hash; `String::new()` does not allocate.
-    fn from(h: u64) -> (u64, String) {
-        (h, String::new())
+    fn from(h: IdHash) -> (u64, String) {
+        (h.0, String::new())
     }
 
     pub fn get(&self, id: &str) -> Option<&TagEntry> {
-        let h = key_hash(id);
+        let h = IdHash::of(id);
         self.0
             .range(Self::from(h)..)
-            .take_while(|((kh, _), _)| *kh == h)
+            .take_while(|((kh, _), _)| *kh == h.0)
             .find(|((_, k), _)| k == id)
             .map(|(_, e)| e)
     }
 
     pub fn get_mut(&mut self, id: &str) -> Option<&mut TagEntry> {
-        let h = key_hash(id);
+        self.get_mut_at(IdHash::of(id), id)
+    }
+
+    /// [`Self::get_mut`] with the id's hash already known.
+    pub fn get_mut_at(&mut self, h: IdHash, id: &str) -> Option<&mut TagEntry> {
         self.0
             .range_mut(Self::from(h)..)
-            .take_while(|((kh, _), _)| *kh == h)
+            .take_while(|((kh, _), _)| *kh == h.0)
             .find(|((_, k), _)| k == id)
             .map(|(_, e)| e)
     }
 
     pub fn insert(&mut self, id: String, entry: TagEntry) -> Option<TagEntry> {
-        self.0.insert((key_hash(&id), id), entry)
+        self.insert_at(IdHash::of(&id), id, entry)
     }
 
-    /// The entry of `id`, made with `make` when there is none.
-    pub fn get_or_insert_with(&mut self, id: String, make: impl FnOnce() -> TagEntry) -> &mut TagEntry {
-        self.0.entry((key_hash(&id), id)).or_insert_with(make)
+    /// [`Self::insert`] with the id's hash already known (it must be `id`'s).
+    pub fn insert_at(&mut self, h: IdHash, id: String, entry: TagEntry) -> Option<TagEntry> {
+        debug_assert_eq!(h, IdHash::of(&id));
+        self.0.insert((h.0, id), entry)
+    }
+
+    /// The entry of `id` (whose hash is `h`), made with `make` when there is none.
+    pub fn get_or_insert_at(&mut self, h: IdHash, id: String, make: impl FnOnce() -> TagEntry) -> &mut TagEntry {
+        debug_assert_eq!(h, IdHash::of(&id));
+        self.0.entry((h.0, id)).or_insert_with(make)
     }
 
     pub fn remove(&mut self, id: &str) -> Option<TagEntry> {
-        self.0.remove(&(key_hash(id), id.to_string()))
+        self.0.remove(&(IdHash::of(id).0, id.to_string()))
     }
 
     /// Entries in the map's (hash) order.
@@ -134,8 +162,11 @@ mod tests {
         assert!(m.get("65fac446d599990d13139999").is_none());
         m.get_mut("65fac446d599990d13130007").unwrap().g = 9;
         assert_eq!(m.get("65fac446d599990d13130007").unwrap().g, 9);
-        assert_eq!(m.get_or_insert_with("new".into(), || entry(7)).h, 7);
-        assert_eq!(m.get_or_insert_with("new".into(), || entry(8)).h, 7);
+        let new = IdHash::of("new");
+        assert_eq!(m.get_or_insert_at(new, "new".into(), || entry(7)).h, 7);
+        assert_eq!(m.get_or_insert_at(new, "new".into(), || entry(8)).h, 7);
+        assert_eq!(m.get_mut_at(new, "new").map(|e| e.h), Some(7));
+        assert!(m.get_mut_at(new, "other").is_none());
         assert_eq!(m.remove("new").map(|e| e.h), Some(7));
         assert!(m.remove("new").is_none());
         // Same entries in any insertion order: same encoding.
