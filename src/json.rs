@@ -1,4 +1,5 @@
-//! Every JSON document the component reads is parsed here, as text.
+//! Every JSON document the component reads is parsed here, as text; and
+//! the strings of the documents it writes most are written here.
 //!
 //! Why: serde_json's byte-slice reader checks UTF-8 string by string. Inside
 //! wasm that check was 8% of the component's instructions per tag: the
@@ -60,9 +61,97 @@ fn byte_offset(body: &[u8], line: usize, column: usize) -> usize {
     (line_start + column).min(body.len())
 }
 
+/// Appends `s` as a JSON string, byte for byte as serde_json writes it
+/// (a proptest holds the two equal). When nothing in `s` needs escaping (the usual case) its
+/// bytes are copied as they are, eight at a time, checked as they are
+/// copied; otherwise serde_json escapes it. Copying by hand also keeps the
+/// short copy out of wasm's `memory.copy`, which is a call into the host.
+pub fn write_str(out: &mut Vec<u8>, s: &str) {
+    let b = s.as_bytes();
+    let n = b.len();
+    out.reserve(n + 2);
+    let start = out.len();
+    // SAFETY: `reserve` made room for n + 2 bytes past `start`; every write
+    // below stays within it, reads stay within `b`, and the length is set
+    // only once all n + 2 bytes are written.
+    unsafe {
+        let dst = out.as_mut_ptr().add(start);
+        dst.write(b'"');
+        let mut i = 0;
+        while i + 8 <= n {
+            let x = (b.as_ptr().add(i) as *const u64).read_unaligned();
+            if escapes(x) {
+                return escaped(out, s);
+            }
+            (dst.add(1 + i) as *mut u64).write_unaligned(x);
+            i += 8;
+        }
+        while i < n {
+            let c = b[i];
+            if escapes_byte(c) {
+                return escaped(out, s);
+            }
+            dst.add(1 + i).write(c);
+            i += 1;
+        }
+        dst.add(1 + n).write(b'"');
+        out.set_len(start + n + 2);
+    }
+}
+
+/// `s` written by serde_json, escapes and all (`out` is as it was).
+fn escaped(out: &mut Vec<u8>, s: &str) {
+    if serde_json::to_writer(&mut *out, s).is_err() {
+        out.extend_from_slice(b"\"\"");
+    }
+}
+
+/// Whether JSON escapes this byte: a control byte, `"` or `\`.
+fn escapes_byte(c: u8) -> bool {
+    c < 0x20 || c == b'"' || c == b'\\'
+}
+
+/// Whether any byte of the word is one JSON escapes: a byte-wise zero test,
+/// with the quote and the backslash turned into zeros by an xor.
+fn escapes(x: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGH != 0;
+    // A byte below 0x20 borrows in `x - 0x20..`; the high bit of `!x` keeps
+    // bytes >= 0x80 (UTF-8) out.
+    let control = x.wrapping_sub(ONES * 0x20) & !x & HIGH != 0;
+    control || zero_byte(x ^ (ONES * u64::from(b'"'))) || zero_byte(x ^ (ONES * u64::from(b'\\')))
+}
+
+/// The test `write_str` applies to a whole string.
+#[cfg(test)]
+fn needs_escape(b: &[u8]) -> bool {
+    let mut words = b.chunks_exact(8);
+    let any_word = (&mut words).any(|w| escapes(u64::from_ne_bytes(w.try_into().unwrap_or_default())));
+    any_word || words.remainder().iter().any(|&c| escapes_byte(c))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn needs_escape_finds_every_escaped_byte_anywhere() {
+        for len in 0..20 {
+            for at in 0..len {
+                for bad in (0u8..0x20).chain([b'"', b'\\']) {
+                    let mut v = vec![b'a'; len];
+                    v[at] = bad;
+                    assert!(needs_escape(&v), "{bad:#x} at {at} of {len}");
+                }
+                for good in [0x20u8, b'!', b'#', b'[', b']', 0x7f, 0x80, 0xc3, 0xff] {
+                    let mut v = vec![b'a'; len];
+                    v[at] = good;
+                    assert!(!needs_escape(&v), "{good:#x} at {at} of {len}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn text_bytes_and_their_errors() {

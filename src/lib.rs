@@ -7,6 +7,7 @@
 
 pub mod alloc;
 pub mod auth;
+pub mod bytes;
 pub mod client;
 pub mod ghl;
 pub mod io;

@@ -61,18 +61,19 @@ impl TagField {
     }
 
     pub fn from_name(name: &str) -> Option<Self> {
-        // A match on the bytes (by length first), not a search comparing
-        // each name in turn: it runs for every key of every tag read.
-        Some(match name.as_bytes() {
-            b"_id" => TagField::Id,
-            b"tag" => TagField::Tag,
-            b"locationId" => TagField::LocationId,
-            b"createdBy" => TagField::CreatedBy,
-            b"deleted" => TagField::Deleted,
-            b"createdAt" => TagField::CreatedAt,
-            b"updatedAt" => TagField::UpdatedAt,
-            _ => return None,
-        })
+        // By length, then bytes compared a word at a time: this runs for
+        // every key of every tag read, and `==` is a byte loop in wasm.
+        let candidates: &[TagField] = match name.len() {
+            3 => &[TagField::Id, TagField::Tag],
+            7 => &[TagField::Deleted],
+            9 => &[TagField::CreatedBy, TagField::CreatedAt, TagField::UpdatedAt],
+            10 => &[TagField::LocationId],
+            _ => &[],
+        };
+        candidates
+            .iter()
+            .copied()
+            .find(|f| crate::bytes::same(f.name().as_bytes(), name.as_bytes()))
     }
 }
 

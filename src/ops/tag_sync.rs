@@ -358,7 +358,7 @@ impl SeenIds {
                 v.insert(id.to_string());
                 true
             }
-            Entry::Occupied(o) if o.get() == id => false,
+            Entry::Occupied(o) if crate::bytes::same(o.get().as_bytes(), id.as_bytes()) => false,
             Entry::Occupied(_) => {
                 if self.more.iter().any(|(k, i)| *k == key && i == id) {
                     return false;

@@ -40,13 +40,13 @@ impl TagInput {
     /// byte-at-a-time loop is what costs most inside wasm.
     pub fn write_json(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b"{\"externalId\":");
-        json_str(out, &self.external_id);
+        crate::json::write_str(out, &self.external_id);
         out.extend_from_slice(b",\"source\":");
-        json_str(out, self.source);
+        crate::json::write_str(out, self.source);
         out.extend_from_slice(b",\"locationId\":");
-        json_str(out, &self.location_id);
+        crate::json::write_str(out, &self.location_id);
         out.extend_from_slice(b",\"name\":");
-        json_str(out, &self.name);
+        crate::json::write_str(out, &self.name);
         out.extend_from_slice(if self.archived {
             b",\"archived\":true"
         } else {
@@ -54,11 +54,11 @@ impl TagInput {
         });
         if let Some(t) = &self.source_created_at {
             out.extend_from_slice(b",\"sourceCreatedAt\":");
-            json_str(out, t);
+            crate::json::write_str(out, t);
         }
         if let Some(t) = &self.source_updated_at {
             out.extend_from_slice(b",\"sourceUpdatedAt\":");
-            json_str(out, t);
+            crate::json::write_str(out, t);
         }
         if !self.attributes.is_empty() {
             out.extend_from_slice(b",\"attributes\":{");
@@ -66,10 +66,10 @@ impl TagInput {
                 if i > 0 {
                     out.push(b',');
                 }
-                json_str(out, k);
+                crate::json::write_str(out, k);
                 out.push(b':');
                 match v {
-                    AttrValue::Text(t) => json_str(out, t),
+                    AttrValue::Text(t) => crate::json::write_str(out, t),
                     AttrValue::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
                     // serde_json's number writing (non-finite numbers are null).
                     AttrValue::Number(n) => {
@@ -85,64 +85,9 @@ impl TagInput {
     }
 }
 
-/// A JSON string. When nothing in `s` needs escaping (the usual case) its
-/// bytes are copied as they are; otherwise serde_json escapes it.
-fn json_str(out: &mut Vec<u8>, s: &str) {
-    if needs_escape(s.as_bytes()) {
-        if serde_json::to_writer(&mut *out, s).is_err() {
-            out.extend_from_slice(b"\"\"");
-        }
-        return;
-    }
-    out.reserve(s.len() + 2);
-    out.push(b'"');
-    out.extend_from_slice(s.as_bytes());
-    out.push(b'"');
-}
-
-/// Whether any byte is one JSON escapes: a control byte, `"` or `\`. Eight
-/// bytes a step: a byte-wise zero test on the word, with the quote and the
-/// backslash turned into zeros by an xor.
-fn needs_escape(b: &[u8]) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGH != 0;
-    let mut words = b.chunks_exact(8);
-    for w in &mut words {
-        let mut x = [0u8; 8];
-        x.copy_from_slice(w);
-        let x = u64::from_le_bytes(x);
-        // A byte below 0x20 borrows in `x - 0x20..`; the high bit of `!x`
-        // keeps bytes >= 0x80 (UTF-8) out.
-        let control = x.wrapping_sub(ONES * 0x20) & !x & HIGH != 0;
-        if control || zero_byte(x ^ (ONES * u64::from(b'"'))) || zero_byte(x ^ (ONES * u64::from(b'\\'))) {
-            return true;
-        }
-    }
-    words.remainder().iter().any(|&c| c < 0x20 || c == b'"' || c == b'\\')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn needs_escape_finds_every_escaped_byte_anywhere() {
-        for len in 0..20 {
-            for at in 0..len {
-                for bad in (0u8..0x20).chain([b'"', b'\\']) {
-                    let mut v = vec![b'a'; len];
-                    v[at] = bad;
-                    assert!(needs_escape(&v), "{bad:#x} at {at} of {len}");
-                }
-                for good in [0x20u8, b'!', b'#', b'[', b']', 0x7f, 0x80, 0xc3, 0xff] {
-                    let mut v = vec![b'a'; len];
-                    v[at] = good;
-                    assert!(!needs_escape(&v), "{good:#x} at {at} of {len}");
-                }
-            }
-        }
-    }
 }
 
 /// The batch body, serialized whole (tests: the reference for the body

@@ -196,9 +196,57 @@ pub fn decode_stats(blob: Option<&[u8]>, location: &str, dashboard: &str) -> Res
     Ok(s)
 }
 
-/// The blob of a tag state.
+/// The blob of a tag state: what serializing the envelope with serde_json
+/// gives (a test holds the two equal), with the per-tag entries written by
+/// hand. Every sync writes the whole state; serde_json escapes strings a
+/// byte at a time and the hash went through the formatting machinery, which
+/// together cost 5% of the component's instructions per tag.
 pub fn encode_tags(s: &TagState) -> Vec<u8> {
-    encode(Kind::Tags, s)
+    let mut out = Vec::with_capacity(96 + s.tags.len() * 64);
+    out.extend_from_slice(b"{\"v\":");
+    push_json(&mut out, &VERSION);
+    out.extend_from_slice(b",\"kind\":\"tags\",\"location\":");
+    crate::json::write_str(&mut out, &s.location);
+    out.extend_from_slice(b",\"pass\":");
+    push_json(&mut out, &s.pass);
+    out.extend_from_slice(b",\"tags\":{");
+    for (i, (id, e)) in s.tags.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        crate::json::write_str(&mut out, id);
+        out.extend_from_slice(b":{\"h\":\"");
+        if e.h != 0 {
+            out.extend_from_slice(&hex_hash::digits(e.h));
+        }
+        out.extend_from_slice(b"\",\"g\":");
+        push_json(&mut out, &e.g);
+        if let Some(x) = &e.x {
+            out.extend_from_slice(b",\"x\":");
+            crate::json::write_str(&mut out, x);
+        }
+        out.push(b'}');
+    }
+    out.push(b'}');
+    if let Some(c) = &s.checkpoint {
+        out.extend_from_slice(b",\"checkpoint\":");
+        push_json(&mut out, c);
+    }
+    if let Some(p) = &s.pace {
+        out.extend_from_slice(b",\"pace\":");
+        push_json(&mut out, p);
+    }
+    if !s.applied_posts.is_empty() {
+        out.extend_from_slice(b",\"applied_posts\":");
+        push_json(&mut out, &s.applied_posts);
+    }
+    out.push(b'}');
+    out
+}
+
+/// Appends `v` as serde_json writes it (writing to a `Vec` cannot fail).
+fn push_json<T: Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
+    let _ = serde_json::to_writer(&mut *out, v);
 }
 
 /// The blob of a stats state.
@@ -224,14 +272,18 @@ mod hex_hash {
         if *h == 0 {
             return s.serialize_str("");
         }
-        // Written by hand: `format!` runs the formatting machinery and
-        // allocates, once per tag of every state written.
+        s.serialize_str(std::str::from_utf8(&digits(*h)).unwrap_or_default())
+    }
+
+    /// 16 lower-case hex digits; by hand, as `format!` runs the formatting
+    /// machinery and allocates, once per tag of every state written.
+    pub fn digits(h: u64) -> [u8; 16] {
         const DIGITS: &[u8; 16] = b"0123456789abcdef";
         let mut hex = [0u8; 16];
         for (i, d) in hex.iter_mut().enumerate() {
             *d = DIGITS[((h >> (60 - 4 * i)) & 0xf) as usize];
         }
-        s.serialize_str(std::str::from_utf8(&hex).unwrap_or_default())
+        hex
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
@@ -251,6 +303,46 @@ pub fn content_hash(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The hand-written tag blob is byte for byte serde_json's.
+    #[test]
+    fn tag_blob_is_what_serde_json_writes() {
+        let mut s = decode_tags(None, "lo\"c\\é").unwrap();
+        let serde = |s: &TagState| encode(Kind::Tags, s);
+        assert_eq!(encode_tags(&s), serde(&s));
+        s.pass = 7;
+        for (i, id) in ["a", "65fac446d599990d13130042", "q\"uote", "ctl\u{1}", "ünï", ""]
+            .iter()
+            .enumerate()
+        {
+            let x = (i % 2 == 0).then(|| format!("ext-{id}-\n"));
+            s.tags.insert(
+                id.to_string(),
+                TagEntry {
+                    h: (i as u64) << 60 | i as u64,
+                    g: i as u32,
+                    x,
+                },
+            );
+        }
+        assert_eq!(encode_tags(&s), serde(&s));
+        s.checkpoint = Some(Checkpoint {
+            skip: 300,
+            posts: vec![PendingPost {
+                post: "p\"1".into(),
+                tags: vec!["a".into(), "b".into()],
+            }],
+        });
+        s.pace = Some(PaceMemo {
+            max: Some(100),
+            remaining: None,
+            interval_ms: Some(10_000),
+            sent: vec![1, 2, 3],
+        });
+        s.applied_posts = vec![("p".into(), "0123".into())];
+        assert_eq!(encode_tags(&s), serde(&s));
+        assert_eq!(decode_tags(Some(&encode_tags(&s)), "lo\"c\\é").unwrap(), s);
+    }
 
     #[test]
     fn hashes_are_sixteen_hex_digits_both_ways() {

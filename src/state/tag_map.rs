@@ -59,7 +59,7 @@ impl TagMap {
         self.0
             .range(Self::from(h)..)
             .take_while(|((kh, _), _)| *kh == h.0)
-            .find(|((_, k), _)| k == id)
+            .find(|((_, k), _)| crate::bytes::same(k.as_bytes(), id.as_bytes()))
             .map(|(_, e)| e)
     }
 
@@ -72,7 +72,7 @@ impl TagMap {
         self.0
             .range_mut(Self::from(h)..)
             .take_while(|((kh, _), _)| *kh == h.0)
-            .find(|((_, k), _)| k == id)
+            .find(|((_, k), _)| crate::bytes::same(k.as_bytes(), id.as_bytes()))
             .map(|(_, e)| e)
     }
 
