@@ -35,7 +35,8 @@ mod tests {
         for len in 0..text.len() {
             let a = &text[..len];
             assert!(same(a, a));
-            assert!(same(a, &a.to_vec()));
+            let copy = a.to_vec();
+            assert!(same(a, copy.as_slice()));
             for at in 0..len {
                 let mut b = a.to_vec();
                 b[at] ^= 0x20;

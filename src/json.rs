@@ -127,7 +127,9 @@ fn escapes(x: u64) -> bool {
 #[cfg(test)]
 fn needs_escape(b: &[u8]) -> bool {
     let mut words = b.chunks_exact(8);
-    let any_word = (&mut words).any(|w| escapes(u64::from_ne_bytes(w.try_into().unwrap_or_default())));
+    let any_word = words
+        .by_ref()
+        .any(|w| escapes(u64::from_ne_bytes(w.try_into().unwrap_or_default())));
     any_word || words.remainder().iter().any(|&c| escapes_byte(c))
 }
 

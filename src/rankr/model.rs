@@ -85,11 +85,6 @@ impl TagInput {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-}
-
 /// The batch body, serialized whole (tests: the reference for the body
 /// assembled from items serialized one by one).
 #[cfg(test)]
