@@ -61,19 +61,21 @@ impl TagField {
     }
 
     pub fn from_name(name: &str) -> Option<Self> {
-        // By length, then bytes compared a word at a time: this runs for
-        // every key of every tag read, and `==` is a byte loop in wasm.
-        let candidates: &[TagField] = match name.len() {
-            3 => &[TagField::Id, TagField::Tag],
-            7 => &[TagField::Deleted],
-            9 => &[TagField::CreatedBy, TagField::CreatedAt, TagField::UpdatedAt],
-            10 => &[TagField::LocationId],
-            _ => &[],
+        // Guessed from the length and a byte or two, then compared once a
+        // word at a time: this runs for every key of every tag read, and a
+        // search comparing each name in turn is a byte loop per name in wasm.
+        let b = name.as_bytes();
+        let guess = match (b.len(), b.first(), b.get(7)) {
+            (3, Some(b'_'), _) => TagField::Id,
+            (3, _, _) => TagField::Tag,
+            (7, _, _) => TagField::Deleted,
+            (9, Some(b'u'), _) => TagField::UpdatedAt,
+            (9, _, Some(b'B')) => TagField::CreatedBy,
+            (9, _, _) => TagField::CreatedAt,
+            (10, _, _) => TagField::LocationId,
+            _ => return None,
         };
-        candidates
-            .iter()
-            .copied()
-            .find(|f| crate::bytes::same(f.name().as_bytes(), name.as_bytes()))
+        crate::bytes::same(guess.name().as_bytes(), b).then_some(guess)
     }
 }
 
@@ -439,7 +441,20 @@ mod tests {
         for f in TagField::ALL {
             assert_eq!(TagField::from_name(f.name()), Some(f));
         }
-        for other in ["", "id", "_ID", "tags", "locationid", "deleted "] {
+        let near = [
+            "_ix",
+            "taG",
+            "deletex",
+            "createdAx",
+            "createdBX",
+            "updatedBy",
+            "xpdatedAt",
+            "locationIx",
+        ];
+        for other in ["", "id", "_ID", "tags", "locationid", "deleted "]
+            .into_iter()
+            .chain(near)
+        {
             assert_eq!(TagField::from_name(other), None, "{other}");
         }
     }
