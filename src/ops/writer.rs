@@ -79,8 +79,9 @@ impl TagWriter {
         self.ready.len() >= self.max_in_flight
     }
 
-    /// A tag read from GHL (on the page at offset `from`): marks it seen in
-    /// the state's pass and queues it unless Rankr already holds this content.
+    /// A tag read from GHL (on the page at offset `from`): marks a known tag
+    /// seen in the state's pass and queues it unless Rankr already holds
+    /// this content.
     pub fn offer<H: Host + ?Sized>(
         &mut self,
         run: &mut Run<'_, H>,
@@ -92,18 +93,15 @@ impl TagWriter {
         let at = self.body.push(&input);
         let hash = item_hash(self.body.item(at));
         let pass = st.pass;
-        match st.tags.get_mut_at(key, &ghl_id) {
-            Some(e) => {
-                e.g = pass;
-                if e.h == hash && !self.full_refresh {
-                    self.body.undo(at);
-                    run.report.skipped += 1;
-                    return;
-                }
-            }
-            None => {
-                st.tags
-                    .insert_at(key, ghl_id.clone(), TagEntry { h: 0, g: pass, x: None });
+        // A tag new to the state gets its entry when Rankr confirms it
+        // (`confirm`): one tree search per new tag fewer, and a tag never
+        // written is not in the state to be archived.
+        if let Some(e) = st.tags.get_mut_at(key, &ghl_id) {
+            e.g = pass;
+            if e.h == hash && !self.full_refresh {
+                self.body.undo(at);
+                run.report.skipped += 1;
+                return;
             }
         }
         self.push(run, (ghl_id, key), input, at, hash, Action::Upsert, from);
