@@ -133,8 +133,20 @@ mod tests {
     #[test]
     fn trim_is_str_trim() {
         let cases = [
-            "", " ", "a", " a ", "\t\n a b \r\x0b\x0c", "\u{a0}a\u{a0}", " \u{2003}x\u{3000} ", "\u{85}", "é ",
-            " é", "a\u{200b}", "\u{1680} \u{a0}", "x\u{a0} ", "\u{feff}y",
+            "",
+            " ",
+            "a",
+            " a ",
+            "\t\n a b \r\x0b\x0c",
+            "\u{a0}a\u{a0}",
+            " \u{2003}x\u{3000} ",
+            "\u{85}",
+            "é ",
+            " é",
+            "a\u{200b}",
+            "\u{1680} \u{a0}",
+            "x\u{a0} ",
+            "\u{feff}y",
         ];
         for c in cases {
             assert_eq!(trim(c), c.trim(), "{c:?}");

@@ -301,7 +301,7 @@ fn confirm(st: &mut TagState, p: Pending) {
             st.tags.remove(&p.ghl_id);
         }
         Action::Upsert => {
-            let x = (p.external_id != p.ghl_id).then_some(p.external_id);
+            let x = (!crate::bytes::same(p.external_id.as_bytes(), p.ghl_id.as_bytes())).then_some(p.external_id);
             let pass = st.pass;
             let e = st
                 .tags

@@ -238,7 +238,7 @@ pub fn check_tag_results<'a>(
         .iter()
         .zip(external_ids)
         .enumerate()
-        .find(|(_, (r, id))| r.external_id != *id)
+        .find(|(_, (r, id))| !crate::bytes::same(r.external_id.as_bytes(), id.as_bytes()))
     {
         return Err(SyncError::InvalidResponse {
             service: Service::Rankr,
