@@ -116,7 +116,10 @@ enum Kind {
     Stats,
 }
 
-#[derive(Serialize, Deserialize)]
+/// The blob as written. It is read in two passes instead (`Head`, then the
+/// body type, which ignores `v` and `kind`): deserializing a flattened field
+/// buffers the whole body as a tree first, 100,000 entries of it.
+#[derive(Serialize)]
 struct Envelope<T> {
     v: u32,
     kind: Kind,
@@ -152,8 +155,7 @@ fn check_head(blob: &[u8], want: Kind) -> Result<(), String> {
 }
 
 fn body<T: for<'de> Deserialize<'de>>(blob: &[u8]) -> Result<T, String> {
-    crate::json::from_bytes::<Envelope<T>>(blob)
-        .map(|e| e.body)
+    crate::json::from_bytes::<T>(blob)
         .map_err(|e| format!("the state is damaged ({e}); start over without it (a full sync rebuilds it)"))
 }
 
