@@ -174,7 +174,7 @@ pub fn wasm_tag_sync(engine: &ConnectorEngine, canned: &Arc<Canned>, n: usize) -
 
 /// One first sync of `canned` by the core compiled natively; ns per tag.
 /// Public so a profiler can run the native side alone
-/// (`examples/profile_native.rs`).
+/// (`examples/profile_tag_sync.rs`).
 pub fn native_tag_sync(canned: &Canned, n: usize) -> anyhow::Result<f64> {
     let settings = ghl_rankr_connector::SettingsInput {
         ghl_base_url: GHL.into(),
