@@ -745,47 +745,47 @@ pub fn error_message(resp: &Response) -> String {
         let to = resp.header("location").unwrap_or("(no location)");
         return format!("redirect to {} not followed", clip(to, 200));
     }
-    if let Ok(v) = crate::json::from_bytes::<serde_json::Value>(&resp.body) {
-        if let Ok(p) = serde_json::from_value::<crate::rankr::model::Problem>(v.clone()) {
-            if p.title.is_some() {
-                let mut m = p.title.unwrap_or_default();
-                if let Some(d) = p.detail {
-                    m = format!("{m}: {d}");
-                }
-                let items: Vec<String> = p
-                    .errors
-                    .iter()
-                    .take(10)
-                    .map(|e| {
-                        let at = match (e.index, &e.field) {
-                            (Some(i), Some(f)) => format!("items[{i}].{f}"),
-                            (None, Some(f)) => f.clone(),
-                            (Some(i), None) => format!("items[{i}]"),
-                            (None, None) => "?".into(),
-                        };
-                        format!("{at}: {}", e.message.as_deref().unwrap_or(""))
-                    })
-                    .collect();
-                if !items.is_empty() {
-                    m = format!("{m} ({})", items.join("; "));
-                }
-                return clip(&m, 1000);
+    // Each shape read from the text (not through a `serde_json::Value`: its
+    // deserializer would be one more copy of each model's code).
+    if let Ok(p) = crate::json::from_bytes::<crate::rankr::model::Problem>(&resp.body) {
+        if p.title.is_some() {
+            let mut m = p.title.unwrap_or_default();
+            if let Some(d) = p.detail {
+                m = format!("{m}: {d}");
             }
+            let items: Vec<String> = p
+                .errors
+                .iter()
+                .take(10)
+                .map(|e| {
+                    let at = match (e.index, &e.field) {
+                        (Some(i), Some(f)) => format!("items[{i}].{f}"),
+                        (None, Some(f)) => f.clone(),
+                        (Some(i), None) => format!("items[{i}]"),
+                        (None, None) => "?".into(),
+                    };
+                    format!("{at}: {}", e.message.as_deref().unwrap_or(""))
+                })
+                .collect();
+            if !items.is_empty() {
+                m = format!("{m} ({})", items.join("; "));
+            }
+            return clip(&m, 1000);
         }
-        if let Ok(g) = serde_json::from_value::<crate::ghl::model::GhlErrorBody>(v) {
-            let text = match g.message {
-                Some(serde_json::Value::String(s)) => Some(s),
-                Some(serde_json::Value::Array(a)) => Some(
-                    a.iter()
-                        .map(|x| x.as_str().map(str::to_string).unwrap_or_else(|| x.to_string()))
-                        .collect::<Vec<_>>()
-                        .join("; "),
-                ),
-                _ => g.error,
-            };
-            if let Some(t) = text {
-                return clip(&t, 1000);
-            }
+    }
+    if let Ok(g) = crate::json::from_bytes::<crate::ghl::model::GhlErrorBody>(&resp.body) {
+        let text = match g.message {
+            Some(serde_json::Value::String(s)) => Some(s),
+            Some(serde_json::Value::Array(a)) => Some(
+                a.iter()
+                    .map(|x| x.as_str().map(str::to_string).unwrap_or_else(|| x.to_string()))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+            _ => g.error,
+        };
+        if let Some(t) = text {
+            return clip(&t, 1000);
         }
     }
     let text = String::from_utf8_lossy(&resp.body);
