@@ -339,7 +339,6 @@ fn fetch_wave<H: Host + ?Sized>(
         .collect())
 }
 
-/// A tag GHL still has, even if it could not be written.
 /// The ids read so far in this call, to drop a tag served again on a later
 /// page. Keyed by the id's [`IdHash`], already computed for the state, so
 /// the set does not hash the id again (SipHash cost 3% of the component's
@@ -391,6 +390,7 @@ impl Hasher for HashValue {
     }
 }
 
+/// A tag GHL still has, even if it could not be written.
 fn mark_seen(st: &mut TagState, ghl_id: &str) {
     let pass = st.pass;
     if let Some(e) = st.tags.get_mut(ghl_id) {

@@ -29,10 +29,6 @@ impl IdHash {
         IdHash(crate::ops::fnv1a(&[id.as_bytes()]))
     }
 
-    pub fn value(self) -> u64 {
-        self.0
-    }
-
     /// Any value, to make collisions in tests.
     #[cfg(test)]
     pub fn forged(v: u64) -> Self {
@@ -77,13 +73,7 @@ impl TagMap {
     }
 
     pub fn insert(&mut self, id: String, entry: TagEntry) -> Option<TagEntry> {
-        self.insert_at(IdHash::of(&id), id, entry)
-    }
-
-    /// [`Self::insert`] with the id's hash already known (it must be `id`'s).
-    pub fn insert_at(&mut self, h: IdHash, id: String, entry: TagEntry) -> Option<TagEntry> {
-        debug_assert_eq!(h, IdHash::of(&id));
-        self.0.insert((h.0, id), entry)
+        self.0.insert((IdHash::of(&id).0, id), entry)
     }
 
     /// The entry of `id` (whose hash is `h`), made with `make` when there is none.
