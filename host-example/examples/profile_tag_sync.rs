@@ -4,7 +4,8 @@
 //! `valgrind --tool=callgrind target/release/examples/profile_tag_sync native 10000 1`
 //! `wasm` runs the embedded component instead (its code is JIT-compiled, so
 //! callgrind sees totals, not names); `wasm-no-epoch` runs it without epoch
-//! checks, to see what they cost per function. `PROFILE_COMPONENT=path`
+//! checks, to see what they cost per function, and `wasm-no-inlining`
+//! without wasmtime's inliner. `PROFILE_COMPONENT=path`
 //! profiles another build of the component (one with a name section, say).
 
 use ghl_rankr_host::bench::{native_tag_sync, wasm_tag_sync, Canned};
@@ -50,7 +51,7 @@ fn main() -> anyhow::Result<()> {
         None => ghl_rankr_host::EMBEDDED_COMPONENT.to_vec(),
     };
     let engine = match side.as_str() {
-        "wasm" | "wasm-no-epoch" => Some(ConnectorEngine::build(
+        "wasm" | "wasm-no-epoch" | "wasm-no-inlining" => Some(ConnectorEngine::build(
             &bytes,
             Limits {
                 memory_bytes: 1 << 30,
@@ -58,6 +59,7 @@ fn main() -> anyhow::Result<()> {
             },
             &Build {
                 no_epoch_checks: side == "wasm-no-epoch",
+                no_inlining: side == "wasm-no-inlining",
                 ..Build::default()
             },
         )?),

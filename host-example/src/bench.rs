@@ -27,7 +27,10 @@ const PAGE: usize = 100;
 #[derive(Debug, Clone, Serialize)]
 pub struct Figures {
     pub component_bytes: usize,
+    /// `Component::new` with the CLI's engine configuration (wasmtime's
+    /// inliner on), and without the inliner.
     pub compile_ms: f64,
+    pub compile_ms_no_inlining: f64,
     pub deserialize_ms: f64,
     pub instantiate_us: f64,
     pub tag_sync_ns_per_tag_wasm: f64,
@@ -37,6 +40,9 @@ pub struct Figures {
     /// call deadline against a component stuck in a loop): what they cost.
     pub tag_sync_ns_per_tag_wasm_no_epoch: f64,
     pub wasm_native_ratio_no_epoch: f64,
+    /// The same wasm run compiled without wasmtime's inliner.
+    pub tag_sync_ns_per_tag_wasm_no_inlining: f64,
+    pub wasm_native_ratio_no_inlining: f64,
     pub peak_guest_memory_bytes: usize,
     pub requests_100k_first: u32,
     pub requests_100k_rerun: u32,
@@ -232,17 +238,26 @@ pub fn run(bytes: &[u8], runs: usize) -> anyhow::Result<Figures> {
         ..Limits::default()
     };
 
-    // Compile and deserialize.
-    let engine = wasmtime::Engine::default();
-    let compile_ms = median(
-        (0..3)
-            .map(|_| {
-                let t = Instant::now();
-                let _ = wasmtime::component::Component::new(&engine, bytes);
-                t.elapsed().as_secs_f64() * 1000.0
-            })
-            .collect(),
-    );
+    // Compile and deserialize, with the engine configuration the CLI uses.
+    let compile = |build: &Build| -> anyhow::Result<(wasmtime::Engine, f64)> {
+        let engine =
+            wasmtime::Engine::new(&ConnectorEngine::config(&Limits::default(), build)).map_err(anyhow::Error::from)?;
+        let ms = median(
+            (0..3)
+                .map(|_| {
+                    let t = Instant::now();
+                    let _ = wasmtime::component::Component::new(&engine, bytes);
+                    t.elapsed().as_secs_f64() * 1000.0
+                })
+                .collect(),
+        );
+        Ok((engine, ms))
+    };
+    let (_, compile_ms_no_inlining) = compile(&Build {
+        no_inlining: true,
+        ..Build::default()
+    })?;
+    let (engine, compile_ms) = compile(&Build::default())?;
     let native = wasmtime::component::Component::new(&engine, bytes)
         .map_err(anyhow::Error::from)?
         .serialize()
@@ -295,13 +310,28 @@ pub fn run(bytes: &[u8], runs: usize) -> anyhow::Result<Figures> {
             ..Build::default()
         },
     )?;
-    let (mut wasm, mut native_ns, mut wasm_unchecked) = (Vec::new(), Vec::new(), Vec::new());
+    let not_inlined = ConnectorEngine::build(
+        bytes,
+        roomy.clone(),
+        &Build {
+            no_inlining: true,
+            ..Build::default()
+        },
+    )?;
+    let (mut wasm, mut native_ns, mut wasm_unchecked, mut wasm_not_inlined) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..runs {
         wasm.push(wasm_tag_sync(&engine, &ten_k, n)?);
         native_ns.push(native_tag_sync(&ten_k, n)?);
         wasm_unchecked.push(wasm_tag_sync(&unchecked, &ten_k, n)?);
+        wasm_not_inlined.push(wasm_tag_sync(&not_inlined, &ten_k, n)?);
     }
-    let (w, nat, wu) = (median(wasm), median(native_ns), median(wasm_unchecked));
+    let (w, nat, wu, wn) = (
+        median(wasm),
+        median(native_ns),
+        median(wasm_unchecked),
+        median(wasm_not_inlined),
+    );
 
     // 100,000 tags: peak guest memory and requests, first sync and rerun.
     let big = Arc::new(Canned::new(100_000));
@@ -318,6 +348,7 @@ pub fn run(bytes: &[u8], runs: usize) -> anyhow::Result<Figures> {
     Ok(Figures {
         component_bytes: bytes.len(),
         compile_ms,
+        compile_ms_no_inlining,
         deserialize_ms,
         instantiate_us,
         tag_sync_ns_per_tag_wasm: w,
@@ -325,6 +356,8 @@ pub fn run(bytes: &[u8], runs: usize) -> anyhow::Result<Figures> {
         wasm_native_ratio: w / nat,
         tag_sync_ns_per_tag_wasm_no_epoch: wu,
         wasm_native_ratio_no_epoch: wu / nat,
+        tag_sync_ns_per_tag_wasm_no_inlining: wn,
+        wasm_native_ratio_no_inlining: wn / nat,
         peak_guest_memory_bytes: stats.peak_memory_bytes,
         requests_100k_first: first.requests,
         requests_100k_rerun: rerun.requests,
@@ -336,9 +369,10 @@ pub fn run(bytes: &[u8], runs: usize) -> anyhow::Result<Figures> {
 /// A readable table.
 pub fn table(f: &Figures) -> String {
     format!(
-        "component_bytes            {}\ncompile_ms                 {:.1}\ndeserialize_ms             {:.2}\ninstantiate_us             {:.1}\ntag_sync_ns_per_tag_wasm   {:.0}\ntag_sync_ns_per_tag_native {:.0}\nwasm_native_ratio          {:.2}\n  without epoch checks: {:.0} ns per tag, ratio {:.2}\npeak_guest_memory_bytes    {}\nrequests_100k_first        {}\nrequests_100k_rerun        {}\n  its peak guest memory {} bytes, {:.0} ms\n",
+        "component_bytes            {}\ncompile_ms                 {:.1}\n  without inlining: {:.1}\ndeserialize_ms             {:.2}\ninstantiate_us             {:.1}\ntag_sync_ns_per_tag_wasm   {:.0}\ntag_sync_ns_per_tag_native {:.0}\nwasm_native_ratio          {:.2}\n  without epoch checks: {:.0} ns per tag, ratio {:.2}\n  without inlining: {:.0} ns per tag, ratio {:.2}\npeak_guest_memory_bytes    {}\nrequests_100k_first        {}\nrequests_100k_rerun        {}\n  its peak guest memory {} bytes, {:.0} ms\n",
         f.component_bytes,
         f.compile_ms,
+        f.compile_ms_no_inlining,
         f.deserialize_ms,
         f.instantiate_us,
         f.tag_sync_ns_per_tag_wasm,
@@ -346,6 +380,8 @@ pub fn table(f: &Figures) -> String {
         f.wasm_native_ratio,
         f.tag_sync_ns_per_tag_wasm_no_epoch,
         f.wasm_native_ratio_no_epoch,
+        f.tag_sync_ns_per_tag_wasm_no_inlining,
+        f.wasm_native_ratio_no_inlining,
         f.peak_guest_memory_bytes,
         f.requests_100k_first,
         f.requests_100k_rerun,

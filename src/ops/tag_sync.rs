@@ -20,11 +20,11 @@ use crate::rankr::model::TagBatchResponse;
 use crate::rankr::{self, Rankr};
 use crate::report::{Service, SyncError, SyncFailure, SyncReport};
 use crate::settings::SettingsInput;
-use crate::state::tag_map::IdHash;
+use crate::state::tag_map::{HashValue, IdHash};
 use crate::state::{self, Checkpoint, PendingPost, TagState};
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::BuildHasherDefault;
 
 /// The event: a location, and optionally the new post and its tag ids.
 #[derive(Debug, Clone, Default)]
@@ -369,27 +369,6 @@ impl SeenIds {
     }
 }
 
-/// A hasher for keys that are hashes already: it passes the value through,
-/// folding the high half (FNV's best-mixed bits) into the low half that
-/// picks the bucket.
-#[derive(Default)]
-struct HashValue(u64);
-
-impl Hasher for HashValue {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        // Not reached by `IdHash` (it writes one u64); kept correct anyway.
-        self.0 = crate::ops::fnv1a(&[&self.0.to_le_bytes(), bytes]);
-    }
-
-    fn write_u64(&mut self, v: u64) {
-        self.0 = v ^ (v >> 32);
-    }
-}
-
 /// A tag GHL still has, even if it could not be written.
 fn mark_seen(st: &mut TagState, ghl_id: &str) {
     let pass = st.pass;
@@ -409,12 +388,7 @@ fn archive_gone<H: Host + ?Sized>(
     location: &str,
 ) -> Result<(), SyncError> {
     let pass = st.pass;
-    let unseen: Vec<String> = st
-        .tags
-        .iter()
-        .filter(|(_, e)| e.g < pass)
-        .map(|(k, _)| k.clone())
-        .collect();
+    let unseen: Vec<String> = st.tags.ids_where(|e| e.g < pass);
     if unseen.is_empty() {
         return Ok(());
     }
