@@ -1,9 +1,11 @@
-//! Byte-string equality eight bytes a step.
+//! Byte-string equality and copies, eight bytes a step.
 //!
 //! Why: in wasm, `a == b` on slices is a call to wasi-libc's `memcmp`, a loop
 //! over single bytes with an epoch check on every turn (LLVM does not expand
-//! `memcmp` inline for wasm). Ids and field names are compared for every tag
-//! read, so the connector's hot comparisons use this instead.
+//! `memcmp` inline for wasm), and copying a string of unknown length is a
+//! `memory.copy`, which wasmtime runs as a call into the host. Ids and field
+//! names are compared and copied for every tag read, so the connector's hot
+//! comparisons and copies use these instead.
 
 /// Whether `a` and `b` hold the same bytes.
 #[inline]
@@ -38,9 +40,49 @@ pub fn same(a: &[u8], b: &[u8]) -> bool {
     }
 }
 
+/// `s` as a new `String` of exactly its length, copied by words: eight
+/// bytes a step and the tail as one overlapping word, or two overlapping
+/// halves or three bytes for short strings (no byte loop, no `memory.copy`).
+pub fn owned(s: &str) -> String {
+    let b = s.as_bytes();
+    let n = b.len();
+    let mut v: Vec<u8> = Vec::with_capacity(n);
+    // SAFETY: `v` has room for n bytes; every read is within `b` and every
+    // write within [0, n) of `v` (the same offsets, as in `same`); the
+    // length is set once all n bytes are written.
+    unsafe {
+        let (src, dst) = (b.as_ptr(), v.as_mut_ptr());
+        let copy8 = |i: usize| (dst.add(i) as *mut u64).write_unaligned((src.add(i) as *const u64).read_unaligned());
+        let copy4 = |i: usize| (dst.add(i) as *mut u32).write_unaligned((src.add(i) as *const u32).read_unaligned());
+        match n {
+            0 => {}
+            1..=3 => {
+                dst.write(b[0]);
+                dst.add(n / 2).write(b[n / 2]);
+                dst.add(n - 1).write(b[n - 1]);
+            }
+            4..=7 => {
+                copy4(0);
+                copy4(n - 4);
+            }
+            _ => {
+                let mut i = 0;
+                while i + 8 < n {
+                    copy8(i);
+                    i += 8;
+                }
+                copy8(n - 8);
+            }
+        }
+        v.set_len(n);
+        // SAFETY: the bytes of a `str`, unchanged.
+        String::from_utf8_unchecked(v)
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::same;
+    use super::{owned, same};
 
     #[test]
     fn agrees_with_slice_equality() {
@@ -56,6 +98,21 @@ mod tests {
                 assert!(!same(a, &b), "len {len}, at {at}");
             }
             assert!(!same(a, &text[..len + 1]));
+        }
+    }
+
+    #[test]
+    fn owned_copies_every_length() {
+        let text: String = (0..40u8).map(|i| char::from(b'!' + i)).chain("é€😀".chars()).collect();
+        for end in 0..=text.len() {
+            for start in 0..=end {
+                let (Some(s), true) = (text.get(start..end), true) else {
+                    continue;
+                };
+                let o = owned(s);
+                assert_eq!(o, s, "{start}..{end}");
+                assert_eq!(o.capacity(), s.len());
+            }
         }
     }
 }

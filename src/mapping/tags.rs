@@ -37,9 +37,16 @@ impl SourceField {
     /// saving a copy per field and tag. The id is always copied: the caller
     /// keys the state by it.
     fn read(self, tag: &mut GhlTag, take: bool) -> Option<Value> {
-        let text = |v: &mut Option<String>| if take { v.take() } else { v.clone() }.map(Value::Text);
+        let text = |v: &mut Option<String>| {
+            if take {
+                v.take()
+            } else {
+                v.as_deref().map(crate::bytes::owned)
+            }
+            .map(Value::Text)
+        };
         match self {
-            SourceField::Id => Some(Value::Text(tag.id.clone())),
+            SourceField::Id => Some(Value::Text(crate::bytes::owned(&tag.id))),
             SourceField::Tag => text(&mut tag.tag),
             SourceField::LocationId => text(&mut tag.location_id),
             SourceField::CreatedBy => text(&mut tag.created_by),

@@ -354,7 +354,7 @@ impl SeenIds {
     fn insert(&mut self, key: IdHash, id: &str) -> bool {
         match self.first.entry(key) {
             Entry::Vacant(v) => {
-                v.insert(id.to_string());
+                v.insert(crate::bytes::owned(id));
                 true
             }
             Entry::Occupied(o) if crate::bytes::same(o.get().as_bytes(), id.as_bytes()) => false,
