@@ -105,13 +105,26 @@ impl TagMap {
         }
     }
 
+    /// One probe of the table (a state's every entry comes through here
+    /// when it is read).
     pub fn insert(&mut self, id: String, entry: TagEntry) -> Option<TagEntry> {
         let h = IdHash::of(&id);
-        if let Some(e) = self.get_mut_at(h, &id) {
-            return Some(std::mem::replace(e, entry));
+        match self.first.entry(h) {
+            Entry::Vacant(v) => {
+                v.insert((id, entry));
+                None
+            }
+            Entry::Occupied(mut o) if crate::bytes::same(o.get().0.as_bytes(), id.as_bytes()) => {
+                Some(std::mem::replace(&mut o.get_mut().1, entry))
+            }
+            Entry::Occupied(_) => match self.more.iter_mut().find(|(kh, k, _)| *kh == h && *k == id) {
+                Some((_, _, e)) => Some(std::mem::replace(e, entry)),
+                None => {
+                    self.more.push((h, id, entry));
+                    None
+                }
+            },
         }
-        self.get_or_insert_at(h, id, || entry);
-        None
     }
 
     /// The entry of `id` (whose hash is `h`), made with `make` when there is none.
@@ -157,17 +170,17 @@ impl TagMap {
 
     /// Entries in (hash, id) order: the order a state is written in.
     pub fn iter(&self) -> impl Iterator<Item = (&String, &TagEntry)> {
-        self.sorted(|_| true).into_iter()
+        self.sorted(|_| true).into_iter().map(|(_, k, e)| (k, e))
     }
 
     /// The ids whose entries `keep` selects, in (hash, id) order.
     pub fn ids_where(&self, keep: impl Fn(&TagEntry) -> bool) -> Vec<String> {
-        self.sorted(keep).into_iter().map(|(k, _)| k.clone()).collect()
+        self.sorted(keep).into_iter().map(|(_, k, _)| k.clone()).collect()
     }
 
     /// The entries `keep` selects, sorted once (one sort compiled, not one
     /// per caller).
-    fn sorted(&self, keep: impl Fn(&TagEntry) -> bool) -> Vec<(&String, &TagEntry)> {
+    fn sorted(&self, keep: impl Fn(&TagEntry) -> bool) -> Vec<(IdHash, &String, &TagEntry)> {
         let mut all: Vec<(IdHash, &String, &TagEntry)> = self
             .first
             .iter()
@@ -176,7 +189,7 @@ impl TagMap {
             .filter(|(_, _, e)| keep(e))
             .collect();
         all.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
-        all.into_iter().map(|(_, k, e)| (k, e)).collect()
+        all
     }
 }
 
@@ -235,6 +248,14 @@ mod tests {
         for i in 0..500 {
             assert!(m.insert(format!("65fac446d599990d1313{i:04}"), entry(i + 1)).is_none());
         }
+        assert_eq!(m.len(), 500);
+        // Inserting an id again replaces its entry and gives the old one back.
+        let again = m.insert("65fac446d599990d13130042".into(), entry(9));
+        assert_eq!(again.map(|e| e.h), Some(43));
+        assert_eq!(
+            m.insert("65fac446d599990d13130042".into(), entry(43)).map(|e| e.h),
+            Some(9)
+        );
         assert_eq!(m.len(), 500);
         assert_eq!(m.get("65fac446d599990d13130042").map(|e| e.h), Some(43));
         assert!(m.get("65fac446d599990d13139999").is_none());
