@@ -23,7 +23,7 @@ use crate::settings::SettingsInput;
 use crate::state::tag_map::{HashValue, IdHash};
 use crate::state::{self, Checkpoint, PendingPost, TagState};
 use std::collections::hash_map::Entry;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasherDefault;
 
 /// The event: a location, and optionally the new post and its tag ids.
@@ -392,7 +392,9 @@ fn archive_gone<H: Host + ?Sized>(
     if unseen.is_empty() {
         return Ok(());
     }
-    let mut gone: BTreeSet<String> = unseen.iter().cloned().collect();
+    // A hash set, not a `BTreeSet`: only membership matters, and collecting
+    // into a B-tree compiles a stable sort for it (8 KB of component).
+    let mut gone: HashSet<String> = unseen.iter().cloned().collect();
     for chunk in unseen.chunks(MAX_IDS_PER_DETAILS) {
         for mut tag in run
             .settings

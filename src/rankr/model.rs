@@ -173,6 +173,21 @@ pub struct StoredTag {
 impl StoredTag {
     /// The same tag, archived.
     pub fn archived_input(self) -> TagInput {
+        // Inserted one by one: collecting into a `BTreeMap` compiles a stable
+        // sort for it (8 KB of component), and these keys come sorted anyway.
+        let mut attributes = BTreeMap::new();
+        for (k, v) in self.attributes {
+            let v = match v {
+                serde_json::Value::String(s) => AttrValue::Text(s),
+                serde_json::Value::Bool(b) => AttrValue::Bool(b),
+                serde_json::Value::Number(n) => match n.as_f64() {
+                    Some(f) => AttrValue::Number(f),
+                    None => continue,
+                },
+                _ => continue,
+            };
+            attributes.insert(k, v);
+        }
         TagInput {
             external_id: self.external_id,
             source: SOURCE,
@@ -181,16 +196,7 @@ impl StoredTag {
             archived: true,
             source_created_at: self.source_created_at,
             source_updated_at: self.source_updated_at,
-            attributes: self
-                .attributes
-                .into_iter()
-                .filter_map(|(k, v)| match v {
-                    serde_json::Value::String(s) => Some((k, AttrValue::Text(s))),
-                    serde_json::Value::Bool(b) => Some((k, AttrValue::Bool(b))),
-                    serde_json::Value::Number(n) => n.as_f64().map(|f| (k, AttrValue::Number(f))),
-                    _ => None,
-                })
-                .collect(),
+            attributes,
         }
     }
 }

@@ -8,6 +8,9 @@
 //! One reader for every document also keeps one copy of each model's
 //! deserializer in the component (both readers together cost 103 KB).
 
+mod maps_only;
+
+use maps_only::MapsOnly;
 use serde::Deserialize;
 use std::fmt;
 
@@ -21,8 +24,12 @@ pub enum JsonError {
 }
 
 /// Parses `bytes` as JSON text of type `T`.
+/// Structs are read from objects only (see `maps_only`).
 pub fn from_bytes<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, JsonError> {
-    serde_json::from_str(utf8(bytes)?).map_err(JsonError::Json)
+    let mut de = serde_json::Deserializer::from_str(utf8(bytes)?);
+    let value = T::deserialize(MapsOnly(&mut de)).map_err(JsonError::Json)?;
+    de.end().map_err(JsonError::Json)?;
+    Ok(value)
 }
 
 /// `bytes` as text, as `str::from_utf8` checks it. An ASCII prefix (most of
