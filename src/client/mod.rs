@@ -778,7 +778,12 @@ pub fn error_message(resp: &Response) -> String {
             Some(serde_json::Value::String(s)) => Some(s),
             Some(serde_json::Value::Array(a)) => Some(
                 a.iter()
-                    .map(|x| x.as_str().map(str::to_string).unwrap_or_else(|| x.to_string()))
+                    .map(|x| match x.as_str() {
+                        Some(s) => s.to_string(),
+                        // Compact, as `to_string` would write it, without
+                        // compiling `Value`'s `Display` (and its pretty printer).
+                        None => serde_json::to_string(x).unwrap_or_default(),
+                    })
                     .collect::<Vec<_>>()
                     .join("; "),
             ),

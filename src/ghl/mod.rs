@@ -77,7 +77,7 @@ impl Ghl<'_> {
         ids: &[String],
     ) -> Result<Vec<ParsedTag>, SyncError> {
         let path = format!("/social-media-posting/{}/tags/details", encode(location));
-        let body = serde_json::json!({ "tagIds": ids }).to_string().into_bytes();
+        let body = crate::json::object_of_lists(&[("tagIds", ids)]);
         let req = self.request(Method::Post, &path, &[], Some(body));
         let env: TagsEnvelope = ex.send_json(Service::Ghl, EP_TAG_DETAILS, req)?;
         Ok(read_tags(env.results.tags))
@@ -104,15 +104,15 @@ impl Ghl<'_> {
         profile_ids: &[String],
         platforms: &[String],
     ) -> Result<Statistics, SyncError> {
-        let mut body = serde_json::json!({ "profileIds": profile_ids });
-        if !platforms.is_empty() {
-            body["platforms"] = serde_json::json!(platforms);
-        }
+        let body = match platforms {
+            [] => crate::json::object_of_lists(&[("profileIds", profile_ids)]),
+            _ => crate::json::object_of_lists(&[("profileIds", profile_ids), ("platforms", platforms)]),
+        };
         let req = self.request(
             Method::Post,
             "/social-media-posting/statistics",
             &[("locationId", location)],
-            Some(body.to_string().into_bytes()),
+            Some(body),
         );
         let env: StatisticsEnvelope = ex.send_json(Service::Ghl, EP_STATISTICS, req)?;
         Ok(env.results)

@@ -299,7 +299,9 @@ mod tests {
         same::<TagBatchResponse>(
             r#"{"results":[{"externalId":"ghl:l:t\u00e9","status":"created"},{"externalId":"x","status":"rejected","error":null}]}"#,
         );
-        same::<Problem>(r#"{"title":"Bad","errors":[{"index":3,"field":"name","message":"too long"}],"extra":[1,{"a":2}]}"#);
+        same::<Problem>(
+            r#"{"title":"Bad","errors":[{"index":3,"field":"name","message":"too long"}],"extra":[1,{"a":2}]}"#,
+        );
         same::<PostEnvelope>(r#"{"results":{"post":{"tags":["a","b"],"summary":"s"}}}"#);
         same::<TagsEnvelope>(r#"{"results":{"tags":[{"_id":"t1","name":"n","deleted":false},3],"count":2}}"#);
     }
