@@ -2,8 +2,9 @@
 //! describes and reads their answers.
 
 pub mod model;
+mod page_scan;
 
-use crate::client::Exchange;
+use crate::client::{read_json, Exchange, Unreadable};
 use crate::io::url::{build, encode};
 use crate::io::{Host, Method, Request};
 use crate::report::{Service, SyncError};
@@ -35,6 +36,16 @@ impl TagPage {
             tags: read_tags(env.results.tags),
         })
     }
+}
+
+/// Reads a tags page: in one pass when it has the plain shape (nearly
+/// always, see [`page_scan`]), else by serde, which also names what is wrong.
+/// `endpoint` names the call in errors (the list or the details).
+pub fn read_tags_page(endpoint: &str, body: &[u8]) -> Result<TagsEnvelope, Unreadable> {
+    if let Some(env) = crate::json::text(body).and_then(page_scan::read) {
+        return Ok(env);
+    }
+    read_json(Service::Ghl, endpoint, body)
 }
 
 /// GHL endpoints, bound to a base URL and token.
@@ -79,7 +90,9 @@ impl Ghl<'_> {
         let path = format!("/social-media-posting/{}/tags/details", encode(location));
         let body = crate::json::object_of_lists(&[("tagIds", ids)]);
         let req = self.request(Method::Post, &path, &[], Some(body));
-        let env: TagsEnvelope = ex.send_json(Service::Ghl, EP_TAG_DETAILS, req)?;
+        let env = ex.call(Service::Ghl, EP_TAG_DETAILS, req, |resp| {
+            read_tags_page(EP_TAG_DETAILS, &resp.body)
+        })?;
         Ok(read_tags(env.results.tags))
     }
 

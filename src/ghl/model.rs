@@ -86,12 +86,12 @@ impl TagField {
 /// `GetTagsByLocationIdResponseDTO` / `GetTagsByIdResponseDTO`. Each tag is
 /// read leniently ([`TagSlot`]), so one bad tag is reported alone, not the
 /// whole page.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Deserialize)]
 pub struct TagsEnvelope {
     pub results: TagsResults,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Deserialize)]
 pub struct TagsResults {
     #[serde(default)]
     pub tags: Vec<TagSlot>,

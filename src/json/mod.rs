@@ -56,6 +56,11 @@ pub fn object_of_lists(fields: &[(&str, &[String])]) -> Vec<u8> {
     out
 }
 
+/// `bytes` as text when they are UTF-8 (see [`utf8`]).
+pub fn text(bytes: &[u8]) -> Option<&str> {
+    utf8(bytes).ok()
+}
+
 /// `bytes` as text, as `str::from_utf8` checks it. An ASCII prefix (most of
 /// any JSON body) is first checked sixteen bytes a step: in wasm, `usize`
 /// is four bytes, so `from_utf8`'s own word-at-a-time path takes eight per

@@ -312,7 +312,7 @@ fn fetch_wave<H: Host + ?Sized>(
         if i < nb {
             batch_answers[i] = Some(read_json(Service::Rankr, rankr::EP_TAGS, &resp.body)?);
         } else if let Some(slot) = pages.get_mut(i - nb) {
-            *slot = Some(read_json(Service::Ghl, EP_TAGS, &resp.body)?);
+            *slot = Some(crate::ghl::read_tags_page(EP_TAGS, &resp.body)?);
         }
         Ok(())
     });
