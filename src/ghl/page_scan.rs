@@ -1,287 +1,98 @@
-//! A one-pass reader for the plain shape of a tags page, tried before serde.
+//! A one-pass reader for the plain shape of a tags page, tried before serde
+//! (see [`crate::json::scan`] for why, and for what "plain" is).
 //!
-//! Why: reading GHL's pages was the connector's costliest work in wasm and
-//! the part that ran furthest from native speed (about 2.4× its native
-//! instruction count, against 1.6× for the rest): serde_json reads each key
-//! and value through a chain of visitor and accessor calls, and inside wasm
-//! every call and every loop turn also pays an epoch check. Here a page is
-//! read by one cursor with no calls per value but the copy of each string.
-//!
-//! It reads only what it can read exactly as serde does, and gives up
-//! (`None`) on anything else — an escape in a string, a field of the wrong
-//! type, a key twice, a value that is not a tag object, JSON that is not
-//! JSON — so that the page is read again by serde ([`super::model`]), which
-//! names the problem. `None` never means "wrong": the two readers agree on
-//! every page this one accepts (tested against serde on the pages of every
-//! case below and on random pages).
+//! It reads a page only as serde reads it: where serde would make a tag a
+//! per-item error (a field of the wrong type, a key twice, an element that
+//! is not an object) or fail the page, it gives up and serde reads the page
+//! again. The two readers agree on every page this one accepts (tested on
+//! the cases below, on random pages and on pages broken by one byte).
 
 use super::model::{GhlTag, TagField, TagSlot, TagsEnvelope, TagsResults};
-
-/// Deeper than this, unknown values are left to serde (whose own limit is 128).
-const MAX_DEPTH: u32 = 64;
+use crate::json::scan::Cursor;
 
 /// `text` as a tags page, when it has the plain shape; `None` = ask serde.
 pub fn read(text: &str) -> Option<TagsEnvelope> {
-    let mut c = Cursor {
-        b: text.as_bytes(),
-        i: 0,
-    };
+    let mut c = Cursor::new(text);
     let mut results = None;
-    c.ws();
-    c.object(|c, key| {
-        if key == b"results" && results.is_none() {
-            results = Some(c.results()?);
+    c.object(|c, key| match key {
+        "results" if results.is_none() => {
+            results = Some(read_results(c)?);
             Some(())
-        } else if key == b"results" {
-            None
-        } else {
-            c.skip(1)
         }
+        "results" => None,
+        _ => c.skip(),
     })?;
-    c.ws();
-    (c.i == c.b.len()).then_some(())?;
+    c.end()?;
     Some(TagsEnvelope { results: results? })
 }
 
-/// A string's bytes as `string` returns them, as text.
-#[inline]
-fn text(bytes: &[u8]) -> &str {
-    // SAFETY: `string` returns the bytes between two quotes of a `str`
-    // (`read` takes one): quotes are ASCII, so no character is split.
-    unsafe { std::str::from_utf8_unchecked(bytes) }
+fn read_results(c: &mut Cursor<'_>) -> Option<TagsResults> {
+    let (mut tags, mut count) = (None, None);
+    c.object(|c, key| match key {
+        "tags" if tags.is_none() => {
+            let mut slots = Vec::new();
+            c.array(|c| {
+                slots.push(read_tag(c)?);
+                Some(())
+            })?;
+            tags = Some(slots);
+            Some(())
+        }
+        // Read by serde itself (once a page), so the number is exactly the
+        // one serde reads.
+        "count" if count.is_none() => {
+            count = Some(crate::json::from_bytes::<Option<f64>>(c.raw()?).ok()?);
+            Some(())
+        }
+        "tags" | "count" => None,
+        _ => c.skip(),
+    })?;
+    Some(TagsResults {
+        tags: tags.unwrap_or_default(),
+        count: count.flatten(),
+    })
 }
 
-/// The first quote, backslash or byte below 0x20 at or after `i` (else the
-/// length), eight bytes a step. Plain indices in and out: in wasm a slice or
-/// an `Option` returned goes through memory, and this runs for every key
-/// and value of every tag.
-fn stop(b: &[u8], mut i: usize) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    while i + 8 <= b.len() {
-        // SAFETY: i + 8 <= len: the eight-byte read is in bounds.
-        let x = unsafe { (b.as_ptr().add(i) as *const u64).read_unaligned() };
-        let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
-        let hits = (x.wrapping_sub(ONES * 0x20) & !x & HIGH)
-            | zero(x ^ (ONES * u64::from(b'"')))
-            | zero(x ^ (ONES * u64::from(b'\\')));
-        if hits != 0 {
-            // The lowest flagged byte is exact (borrows only run upward).
-            return i + (hits.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    while i < b.len() && b[i] >= 0x20 && b[i] != b'"' && b[i] != b'\\' {
-        i += 1;
-    }
-    i
-}
-
-struct Cursor<'a> {
-    b: &'a [u8],
-    i: usize,
-}
-
-impl<'a> Cursor<'a> {
-    /// JSON's four white-space bytes.
-    #[inline]
-    fn ws(&mut self) {
-        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.b.get(self.i) {
-            self.i += 1;
-        }
-    }
-
-    #[inline]
-    fn eat(&mut self, byte: u8) -> bool {
-        let hit = self.b.get(self.i) == Some(&byte);
-        self.i += usize::from(hit);
-        hit
-    }
-
-    /// `{ "key": value, … }`: `value` reads the value after each key (white
-    /// space before it skipped).
-    fn object(&mut self, mut value: impl FnMut(&mut Self, &'a [u8]) -> Option<()>) -> Option<()> {
-        self.eat(b'{').then_some(())?;
-        self.ws();
-        if self.eat(b'}') {
-            return Some(());
-        }
-        loop {
-            self.eat(b'"').then_some(())?;
-            let key = self.string()?;
-            self.ws();
-            self.eat(b':').then_some(())?;
-            self.ws();
-            value(self, key)?;
-            self.ws();
-            if self.eat(b',') {
-                self.ws();
-                continue;
-            }
-            return self.eat(b'}').then_some(());
-        }
-    }
-
-    /// `[ value, … ]`.
-    fn array(&mut self, mut value: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
-        self.eat(b'[').then_some(())?;
-        self.ws();
-        if self.eat(b']') {
-            return Some(());
-        }
-        loop {
-            value(self)?;
-            self.ws();
-            if self.eat(b',') {
-                self.ws();
-                continue;
-            }
-            return self.eat(b']').then_some(());
-        }
-    }
-
-    fn results(&mut self) -> Option<TagsResults> {
-        let (mut tags, mut count) = (None, None);
-        self.object(|c, key| match key {
-            b"tags" if tags.is_none() => {
-                let mut slots = Vec::new();
-                c.array(|c| {
-                    slots.push(c.tag()?);
-                    Some(())
-                })?;
-                tags = Some(slots);
-                Some(())
-            }
-            b"count" if count.is_none() => {
-                // Read by serde itself (once a page), so the number is
-                // exactly the one serde reads.
-                let start = c.i;
-                c.skip(2)?;
-                count = Some(crate::json::from_bytes::<Option<f64>>(&c.b[start..c.i]).ok()?);
-                Some(())
-            }
-            b"tags" | b"count" => None,
-            _ => c.skip(2),
-        })?;
-        Some(TagsResults {
-            tags: tags.unwrap_or_default(),
-            count: count.flatten(),
-        })
-    }
-
-    /// One element of `results.tags`: an object whose schema fields are
-    /// strings (`deleted` true or false) or null.
-    fn tag(&mut self) -> Option<TagSlot> {
-        let mut id = None;
-        let mut tag = GhlTag::default();
-        let mut seen = 0u8;
-        self.object(|c, key| {
-            let Some(field) = TagField::from_name(text(key)) else {
-                return c.skip(3);
-            };
-            let bit = 1u8 << (field as u8);
-            if seen & bit != 0 {
-                return None;
-            }
-            seen |= bit;
-            let slot = match field {
-                TagField::Id => &mut id,
-                TagField::Tag => &mut tag.tag,
-                TagField::LocationId => &mut tag.location_id,
-                TagField::CreatedBy => &mut tag.created_by,
-                TagField::CreatedAt => &mut tag.created_at,
-                TagField::UpdatedAt => &mut tag.updated_at,
-                TagField::Deleted => {
-                    tag.deleted = match c.b.get(c.i)? {
-                        b't' => c.literal(b"true").then_some(Some(true))?,
-                        b'f' => c.literal(b"false").then_some(Some(false))?,
-                        _ => c.literal(b"null").then_some(None)?,
-                    };
-                    return Some(());
-                }
-            };
-            if c.eat(b'"') {
-                *slot = Some(crate::bytes::owned(text(c.string()?)));
-                Some(())
-            } else {
-                c.literal(b"null").then_some(())
-            }
-        })?;
-        Some(match id {
-            Some(id) => {
-                tag.id = id;
-                TagSlot::Tag(tag)
-            }
-            None => TagSlot::Bad {
-                id: None,
-                why: "has no `_id`".into(),
-            },
-        })
-    }
-
-    /// The rest of a string after its opening quote, up to the closing one
-    /// (consumed). Gives up on an escape or a control byte.
-    #[inline]
-    fn string(&mut self) -> Option<&'a [u8]> {
-        let start = self.i;
-        let at = stop(self.b, start);
-        (self.b.get(at) == Some(&b'"')).then_some(())?;
-        self.i = at + 1;
-        self.b.get(start..at)
-    }
-
-    #[inline]
-    fn literal(&mut self, word: &[u8]) -> bool {
-        let hit = self.b.get(self.i..self.i + word.len()) == Some(word);
-        self.i += if hit { word.len() } else { 0 };
-        hit
-    }
-
-    /// Steps over any JSON value that has no escaped string in it, checking
-    /// it as serde_json does.
-    fn skip(&mut self, depth: u32) -> Option<()> {
-        if depth > MAX_DEPTH {
+/// One element of `results.tags`: an object whose schema fields are
+/// strings (`deleted` true or false) or null.
+fn read_tag(c: &mut Cursor<'_>) -> Option<TagSlot> {
+    let mut id = None;
+    let mut tag = GhlTag::default();
+    let mut seen = 0u8;
+    c.object(|c, key| {
+        let Some(field) = TagField::from_name(key) else {
+            return c.skip();
+        };
+        let bit = 1u8 << (field as u8);
+        if seen & bit != 0 {
             return None;
         }
-        match *self.b.get(self.i)? {
-            b'"' => {
-                self.i += 1;
-                self.string().map(drop)
+        seen |= bit;
+        let slot = match field {
+            TagField::Id => &mut id,
+            TagField::Tag => &mut tag.tag,
+            TagField::LocationId => &mut tag.location_id,
+            TagField::CreatedBy => &mut tag.created_by,
+            TagField::CreatedAt => &mut tag.created_at,
+            TagField::UpdatedAt => &mut tag.updated_at,
+            TagField::Deleted => {
+                tag.deleted = c.bool_or_null()?;
+                return Some(());
             }
-            b'{' => self.object(|c, _| c.skip(depth + 1)),
-            b'[' => self.array(|c| c.skip(depth + 1)),
-            b't' => self.literal(b"true").then_some(()),
-            b'f' => self.literal(b"false").then_some(()),
-            b'n' => self.literal(b"null").then_some(()),
-            _ => self.number(),
-        }
-    }
-
-    /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`
-    fn number(&mut self) -> Option<()> {
-        self.eat(b'-');
-        match *self.b.get(self.i)? {
-            b'0' => self.i += 1,
-            b'1'..=b'9' => self.digits(),
-            _ => return None,
-        }
-        if self.eat(b'.') {
-            self.b.get(self.i)?.is_ascii_digit().then_some(())?;
-            self.digits();
-        }
-        if self.eat(b'e') || self.eat(b'E') {
-            let _ = self.eat(b'+') || self.eat(b'-');
-            self.b.get(self.i)?.is_ascii_digit().then_some(())?;
-            self.digits();
-        }
+        };
+        *slot = c.string_or_null()?.map(crate::bytes::owned);
         Some(())
-    }
-
-    fn digits(&mut self) {
-        while self.b.get(self.i).is_some_and(u8::is_ascii_digit) {
-            self.i += 1;
+    })?;
+    Some(match id {
+        Some(id) => {
+            tag.id = id;
+            TagSlot::Tag(tag)
         }
-    }
+        None => TagSlot::Bad {
+            id: None,
+            why: "has no `_id`".into(),
+        },
+    })
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 //! deserializer in the component (both readers together cost 103 KB).
 
 mod maps_only;
+pub mod scan;
 
 use maps_only::MapsOnly;
 use serde::Deserialize;

@@ -11,7 +11,6 @@
 use super::writer::TagWriter;
 use super::{dedup, id, stop_reason, Run};
 use crate::auth::Scope;
-use crate::client::read_json;
 use crate::ghl::model::TagsEnvelope;
 use crate::ghl::{TagPage, EP_TAGS};
 use crate::io::{Host, Level};
@@ -310,7 +309,7 @@ fn fetch_wave<H: Host + ?Sized>(
     let max_in_flight = run.settings.max_in_flight;
     let done = run.ex.call_mixed(requests, max_in_flight, &mut |i, resp| {
         if i < nb {
-            batch_answers[i] = Some(read_json(Service::Rankr, rankr::EP_TAGS, &resp.body)?);
+            batch_answers[i] = Some(rankr::read_tag_results(&resp.body)?);
         } else if let Some(slot) = pages.get_mut(i - nb) {
             *slot = Some(crate::ghl::read_tags_page(EP_TAGS, &resp.body)?);
         }

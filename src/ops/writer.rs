@@ -194,7 +194,9 @@ impl TagWriter {
         }
         let answers = run
             .ex
-            .send_json_all::<TagBatchResponse>(Service::Rankr, EP_TAGS, requests, self.max_in_flight);
+            .call_all(Service::Rankr, EP_TAGS, requests, self.max_in_flight, |resp| {
+                crate::rankr::read_tag_results(&resp.body)
+            });
         self.finish(run, st, batches, answers.into_iter().map(Some).collect())
     }
 

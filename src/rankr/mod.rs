@@ -3,8 +3,9 @@
 //! per request.
 
 pub mod model;
+mod scan;
 
-use crate::client::Exchange;
+use crate::client::{read_json, Exchange, Unreadable};
 use crate::io::url::{build, encode};
 use crate::io::{Host, Method, Request};
 use crate::report::{Service, SyncError};
@@ -25,6 +26,16 @@ pub const EP_LIST_TAGS: &str = "GET /v1/tags";
 pub const LIST_PAGE: u32 = 500;
 pub const EP_POST_TAGS: &str = "PUT /v1/posts/{externalPostId}/tags";
 pub const EP_METRICS: &str = "POST /v1/dashboards/{dashboardId}/metrics/batch-upsert";
+
+/// Reads a `batch-upsert-tags` answer: in one pass when it has the plain
+/// shape (nearly always, see [`scan`]), else by serde, which also names what
+/// is wrong.
+pub fn read_tag_results(body: &[u8]) -> Result<TagBatchResponse, Unreadable> {
+    if let Some(answer) = crate::json::text(body).and_then(scan::read) {
+        return Ok(answer);
+    }
+    read_json(Service::Rankr, EP_TAGS, body)
+}
 
 /// Rankr endpoints, bound to a base URL and key.
 pub struct Rankr<'s> {

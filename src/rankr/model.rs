@@ -94,7 +94,7 @@ pub struct TagBatch<'a> {
 }
 
 /// One result of `batch-upsert-tags`, in request order.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Deserialize)]
 pub struct TagResult {
     #[serde(rename = "externalId")]
     pub external_id: String,
@@ -112,7 +112,7 @@ pub enum TagStatus {
     Rejected,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Deserialize)]
 pub struct TagBatchResponse {
     pub results: Vec<TagResult>,
 }
