@@ -83,6 +83,58 @@ impl TagField {
     }
 }
 
+/// A tag being read field by field. Both readers of a tags page (serde's
+/// lenient visitor below and [`super::page_scan`]) fill it, so they put each
+/// field in the same place and judge a tag alike.
+#[derive(Default)]
+pub(crate) struct TagParts {
+    id: Option<String>,
+    pub tag: GhlTag,
+    seen: u8,
+}
+
+impl TagParts {
+    /// Marks `field` read; false when it was read before (a key twice).
+    #[inline]
+    pub fn first(&mut self, field: TagField) -> bool {
+        let bit = 1u8 << (field as u8);
+        let new = self.seen & bit == 0;
+        self.seen |= bit;
+        new
+    }
+
+    /// Where a text field goes; `None` for `deleted`, the one flag.
+    #[inline]
+    pub fn text(&mut self, field: TagField) -> Option<&mut Option<String>> {
+        Some(match field {
+            TagField::Id => &mut self.id,
+            TagField::Tag => &mut self.tag.tag,
+            TagField::LocationId => &mut self.tag.location_id,
+            TagField::CreatedBy => &mut self.tag.created_by,
+            TagField::CreatedAt => &mut self.tag.created_at,
+            TagField::UpdatedAt => &mut self.tag.updated_at,
+            TagField::Deleted => return None,
+        })
+    }
+
+    /// The element read: `wrong` when something was, else the tag when it
+    /// has an `_id`.
+    #[inline]
+    pub fn finish(mut self, wrong: Option<String>) -> TagSlot {
+        match (self.id, wrong) {
+            (id, Some(why)) => TagSlot::Bad { id, why },
+            (None, None) => TagSlot::Bad {
+                id: None,
+                why: "has no `_id`".into(),
+            },
+            (Some(id), None) => {
+                self.tag.id = id;
+                TagSlot::Tag(self.tag)
+            }
+        }
+    }
+}
+
 /// `GetTagsByLocationIdResponseDTO` / `GetTagsByIdResponseDTO`. Each tag is
 /// read leniently ([`TagSlot`]), so one bad tag is reported alone, not the
 /// whole page.
@@ -123,7 +175,7 @@ mod lenient {
     //! The visitors behind [`TagSlot`]: every JSON value is accepted and
     //! consumed; what does not fit `SocialMediaTagSchema` is named.
 
-    use super::{GhlTag, TagField, TagSlot};
+    use super::{TagField, TagParts, TagSlot};
     use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
     use std::fmt;
 
@@ -241,39 +293,27 @@ mod lenient {
         }
 
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TagSlot, A::Error> {
-            let mut id = None;
-            let mut tag = GhlTag::default();
+            let mut parts = TagParts::default();
             let mut wrong: Option<String> = None;
-            let mut seen = 0u8;
             while let Some(Key(key)) = map.next_key::<Key>()? {
                 let Some(key) = key else {
                     map.next_value::<IgnoredAny>()?;
                     continue;
                 };
-                let bit = 1u8 << (key as u8);
-                if seen & bit != 0 {
+                if !parts.first(key) {
                     map.next_value::<IgnoredAny>()?;
                     wrong.get_or_insert_with(|| format!("`{}` appears twice", key.name()));
                     continue;
                 }
-                seen |= bit;
-                let slot = match key {
-                    TagField::Id => &mut id,
-                    TagField::Tag => &mut tag.tag,
-                    TagField::LocationId => &mut tag.location_id,
-                    TagField::CreatedBy => &mut tag.created_by,
-                    TagField::CreatedAt => &mut tag.created_at,
-                    TagField::UpdatedAt => &mut tag.updated_at,
-                    TagField::Deleted => {
-                        match map.next_value::<Loose<bool>>()? {
-                            Loose::Is(b) => tag.deleted = Some(b),
-                            Loose::Null => {}
-                            Loose::Not(what) => {
-                                wrong.get_or_insert_with(|| format!("`deleted` is {what}, not true/false"));
-                            }
+                let Some(slot) = parts.text(key) else {
+                    match map.next_value::<Loose<bool>>()? {
+                        Loose::Is(b) => parts.tag.deleted = Some(b),
+                        Loose::Null => {}
+                        Loose::Not(what) => {
+                            wrong.get_or_insert_with(|| format!("`deleted` is {what}, not true/false"));
                         }
-                        continue;
                     }
+                    continue;
                 };
                 match map.next_value::<Loose<String>>()? {
                     Loose::Is(s) => *slot = Some(s),
@@ -283,17 +323,7 @@ mod lenient {
                     }
                 }
             }
-            match (id, wrong) {
-                (id, Some(why)) => Ok(TagSlot::Bad { id, why }),
-                (None, None) => Ok(TagSlot::Bad {
-                    id: None,
-                    why: "has no `_id`".into(),
-                }),
-                (Some(id), None) => {
-                    tag.id = id;
-                    Ok(TagSlot::Tag(tag))
-                }
-            }
+            Ok(parts.finish(wrong))
         }
 
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<TagSlot, A::Error> {

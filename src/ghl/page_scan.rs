@@ -7,7 +7,7 @@
 //! again. The two readers agree on every page this one accepts (tested on
 //! the cases below, on random pages and on pages broken by one byte).
 
-use super::model::{GhlTag, TagField, TagSlot, TagsEnvelope, TagsResults};
+use super::model::{TagField, TagParts, TagSlot, TagsEnvelope, TagsResults};
 use crate::json::scan::Cursor;
 
 /// `text` as a tags page, when it has the plain shape; `None` = ask serde.
@@ -56,43 +56,21 @@ fn read_results(c: &mut Cursor<'_>) -> Option<TagsResults> {
 /// One element of `results.tags`: an object whose schema fields are
 /// strings (`deleted` true or false) or null.
 fn read_tag(c: &mut Cursor<'_>) -> Option<TagSlot> {
-    let mut id = None;
-    let mut tag = GhlTag::default();
-    let mut seen = 0u8;
+    let mut parts = TagParts::default();
     c.object(|c, key| {
         let Some(field) = TagField::from_name(key) else {
             return c.skip();
         };
-        let bit = 1u8 << (field as u8);
-        if seen & bit != 0 {
+        if !parts.first(field) {
             return None;
         }
-        seen |= bit;
-        let slot = match field {
-            TagField::Id => &mut id,
-            TagField::Tag => &mut tag.tag,
-            TagField::LocationId => &mut tag.location_id,
-            TagField::CreatedBy => &mut tag.created_by,
-            TagField::CreatedAt => &mut tag.created_at,
-            TagField::UpdatedAt => &mut tag.updated_at,
-            TagField::Deleted => {
-                tag.deleted = c.bool_or_null()?;
-                return Some(());
-            }
-        };
-        *slot = c.string_or_null()?.map(crate::bytes::owned);
+        match parts.text(field) {
+            Some(slot) => *slot = c.string_or_null()?.map(crate::bytes::owned),
+            None => parts.tag.deleted = c.bool_or_null()?,
+        }
         Some(())
     })?;
-    Some(match id {
-        Some(id) => {
-            tag.id = id;
-            TagSlot::Tag(tag)
-        }
-        None => TagSlot::Bad {
-            id: None,
-            why: "has no `_id`".into(),
-        },
-    })
+    Some(parts.finish(None))
 }
 
 #[cfg(test)]
