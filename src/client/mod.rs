@@ -127,20 +127,6 @@ impl<'h, H: Host + ?Sized> Exchange<'h, H> {
         })
     }
 
-    /// [`Exchange::call_all`] with each 2xx body parsed as `T`, as
-    /// [`Exchange::send_json`] does.
-    pub fn send_json_all<T: DeserializeOwned>(
-        &mut self,
-        service: Service,
-        endpoint: &str,
-        requests: Vec<Request>,
-        max_in_flight: usize,
-    ) -> Vec<Result<T, SyncError>> {
-        self.call_all(service, endpoint, requests, max_in_flight, |resp| {
-            read_json(service, endpoint, &resp.body)
-        })
-    }
-
     /// The retry loop. `read` turns a 2xx answer into the result.
     pub fn call<T>(
         &mut self,
