@@ -9,6 +9,10 @@ use std::process::{Command, Output};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ghl-rankr");
 
+/// The compile cache the runs share (under cargo's target folder): the first
+/// run compiles the component, the others deserialize it, as a user's do.
+const CACHE: &str = concat!(env!("CARGO_TARGET_TMPDIR"), "/e2e-compile-cache");
+
 struct World {
     ghl: GhlFake,
     rankr: RankrFake,
@@ -37,6 +41,7 @@ fn run_as(w: &World, ghl_token: &str, args: &[&str]) -> Output {
         .env("GHL_ACCESS_TOKEN", ghl_token)
         .env("RANKR_API_KEY", "rankr-canary-key")
         .env("RUST_LOG", "trace")
+        .env("GHL_RANKR_CACHE_DIR", CACHE)
         .output()
         .unwrap();
     no_secrets(&out);
@@ -367,9 +372,10 @@ fn a_hanging_server_is_cut_off_by_the_request_timeout() {
     let out = run(
         &w,
         &[
-            // The time below includes compiling the component (tests run
-            // without the compile cache); without wasmtime's inliner that
-            // takes a few seconds, not tens, on a loaded machine.
+            // The time below may include compiling the component (the
+            // first run of this mode compiles it for the shared cache);
+            // without wasmtime's inliner that takes a few seconds, not
+            // tens, on a loaded machine.
             "--no-inlining",
             "--config",
             cfg.to_str().unwrap(),
