@@ -49,7 +49,10 @@ fn run(w: &World, env: &[(&str, &str)], args: &[&str]) -> Output {
         .env("RANKR_API_KEY", RANKR_KEY)
         .env("RUST_LOG", "trace")
         // Shared by the runs: the first compiles, the others deserialize.
-        .env("GHL_RANKR_CACHE_DIR", concat!(env!("CARGO_TARGET_TMPDIR"), "/e2e-compile-cache"));
+        .env(
+            "GHL_RANKR_CACHE_DIR",
+            concat!(env!("CARGO_TARGET_TMPDIR"), "/e2e-compile-cache"),
+        );
     for (k, v) in env {
         c.env(k, v);
     }
