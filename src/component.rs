@@ -1,30 +1,32 @@
-//! The WIT glue: the only module that sees generated types. It converts WIT
-//! values to core types, runs the core over a [`Host`] made of the imports,
-//! and converts the result back.
+//! The WIT glue of the `connector` world: the only module that sees
+//! generated types. It converts WIT values to core types, runs the core over
+//! a [`Host`] made of the imports, and converts the result back.
 
-#![allow(clippy::too_many_arguments)]
-
-pub(crate) mod wit {
+/// The generated bindings: the one place the crate allows `unsafe` (the
+/// canonical ABI's lifting and lowering).
+#[allow(unsafe_code, clippy::too_many_arguments)]
+mod wit {
     wit_bindgen::generate!({
         path: "wit",
         world: "connector",
     });
+
+    use super::Component;
+    export!(Component with_types_in self);
 }
 
-use crate::auth::{Credential, OAuthCredential, OAuthTokens};
+use crate::auth::{Credential, OAuthCredential};
 use crate::client::retry::RetryPolicy;
 use crate::io::{self, Host, Level, Method};
 use crate::mapping::{MappingRow, Transform};
 use crate::report::{Incomplete, RateLimit, Service, StopReason, SyncError, SyncFailure, SyncReport, UpstreamError};
-use crate::secret::Secret;
+use crate::secret::{OAuthTokens, Secret};
 use crate::settings::SettingsInput;
 use wit::exports::rankr::ghl_connector::sync::Guest;
 use wit::rankr::ghl_connector::types as t;
-use wit::rankr::ghl_connector::{host as h, http};
+use wit::rankr::ghl_connector::{host, http};
 
 struct Component;
-
-wit::export!(Component with_types_in wit);
 
 impl Guest for Component {
     fn tag_sync(
@@ -138,69 +140,69 @@ impl Host for Imports {
     }
 
     fn now_ms(&mut self) -> u64 {
-        h::now()
+        host::now()
     }
 
     fn sleep_ms(&mut self, ms: u64) {
-        h::sleep(ms)
+        host::sleep(ms)
     }
 
     fn log(&mut self, level: Level, message: &str, fields: &[(&str, &str)]) {
         let level = match level {
-            Level::Trace => h::LogLevel::Trace,
-            Level::Debug => h::LogLevel::Debug,
-            Level::Info => h::LogLevel::Info,
-            Level::Warn => h::LogLevel::Warn,
-            Level::Error => h::LogLevel::Error,
+            Level::Trace => host::LogLevel::Trace,
+            Level::Debug => host::LogLevel::Debug,
+            Level::Info => host::LogLevel::Info,
+            Level::Warn => host::LogLevel::Warn,
+            Level::Error => host::LogLevel::Error,
         };
-        let fields: Vec<h::Field> = fields
+        let fields: Vec<host::Field> = fields
             .iter()
-            .map(|(k, v)| h::Field {
-                key: k.to_string(),
-                value: v.to_string(),
+            .map(|(key, value)| host::Field {
+                key: key.to_string(),
+                value: value.to_string(),
             })
             .collect();
-        h::log(level, message, &fields);
+        host::log(level, message, &fields);
     }
 
     fn store_tokens(&mut self, tokens: &OAuthTokens) -> Result<(), String> {
-        h::store_tokens(&tokens_out(tokens))
+        host::store_tokens(&tokens_out(tokens))
     }
 }
 
-fn tokens_in(t: t::OauthTokens) -> OAuthTokens {
+fn tokens_in(tokens: t::OauthTokens) -> OAuthTokens {
     OAuthTokens {
-        access_token: Secret::new(t.access_token),
-        refresh_token: Secret::new(t.refresh_token),
-        expires_at_ms: t.expires_at_ms,
-        scopes: t.scopes,
+        access_token: Secret::new(tokens.access_token),
+        refresh_token: Secret::new(tokens.refresh_token),
+        expires_at_ms: tokens.expires_at_ms,
+        scopes: tokens.scopes,
     }
 }
 
-fn tokens_out(t: &OAuthTokens) -> t::OauthTokens {
+fn tokens_out(tokens: &OAuthTokens) -> t::OauthTokens {
     t::OauthTokens {
-        access_token: t.access_token.expose().to_string(),
-        refresh_token: t.refresh_token.expose().to_string(),
-        expires_at_ms: t.expires_at_ms,
-        scopes: t.scopes.clone(),
+        access_token: tokens.access_token.expose().to_string(),
+        refresh_token: tokens.refresh_token.expose().to_string(),
+        expires_at_ms: tokens.expires_at_ms,
+        scopes: tokens.scopes.clone(),
     }
 }
 
-fn settings_in(s: t::Settings) -> SettingsInput {
+fn settings_in(settings: t::Settings) -> SettingsInput {
     SettingsInput {
-        ghl_base_url: s.ghl_base_url,
-        ghl_credential: match s.ghl_credential {
-            t::Credential::ApiKey(k) => Credential::ApiKey(Secret::new(k)),
-            t::Credential::Oauth(c) => Credential::OAuth(OAuthCredential {
-                tokens: tokens_in(c.tokens),
-                client_id: c.client_id,
-                client_secret: Secret::new(c.client_secret),
+        ghl_base_url: settings.ghl_base_url,
+        ghl_credential: match settings.ghl_credential {
+            t::Credential::ApiKey(key) => Credential::ApiKey(Secret::new(key)),
+            t::Credential::Oauth(oauth) => Credential::OAuth(OAuthCredential {
+                tokens: tokens_in(oauth.tokens),
+                client_id: oauth.client_id,
+                client_secret: Secret::new(oauth.client_secret),
             }),
         },
-        rankr_base_url: s.rankr_base_url,
-        rankr_api_key: Secret::new(s.rankr_api_key),
-        page_size: s.page_size,
-        tag_mapping: s
+        rankr_base_url: settings.rankr_base_url,
+        rankr_api_key: Secret::new(settings.rankr_api_key),
+        page_size: settings.page_size,
+        tag_mapping: settings
             .tag_mapping
             .into_iter()
             .map(|row| MappingRow {
@@ -209,23 +211,27 @@ fn settings_in(s: t::Settings) -> SettingsInput {
                 transforms: row.transforms.into_iter().map(transform_in).collect(),
             })
             .collect(),
-        metric_mapping: s.metric_mapping.into_iter().map(|m| (m.source, m.target)).collect(),
-        dry_run: s.dry_run,
-        request_timeout_ms: s.request_timeout_ms,
-        retry: s.retry.map(|r| RetryPolicy {
-            max_attempts: r.max_attempts,
-            base_delay_ms: r.base_delay_ms,
-            max_delay_ms: r.max_delay_ms,
+        metric_mapping: settings
+            .metric_mapping
+            .into_iter()
+            .map(|rename| (rename.source, rename.target))
+            .collect(),
+        dry_run: settings.dry_run,
+        request_timeout_ms: settings.request_timeout_ms,
+        retry: settings.retry.map(|retry| RetryPolicy {
+            max_attempts: retry.max_attempts,
+            base_delay_ms: retry.base_delay_ms,
+            max_delay_ms: retry.max_delay_ms,
         }),
-        deadline_ms: s.deadline_ms,
-        full_refresh: s.full_refresh,
-        archive_missing: s.archive_missing,
-        max_in_flight: s.max_in_flight,
+        deadline_ms: settings.deadline_ms,
+        full_refresh: settings.full_refresh,
+        archive_missing: settings.archive_missing,
+        max_in_flight: settings.max_in_flight,
     }
 }
 
-fn transform_in(t: t::Transform) -> Transform {
-    match t {
+fn transform_in(step: t::Transform) -> Transform {
+    match step {
         t::Transform::Trim => Transform::Trim,
         t::Transform::Lowercase => Transform::Lowercase,
         t::Transform::Uppercase => Transform::Uppercase,
@@ -299,7 +305,7 @@ fn finish(result: Result<SyncReport, SyncFailure>) -> Result<t::SyncReport, t::S
                 .writes
                 .into_iter()
                 .map(|w| t::PlannedWrite {
-                    method: w.method.to_string(),
+                    method: w.method.as_str().to_string(),
                     path: w.path,
                     items: w.items,
                     body: w.body,

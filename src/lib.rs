@@ -1,15 +1,21 @@
 //! GHL (HighLevel Social Planner) -> Rankr CRM connector.
 //!
-//! The core is plain Rust behind one trait, [`io::Host`] (HTTP, time, logs),
-//! so it compiles natively for tests and benchmarks and to `wasm32-wasip2`
-//! for the component. The WIT glue lives in one module, `component`, built
-//! for wasm only; nothing else sees generated types.
+//! The core is plain, safe Rust behind one trait, [`io::Host`] (HTTP, time,
+//! logs, a place for rotated tokens), so it compiles natively for its tests
+//! and to `wasm32-wasip2` for the component. The WIT glue lives in one
+//! module, `component`, built for wasm only; nothing else sees generated
+//! types, and only its generated bindings may use `unsafe`.
+//!
+//! Layers, lowest first: `secret`, `io`, `report`, `json`, `hash`; the two
+//! APIs (`ghl`, `rankr`) and `auth`; `client` (sending); `state`, `mapping`,
+//! `stats`, `settings`; `ops` (the operations).
 
-pub mod alloc;
+#![deny(unsafe_code)]
+
 pub mod auth;
-pub mod bytes;
 pub mod client;
 pub mod ghl;
+pub mod hash;
 pub mod io;
 pub mod json;
 pub mod mapping;
@@ -20,22 +26,19 @@ pub mod secret;
 pub mod settings;
 pub mod state;
 pub mod stats;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 #[cfg(target_family = "wasm")]
 mod component;
+#[cfg(test)]
+mod proptests;
 
-/// Small blocks from per-size free lists, the rest from wasi-libc's
-/// allocator (see [`alloc`]); native builds keep the system allocator.
-#[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
-#[global_allocator]
-static GUEST_ALLOC: alloc::GuestAlloc = alloc::GuestAlloc;
-
-pub use auth::{Credential, OAuthCredential, OAuthTokens, Scope};
+pub use auth::{Credential, OAuthCredential, Scope};
 pub use ops::{stats_sync, tag_details_push, tag_sync, StatsRequest, TagDetailsEvent, TagSyncEvent};
 pub use report::{
     Incomplete, ItemError, PlannedWrite, RateLimit, Service, StopReason, SyncError, SyncFailure, SyncReport,
     UpstreamError,
 };
-pub use secret::Secret;
+pub use secret::{OAuthTokens, Secret};
 pub use settings::SettingsInput;

@@ -1,7 +1,8 @@
 //! What an operation returns: a report on success, a typed error otherwise.
 //! These mirror the WIT `types` interface one to one.
 
-use crate::auth::OAuthTokens;
+use crate::io::Method;
+use crate::secret::OAuthTokens;
 use std::fmt;
 
 /// Which side of the connector something concerns.
@@ -9,6 +10,16 @@ use std::fmt;
 pub enum Service {
     Ghl,
     Rankr,
+}
+
+impl Service {
+    /// The name in logs and in the WIT: `ghl`, `rankr`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::Ghl => "ghl",
+            Service::Rankr => "rankr",
+        }
+    }
 }
 
 impl fmt::Display for Service {
@@ -31,7 +42,7 @@ pub struct ItemError {
 /// A write made or, on a dry run, planned.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlannedWrite {
-    pub method: &'static str,
+    pub method: Method,
     pub path: String,
     pub items: u32,
     /// The JSON body, kept on dry runs only.

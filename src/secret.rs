@@ -1,9 +1,10 @@
-//! Secrets are a type of their own so that no `{:?}` or `{}` can leak them.
+//! Secret values: a type of their own, so that no `{:?}` or `{}` can leak
+//! them, and the OAuth token pair made of them.
 
 use std::fmt;
 
-/// A token or API key. Prints `[redacted]`; the value is reached only through
-/// [`Secret::expose`], at the one place a header is built.
+/// A token, key or client secret. Prints `[redacted]`; the value is reached
+/// only through [`Secret::expose`], where a header or a form is built.
 #[derive(Clone, PartialEq, Eq, Default)]
 pub struct Secret(String);
 
@@ -13,7 +14,7 @@ impl Secret {
         Secret(value.into())
     }
 
-    /// The value itself, for the `Authorization` header only.
+    /// The value itself.
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -36,6 +37,18 @@ impl fmt::Display for Secret {
     }
 }
 
+/// An OAuth token pair as `POST /oauth/token` issues it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct OAuthTokens {
+    pub access_token: Secret,
+    /// Single use: each refresh spends it.
+    pub refresh_token: Secret,
+    /// Milliseconds since the Unix epoch; `None` = unknown.
+    pub expires_at_ms: Option<u64>,
+    /// Granted scopes; empty = unknown.
+    pub scopes: Vec<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -46,5 +59,12 @@ mod tests {
         assert_eq!(format!("{s:?}"), "[redacted]");
         assert_eq!(format!("{s}"), "[redacted]");
         assert_eq!(s.expose(), "pit-abc123");
+        let t = OAuthTokens {
+            access_token: Secret::new("acc-123"),
+            refresh_token: Secret::new("ref-456"),
+            ..OAuthTokens::default()
+        };
+        let text = format!("{t:?}");
+        assert!(!text.contains("acc-123") && !text.contains("ref-456"), "{text}");
     }
 }

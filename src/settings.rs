@@ -5,9 +5,10 @@ use crate::auth::Credential;
 use crate::client::retry::RetryPolicy;
 use crate::client::Auth;
 use crate::ghl::Ghl;
-use crate::mapping::{MappingRow, MetricRenames, TagMapping};
+use crate::mapping::{MappingRow, TagMapping};
 use crate::rankr::Rankr;
 use crate::secret::Secret;
+use crate::stats::MetricRenames;
 
 /// Settings as the host gives them.
 #[derive(Debug, Clone, Default)]
@@ -58,7 +59,8 @@ pub const DEFAULT_TIMEOUT_MS: u32 = 30_000;
 pub const DEFAULT_MAX_IN_FLIGHT: u32 = 16;
 /// Most requests in flight at once.
 pub const MAX_IN_FLIGHT: u32 = 64;
-/// Default time budget of a whole operation: 15 minutes.
+/// Time budget of a whole operation when the settings give none: 15
+/// minutes (the WIT says so too).
 pub const DEFAULT_DEADLINE_MS: u64 = 15 * 60 * 1000;
 
 impl Settings {
@@ -95,7 +97,7 @@ impl SettingsInput {
         let ghl_base_url = check_base_url("ghl-base-url", &self.ghl_base_url)?;
         let rankr_base_url = check_base_url("rankr-base-url", &self.rankr_base_url)?;
         self.ghl_credential.check()?;
-        crate::auth::check_secret("rankr-api-key", &self.rankr_api_key, "RANKR_API_KEY")?;
+        crate::auth::check_secret("the rankr-api-key", &self.rankr_api_key)?;
         let page_size = self.page_size.unwrap_or(DEFAULT_PAGE_SIZE);
         if !(1..=MAX_PAGE_SIZE).contains(&page_size) {
             return Err(format!("page-size is {page_size}; use 1 to {MAX_PAGE_SIZE}"));
@@ -219,6 +221,11 @@ mod tests {
         assert_eq!(s.ghl_base_url, "https://services.leadconnectorhq.com");
         assert_eq!(s.page_size, 100);
         assert_eq!(s.request_timeout_ms, 30_000);
+        assert_eq!(
+            s.deadline_ms,
+            15 * 60 * 1000,
+            "no deadline given: 15 minutes, as the WIT says"
+        );
     }
 
     #[test]
@@ -234,7 +241,12 @@ mod tests {
         assert!(i.check().unwrap_err().contains("not an absolute URL"));
         let mut i = input();
         i.ghl_credential = Credential::ApiKey(Secret::new(""));
-        assert!(i.check().unwrap_err().contains("GHL_ACCESS_TOKEN"));
+        let e = i.check().unwrap_err();
+        assert!(e.contains("GHL api-key is empty") && !e.contains("GHL_"), "{e}");
+        let mut i = input();
+        i.rankr_api_key = Secret::new(" ");
+        let e = i.check().unwrap_err();
+        assert!(e.contains("rankr-api-key is empty") && !e.contains("RANKR_"), "{e}");
         let mut i = input();
         i.page_size = Some(0);
         assert!(i.check().unwrap_err().contains("page-size"));

@@ -2,14 +2,12 @@
 //! in-memory host (HTTP answered by closures, time virtual). They assert the
 //! exact requests the component makes and the typed results it returns.
 
-mod common;
-
-use common::{body, engine, header, reply, scripted, settings, GHL, RANKR};
-use ghl_rankr_host::engine::Env;
 use ghl_rankr_host::http::{Method, Request, Response, TransportError};
+use ghl_rankr_host::imports::Env;
 use ghl_rankr_host::types::{
     Service, Settings, StatsRequest, SyncError, SyncFailure, SyncReport, TagDetailsEvent, TagSyncEvent,
 };
+use ghl_rankr_tests::{body, engine, header, reply, scripted, settings, GHL, RANKR};
 use serde_json::{json, Value};
 
 fn tag(i: usize) -> Value {
@@ -76,7 +74,7 @@ fn tag_sync_with(env: &Env, settings: &Settings, location: &str) -> anyhow::Resu
 
 #[test]
 fn the_release_wasm_is_a_component_exporting_the_three_functions() {
-    let wasm = ghl_rankr_host::EMBEDDED_COMPONENT;
+    let wasm = ghl_rankr_artifact::COMPONENT;
     let engine = wasmtime::Engine::default();
     let component = wasmtime::component::Component::new(&engine, wasm).unwrap();
     let ty = component.component_type();
@@ -309,7 +307,6 @@ fn server_errors_are_retried_with_backoff_in_virtual_time() {
             happy(r)
         }
     });
-    let started = std::time::Instant::now();
     let e = engine()
         .tag_sync(
             &env,
@@ -345,7 +342,6 @@ fn server_errors_are_retried_with_backoff_in_virtual_time() {
         "full jitter stays under the ceilings: {}",
         clock.slept_ms()
     );
-    assert!(started.elapsed().as_secs() < 20, "virtual time: no real sleeping");
 }
 
 #[test]

@@ -9,18 +9,15 @@
 // component returns it.
 #![allow(clippy::result_large_err)]
 
-mod common;
-
-use common::engine;
-use ghl_rankr_host::clock::{Clock, VirtualClock};
-use ghl_rankr_host::config::{self, ConfigFile, Secret, SettingsParts};
-use ghl_rankr_host::credentials::Tokens;
-use ghl_rankr_host::engine::{Env, TokenStore};
-use ghl_rankr_host::fakes::world::{FakeWorld, GHL_ORIGIN, RANKR_ORIGIN};
-use ghl_rankr_host::fakes::{GhlFault, GhlState, OAuthServer, RankrFault, RankrState, RateLimits};
+use ghl_rankr_host::clock::Clock;
+use ghl_rankr_host::imports::{Env, TokenStore};
 use ghl_rankr_host::types::{
     Credential, OauthCredential, OauthTokens, Settings, StopReason, SyncError, SyncFailure, SyncReport, TagSyncEvent,
 };
+use ghl_rankr_testkit::fakes::world::{FakeWorld, GHL_ORIGIN, RANKR_ORIGIN};
+use ghl_rankr_testkit::fakes::{GhlFault, GhlState, OAuthServer, RankrFault, RankrState, RateLimits};
+use ghl_rankr_testkit::VirtualClock;
+use ghl_rankr_tests::engine;
 use serde_json::json;
 use std::sync::{Arc, Mutex};
 
@@ -39,23 +36,17 @@ fn world(n: usize) -> FakeWorld {
 }
 
 fn settings() -> Settings {
-    let mut s = config::settings(SettingsParts::api_key(
-        GHL_ORIGIN,
-        &Secret::new(PIT),
-        RANKR_ORIGIN,
-        &Secret::new(KEY),
-        &ConfigFile::default(),
-    ));
+    let mut s = ghl_rankr_testkit::settings(GHL_ORIGIN, PIT, RANKR_ORIGIN, KEY);
     s.request_timeout_ms = Some(5_000);
     s
 }
 
 /// Rotated pairs the host was asked to store.
 #[derive(Default)]
-struct Captured(Mutex<Vec<Tokens>>);
+struct Captured(Mutex<Vec<OauthTokens>>);
 
 impl TokenStore for Captured {
-    fn store(&self, t: &Tokens) -> Result<(), String> {
+    fn store(&self, t: &OauthTokens) -> Result<(), String> {
         self.0.lock().unwrap().push(t.clone());
         Ok(())
     }
@@ -269,7 +260,7 @@ fn a_401_refreshes_once_stores_the_pair_first_and_replays() {
     let stored = store.0.lock().unwrap().clone();
     assert_eq!(stored.len(), 1, "stored before use");
     let rotated = r.rotated_tokens.expect("the report carries the new pair");
-    assert_eq!(rotated.refresh_token, stored[0].refresh_token.expose());
+    assert_eq!(rotated.refresh_token, stored[0].refresh_token);
     let g = w.ghl.lock().unwrap();
     let o = g.oauth.as_ref().unwrap();
     assert_eq!(o.refreshes, 1);

@@ -4,33 +4,27 @@
 //! accept, and every recorded request is checked again here.
 
 use ghl_rankr_host::clock::SystemClock;
-use ghl_rankr_host::config::{self, ConfigFile, Secret, SettingsParts};
-use ghl_rankr_host::engine::{ConnectorEngine, Env};
-use ghl_rankr_host::fakes::ghl::{DEMO_LOCATION, DEMO_POST};
-use ghl_rankr_host::fakes::openapi::{split_url, OpenApi};
-use ghl_rankr_host::fakes::{GhlFake, GhlState, RankrFake, RankrState};
+use ghl_rankr_host::engine::ConnectorEngine;
+use ghl_rankr_host::imports::Env;
 use ghl_rankr_host::transport::UreqTransport;
 use ghl_rankr_host::types::{Settings, StatsRequest, TagDetailsEvent, TagSyncEvent};
+use ghl_rankr_testkit::fakes::ghl::{DEMO_LOCATION, DEMO_POST};
+use ghl_rankr_testkit::fakes::openapi::{split_url, OpenApi};
+use ghl_rankr_testkit::fakes::{GhlFake, GhlState, RankrFake, RankrState};
 use std::sync::Arc;
 
 /// The fakes on loopback, the embedded component, real HTTP.
-fn setup(tags: usize) -> (GhlFake, RankrFake, ConnectorEngine, Env, Settings) {
+fn setup(tags: usize) -> (GhlFake, RankrFake, &'static ConnectorEngine, Env, Settings) {
     let ghl = GhlFake::start(GhlState::seeded("tok", DEMO_LOCATION, tags)).unwrap();
     let rankr = RankrFake::start(RankrState::new("key")).unwrap();
-    let engine = ConnectorEngine::embedded().unwrap();
+    let engine = ghl_rankr_tests::engine();
     let env = Env {
         transport: Arc::new(UreqTransport::default()),
         clock: Arc::new(SystemClock::default()),
         tokens: None,
         captured_logs: None,
     };
-    let settings = config::settings(SettingsParts::api_key(
-        ghl.base_url(),
-        &Secret::new("tok"),
-        rankr.base_url(),
-        &Secret::new("key"),
-        &ConfigFile::default(),
-    ));
+    let settings = ghl_rankr_testkit::settings(ghl.base_url(), "tok", rankr.base_url(), "key");
     (ghl, rankr, engine, env, settings)
 }
 

@@ -5,5 +5,5 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
-    let _ = ghl_rankr_host::config::ConfigFile::parse(&text);
+    let _ = ghl_rankr::config::ConfigFile::parse(&text);
 });

@@ -2,7 +2,7 @@
 //! pacing decisions over them.
 #![no_main]
 
-use ghl_rankr_connector::client::pace::{Limits, Pacer};
+use ghl_rankr_connector::client::pace::{Budget, Pacer};
 use ghl_rankr_connector::client::retry::parse_retry_after;
 use ghl_rankr_connector::io::Response;
 use libfuzzer_sys::fuzz_target;
@@ -38,7 +38,7 @@ fuzz_target!(|data: &[u8]| {
             .collect(),
         body: vec![],
     };
-    let _ = Limits::from_response(&resp);
+    let _ = Budget::from_response(&resp);
     let mut p = Pacer::default();
     for step in data.iter().take(64) {
         let t = now.saturating_add(*step as u64 * 100);

@@ -1,17 +1,11 @@
-//! GHL credentials: a Private Integration Token, or OAuth tokens that are
-//! refreshed with rotation (`POST /oauth/token`, per `spec/oauth.json`), and
-//! the scopes each operation needs.
+//! GHL credentials: a Private Integration Token, or OAuth tokens refreshed
+//! with rotation ([`refresh`]); and the scopes each operation needs.
 
-use crate::io::url::build;
-use crate::io::{Method, Request};
-use crate::report::{Service, SyncError};
-use crate::secret::Secret;
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use serde::Deserialize;
+pub mod refresh;
+
+use crate::report::SyncError;
+use crate::secret::{OAuthTokens, Secret};
 use std::fmt;
-
-/// The endpoint label of the token refresh.
-pub const EP_TOKEN: &str = "POST /oauth/token";
 
 /// Refresh this long before the access token's stated expiry, so a request
 /// never leaves with a token that dies on the way.
@@ -41,17 +35,6 @@ impl fmt::Display for Scope {
     }
 }
 
-/// An OAuth token pair.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct OAuthTokens {
-    pub access_token: Secret,
-    pub refresh_token: Secret,
-    /// Milliseconds since the Unix epoch; `None` = unknown.
-    pub expires_at_ms: Option<u64>,
-    /// Granted scopes; empty = unknown.
-    pub scopes: Vec<String>,
-}
-
 /// An OAuth connection: the pair and the app that owns it.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct OAuthCredential {
@@ -77,19 +60,19 @@ impl Credential {
     /// The bearer token to send now.
     pub fn access_token(&self) -> &Secret {
         match self {
-            Credential::ApiKey(k) => k,
-            Credential::OAuth(c) => &c.tokens.access_token,
+            Credential::ApiKey(key) => key,
+            Credential::OAuth(oauth) => &oauth.tokens.access_token,
         }
     }
 
     /// Every secret inside, for scrubbing server messages.
-    pub fn secrets(&self) -> Vec<String> {
+    pub fn secrets(&self) -> Vec<&Secret> {
         match self {
-            Credential::ApiKey(k) => vec![k.expose().to_string()],
-            Credential::OAuth(c) => vec![
-                c.tokens.access_token.expose().to_string(),
-                c.tokens.refresh_token.expose().to_string(),
-                c.client_secret.expose().to_string(),
+            Credential::ApiKey(key) => vec![key],
+            Credential::OAuth(oauth) => vec![
+                &oauth.tokens.access_token,
+                &oauth.tokens.refresh_token,
+                &oauth.client_secret,
             ],
         }
     }
@@ -97,15 +80,15 @@ impl Credential {
     /// Checks the credential's shape; the error says what to fix.
     pub fn check(&self) -> Result<(), String> {
         match self {
-            Credential::ApiKey(k) => check_secret("the GHL api-key", k, "GHL_ACCESS_TOKEN"),
-            Credential::OAuth(c) => {
-                check_secret("the GHL refresh token", &c.tokens.refresh_token, "GHL_REFRESH_TOKEN")?;
-                check_secret("the GHL client secret", &c.client_secret, "GHL_CLIENT_SECRET")?;
-                if c.client_id.trim().is_empty() {
-                    return Err("the GHL client id is empty; set it (the example host reads GHL_CLIENT_ID)".into());
+            Credential::ApiKey(key) => check_secret("the GHL api-key", key),
+            Credential::OAuth(oauth) => {
+                check_secret("the GHL refresh token", &oauth.tokens.refresh_token)?;
+                check_secret("the GHL client secret", &oauth.client_secret)?;
+                if oauth.client_id.trim().is_empty() {
+                    return Err("the GHL client id is empty; give the OAuth app's client id".into());
                 }
-                if !c.tokens.access_token.is_empty() {
-                    check_secret("the GHL access token", &c.tokens.access_token, "GHL_ACCESS_TOKEN")?;
+                if !oauth.tokens.access_token.is_empty() {
+                    check_secret("the GHL access token", &oauth.tokens.access_token)?;
                 }
                 Ok(())
             }
@@ -115,16 +98,17 @@ impl Credential {
     /// Fails, before any request, when the credential lists its scopes and
     /// one that `operation` needs is not among them.
     pub fn check_scopes(&self, operation: &str, needed: &[Scope]) -> Result<(), SyncError> {
-        let Credential::OAuth(c) = self else { return Ok(()) };
-        if c.tokens.scopes.is_empty() {
+        let Credential::OAuth(oauth) = self else { return Ok(()) };
+        let granted = &oauth.tokens.scopes;
+        if granted.is_empty() {
             return Ok(());
         }
-        match needed.iter().find(|s| !c.tokens.scopes.iter().any(|g| g == s.as_str())) {
+        match needed.iter().find(|s| !granted.iter().any(|g| g == s.as_str())) {
             None => Ok(()),
-            Some(s) => Err(SyncError::MissingScope {
+            Some(scope) => Err(SyncError::MissingScope {
                 operation: operation.to_string(),
-                scope: s.as_str().to_string(),
-                granted: c.tokens.scopes.clone(),
+                scope: scope.as_str().to_string(),
+                granted: granted.clone(),
             }),
         }
     }
@@ -133,9 +117,10 @@ impl Credential {
     pub fn needs_refresh(&self, now_ms: u64) -> bool {
         match self {
             Credential::ApiKey(_) => false,
-            Credential::OAuth(c) => {
-                c.tokens.access_token.is_empty()
-                    || c.tokens
+            Credential::OAuth(oauth) => {
+                oauth.tokens.access_token.is_empty()
+                    || oauth
+                        .tokens
                         .expires_at_ms
                         .is_some_and(|at| now_ms.saturating_add(REFRESH_AHEAD_MS) >= at)
             }
@@ -143,93 +128,17 @@ impl Credential {
     }
 }
 
-pub(crate) fn check_secret(name: &str, s: &Secret, env: &str) -> Result<(), String> {
-    if s.is_empty() {
-        return Err(format!("{name} is empty; set it (the example host reads {env})"));
+/// A secret must be given and be a bare token.
+pub(crate) fn check_secret(name: &str, secret: &Secret) -> Result<(), String> {
+    if secret.is_empty() {
+        return Err(format!("{name} is empty; give the token or key"));
     }
-    if s.expose().chars().any(|c| c.is_control() || c == ' ') {
+    if secret.expose().chars().any(|c| c.is_control() || c == ' ') {
         return Err(format!(
             "{name} holds spaces or control characters; paste the bare token"
         ));
     }
     Ok(())
-}
-
-/// `application/x-www-form-urlencoded` value encoding: everything but
-/// ASCII letters, digits and `*-._` is percent-encoded.
-const FORM: &AsciiSet = &NON_ALPHANUMERIC.remove(b'*').remove(b'-').remove(b'.').remove(b'_');
-
-/// The refresh request: form-encoded `client_id, client_secret,
-/// grant_type=refresh_token, refresh_token, user_type=Location`.
-pub fn refresh_request(ghl_base: &str, c: &OAuthCredential, timeout_ms: u32) -> Request {
-    let fields = [
-        ("client_id", c.client_id.as_str()),
-        ("client_secret", c.client_secret.expose()),
-        ("grant_type", "refresh_token"),
-        ("refresh_token", c.tokens.refresh_token.expose()),
-        ("user_type", "Location"),
-    ];
-    let body = fields
-        .iter()
-        .map(|(k, v)| format!("{k}={}", utf8_percent_encode(v, FORM)))
-        .collect::<Vec<_>>()
-        .join("&");
-    Request {
-        method: Method::Post,
-        url: build(ghl_base, "/oauth/token", &[]),
-        headers: vec![
-            ("Content-Type".into(), "application/x-www-form-urlencoded".into()),
-            ("Accept".into(), "application/json".into()),
-        ],
-        body: Some(body.into_bytes()),
-        timeout_ms,
-    }
-}
-
-/// `GetAccessCodeSuccessfulResponseDto`, the parts a refresh needs.
-#[derive(Deserialize)]
-struct TokenAnswer {
-    access_token: String,
-    refresh_token: String,
-    #[serde(default)]
-    expires_in: Option<f64>,
-    #[serde(default)]
-    scope: Option<String>,
-}
-
-/// Reads a 200 answer of the refresh into the new pair. Scopes default to
-/// the previous ones when the answer does not list them.
-pub fn read_refresh(body: &[u8], now_ms: u64, previous_scopes: &[String]) -> Result<OAuthTokens, SyncError> {
-    let a: TokenAnswer = crate::client::parse_json(Service::Ghl, EP_TOKEN, body)?;
-    let invalid = |field: &str, message: &str| SyncError::InvalidResponse {
-        service: Service::Ghl,
-        endpoint: EP_TOKEN.into(),
-        field: field.into(),
-        message: format!("{message}; the old refresh token is spent, so the connection must be authorized again"),
-    };
-    if a.access_token.is_empty() || a.access_token.contains(char::is_whitespace) {
-        return Err(invalid("access_token", "the new access token is empty or not a token"));
-    }
-    if a.refresh_token.is_empty() || a.refresh_token.contains(char::is_whitespace) {
-        return Err(invalid(
-            "refresh_token",
-            "the new refresh token is empty or not a token",
-        ));
-    }
-    let expires_at_ms = match a.expires_in {
-        Some(s) if s.is_finite() && s > 0.0 => Some(now_ms.saturating_add((s * 1000.0).min(1.0e15) as u64)),
-        _ => None,
-    };
-    let scopes = match a.scope {
-        Some(s) if !s.trim().is_empty() => s.split_whitespace().map(str::to_string).collect(),
-        _ => previous_scopes.to_vec(),
-    };
-    Ok(OAuthTokens {
-        access_token: Secret::new(a.access_token),
-        refresh_token: Secret::new(a.refresh_token),
-        expires_at_ms,
-        scopes,
-    })
 }
 
 #[cfg(test)]
@@ -247,36 +156,6 @@ mod tests {
             client_id: "client-1".into(),
             client_secret: Secret::new("shh"),
         }
-    }
-
-    #[test]
-    fn refresh_is_form_encoded_per_the_spec() {
-        let r = refresh_request("https://services.leadconnectorhq.com", &oauth(&[]), 5000);
-        assert_eq!(r.url, "https://services.leadconnectorhq.com/oauth/token");
-        assert_eq!(r.method, Method::Post);
-        let body = String::from_utf8(r.body.unwrap()).unwrap();
-        assert_eq!(
-            body,
-            "client_id=client-1&client_secret=shh&grant_type=refresh_token&refresh_token=ref%201%2F%2B%26%3D&user_type=Location"
-        );
-        assert!(r.headers.iter().all(|(k, _)| !k.eq_ignore_ascii_case("authorization")));
-    }
-
-    #[test]
-    fn answers_become_tokens() {
-        let t = read_refresh(
-            br#"{"access_token":"a2","token_type":"Bearer","expires_in":86399,"refresh_token":"r2","scope":"socialplanner/tag.readonly x/y","userId":"u"}"#,
-            1000,
-            &[],
-        )
-        .unwrap();
-        assert_eq!(t.access_token.expose(), "a2");
-        assert_eq!(t.refresh_token.expose(), "r2");
-        assert_eq!(t.expires_at_ms, Some(86_400_000));
-        assert_eq!(t.scopes, vec!["socialplanner/tag.readonly", "x/y"]);
-        let e = read_refresh(br#"{"access_token":"a2","refresh_token":""}"#, 0, &[]).unwrap_err();
-        assert!(e.to_string().contains("authorized again"), "{e}");
-        assert!(read_refresh(br#"{"access_token":"a2"}"#, 0, &[]).is_err());
     }
 
     #[test]
@@ -300,5 +179,22 @@ mod tests {
         assert!(!c.needs_refresh(900_000));
         assert!(c.needs_refresh(950_000));
         assert!(!Credential::ApiKey(Secret::new("k")).needs_refresh(u64::MAX));
+    }
+
+    /// The component runs in many hosts: its messages name settings, never
+    /// one host's environment variables or flags.
+    #[test]
+    fn messages_name_no_host_specifics() {
+        for c in [
+            Credential::ApiKey(Secret::new("")),
+            Credential::OAuth(OAuthCredential::default()),
+            Credential::OAuth(OAuthCredential {
+                client_id: String::new(),
+                ..oauth(&[])
+            }),
+        ] {
+            let e = c.check().unwrap_err();
+            assert!(e.contains("GHL") && !e.contains("GHL_") && !e.contains("--"), "{e}");
+        }
     }
 }

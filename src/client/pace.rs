@@ -8,7 +8,7 @@
 //! out. A spent daily budget stops the caller instead of waiting a day.
 
 use crate::io::Response;
-use serde::{Deserialize, Serialize};
+use crate::state::PaceRecord;
 use std::collections::VecDeque;
 
 /// A little slack past the window edge, for clocks that disagree.
@@ -16,7 +16,7 @@ pub const EDGE_MARGIN_MS: u64 = 25;
 
 /// What the last answer said about the budget.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Limits {
+pub struct Budget {
     pub max: Option<u32>,
     pub remaining: Option<u32>,
     pub interval_ms: Option<u64>,
@@ -24,13 +24,13 @@ pub struct Limits {
     pub daily_remaining: Option<u64>,
 }
 
-impl Limits {
+impl Budget {
     /// Reads the five headers; absent or unreadable ones stay unknown.
     pub fn from_response(resp: &Response) -> Self {
         fn num<T: std::str::FromStr>(resp: &Response, name: &str) -> Option<T> {
             resp.header(name).and_then(|v| v.trim().parse().ok())
         }
-        Limits {
+        Budget {
             max: num(resp, "x-ratelimit-max"),
             remaining: num(resp, "x-ratelimit-remaining"),
             interval_ms: num(resp, "x-ratelimit-interval-milliseconds"),
@@ -38,19 +38,6 @@ impl Limits {
             daily_remaining: num(resp, "x-ratelimit-daily-remaining"),
         }
     }
-}
-
-/// What a call hands to the next one through the state: the burst budget
-/// last seen and our own recent requests, so a resumed sync starts paced
-/// instead of meeting a 429. (The daily count is not kept: a new day resets
-/// it, and the first answer says it again.)
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PaceMemo {
-    pub max: Option<u32>,
-    pub remaining: Option<u32>,
-    pub interval_ms: Option<u64>,
-    /// When our requests in the last window left.
-    pub sent: Vec<u64>,
 }
 
 /// Why the next request may not go at all.
@@ -62,7 +49,7 @@ pub struct DailyBudgetSpent {
 /// Tracks the budget and our own sends.
 #[derive(Debug, Clone, Default)]
 pub struct Pacer {
-    limits: Limits,
+    budget: Budget,
     /// When each of our requests in the current window left.
     sent: VecDeque<u64>,
     /// Our requests that aged out of the window since the last answer: each
@@ -84,14 +71,14 @@ impl Pacer {
     /// aged out since it said it) and the daily budget. `usize::MAX` while
     /// no limit is known (the caller bounds it by its own concurrency).
     pub fn room(&mut self, now: u64) -> usize {
-        let daily = self.limits.daily_remaining.map_or(usize::MAX, |d| d as usize);
-        let (Some(max), Some(interval)) = (self.limits.max, self.limits.interval_ms) else {
+        let daily = self.budget.daily_remaining.map_or(usize::MAX, |d| d as usize);
+        let (Some(max), Some(interval)) = (self.budget.max, self.budget.interval_ms) else {
             return daily;
         };
         self.age_out(now, interval);
         let window = (max as usize).saturating_sub(self.sent.len());
         let available = self
-            .limits
+            .budget
             .remaining
             .map_or(usize::MAX, |r| r.saturating_add(self.aged_out) as usize);
         window.min(available).min(daily)
@@ -99,12 +86,12 @@ impl Pacer {
 
     /// How long to wait before the next request.
     pub fn wait_ms(&mut self, now: u64) -> Result<u64, DailyBudgetSpent> {
-        if self.limits.daily_remaining == Some(0) {
+        if self.budget.daily_remaining == Some(0) {
             return Err(DailyBudgetSpent {
-                daily_limit: self.limits.daily_limit,
+                daily_limit: self.budget.daily_limit,
             });
         }
-        let (Some(_), Some(interval)) = (self.limits.max, self.limits.interval_ms) else {
+        let (Some(_), Some(interval)) = (self.budget.max, self.budget.interval_ms) else {
             return Ok(0);
         };
         if self.room(now) > 0 {
@@ -126,13 +113,13 @@ impl Pacer {
     pub fn on_exchange(&mut self, now: u64) {
         self.sent.push_back(now);
         // The server's count is stale from here until the answer; spend one.
-        if let Some(r) = self.limits.remaining.as_mut() {
+        if let Some(r) = self.budget.remaining.as_mut() {
             *r = r.saturating_sub(1);
         }
-        if let Some(d) = self.limits.daily_remaining.as_mut() {
+        if let Some(d) = self.budget.daily_remaining.as_mut() {
             *d = d.saturating_sub(1);
         }
-        let cap = self.limits.max.unwrap_or(1000).max(1) as usize;
+        let cap = self.budget.max.unwrap_or(1000).max(1) as usize;
         while self.sent.len() > cap {
             self.sent.pop_front();
         }
@@ -140,17 +127,17 @@ impl Pacer {
 
     /// An answer came back; learn the budget from it.
     pub fn observe(&mut self, resp: &Response) {
-        let l = Limits::from_response(resp);
-        if l.remaining.is_some() {
+        let said = Budget::from_response(resp);
+        if said.remaining.is_some() {
             self.aged_out = 0;
         }
         // Keep what this answer does not say.
-        self.limits = Limits {
-            max: l.max.or(self.limits.max),
-            remaining: l.remaining.or(self.limits.remaining),
-            interval_ms: l.interval_ms.or(self.limits.interval_ms),
-            daily_limit: l.daily_limit.or(self.limits.daily_limit),
-            daily_remaining: l.daily_remaining.or(self.limits.daily_remaining),
+        self.budget = Budget {
+            max: said.max.or(self.budget.max),
+            remaining: said.remaining.or(self.budget.remaining),
+            interval_ms: said.interval_ms.or(self.budget.interval_ms),
+            daily_limit: said.daily_limit.or(self.budget.daily_limit),
+            daily_remaining: said.daily_remaining.or(self.budget.daily_remaining),
         };
     }
 
@@ -160,48 +147,50 @@ impl Pacer {
         let (mut low, mut low_daily) = (None::<u32>, None::<u64>);
         for resp in answers {
             self.observe(resp);
-            let l = Limits::from_response(resp);
-            low = match (low, l.remaining) {
+            let said = Budget::from_response(resp);
+            low = match (low, said.remaining) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
-            low_daily = match (low_daily, l.daily_remaining) {
+            low_daily = match (low_daily, said.daily_remaining) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
         }
-        self.limits.remaining = low.or(self.limits.remaining);
-        self.limits.daily_remaining = low_daily.or(self.limits.daily_remaining);
+        self.budget.remaining = low.or(self.budget.remaining);
+        self.budget.daily_remaining = low_daily.or(self.budget.daily_remaining);
     }
 
     /// What the server said last.
-    pub fn limits(&self) -> Limits {
-        self.limits
+    pub fn budget(&self) -> Budget {
+        self.budget
     }
 
-    /// The burst budget and our recent requests, for the next call.
-    pub fn memo(&self) -> PaceMemo {
-        PaceMemo {
-            max: self.limits.max,
-            remaining: self.limits.remaining,
-            interval_ms: self.limits.interval_ms,
+    /// What the next call needs to start paced: the burst budget last seen
+    /// and our requests in the window. (The daily count is not kept: a new
+    /// day resets it, and the first answer says it again.)
+    pub fn record(&self) -> PaceRecord {
+        PaceRecord {
+            max: self.budget.max,
+            remaining: self.budget.remaining,
+            interval_ms: self.budget.interval_ms,
             sent: self.sent.iter().copied().collect(),
         }
     }
 
     /// Starts from what the previous call saw.
-    pub fn from_memo(m: &PaceMemo) -> Self {
-        let cap = m.max.unwrap_or(1000).clamp(1, 10_000) as usize;
-        let skip = m.sent.len().saturating_sub(cap);
+    pub fn from_record(record: &PaceRecord) -> Self {
+        let cap = record.max.unwrap_or(1000).clamp(1, 10_000) as usize;
+        let skip = record.sent.len().saturating_sub(cap);
         Pacer {
-            limits: Limits {
-                max: m.max,
-                remaining: m.remaining,
-                interval_ms: m.interval_ms,
+            budget: Budget {
+                max: record.max,
+                remaining: record.remaining,
+                interval_ms: record.interval_ms,
                 daily_limit: None,
                 daily_remaining: None,
             },
-            sent: m.sent.iter().skip(skip).copied().collect(),
+            sent: record.sent.iter().skip(skip).copied().collect(),
             aged_out: 0,
         }
     }

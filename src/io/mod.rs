@@ -1,9 +1,10 @@
 //! The seam between the core and the world: one trait, [`Host`], gives the
-//! core HTTP, time and logging. The component implements it over its WIT
-//! imports; unit tests and benchmarks implement it in memory.
+//! core HTTP, time, logging and a place to keep rotated tokens. The component
+//! implements it over its WIT imports; unit tests implement it in memory.
 
 pub mod url;
 
+use crate::secret::OAuthTokens;
 use std::fmt;
 
 /// HTTP methods the connector uses.
@@ -133,5 +134,5 @@ pub trait Host {
     /// One structured log line; never given a secret.
     fn log(&mut self, level: Level, message: &str, fields: &[(&str, &str)]);
     /// Persist a rotated OAuth pair before it is used.
-    fn store_tokens(&mut self, tokens: &crate::auth::OAuthTokens) -> Result<(), String>;
+    fn store_tokens(&mut self, tokens: &OAuthTokens) -> Result<(), String>;
 }

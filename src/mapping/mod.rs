@@ -1,9 +1,8 @@
-//! The field mapping tables: tags (GHL -> Rankr `TagInput`) and metric renames.
+//! The tag field mapping table (GHL `SocialMediaTagSchema` -> Rankr
+//! `TagInput`) and its transforms.
 
-pub mod metrics;
 pub mod tags;
 pub mod transform;
 
-pub use metrics::MetricRenames;
 pub use tags::{default_table, MappingRow, TagMapping};
 pub use transform::Transform;

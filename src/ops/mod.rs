@@ -5,22 +5,24 @@ mod tag_details;
 mod tag_sync;
 mod writer;
 
-pub use stats_sync::{stats_sync, StatsRequest};
+pub use stats_sync::{stats_sync, StatsRequest, PLATFORMS};
 pub use tag_details::{tag_details_push, TagDetailsEvent};
 pub use tag_sync::{tag_sync, TagSyncEvent};
 
 use crate::auth::Scope;
 use crate::client::Exchange;
-use crate::io::{Host, Level};
-use crate::report::{Incomplete, PlannedWrite, StopReason, SyncError, SyncFailure, SyncReport};
+use crate::ghl::{self, ParsedTag, EP_TAG_DETAILS};
+use crate::hash::fnv1a;
+use crate::io::{Host, Level, Method};
+use crate::report::{Incomplete, PlannedWrite, Service, StopReason, SyncError, SyncFailure, SyncReport};
 use crate::settings::{check_id, Settings, SettingsInput};
 
-/// The state of one operation: checked settings, the exchange, the report.
+/// One operation under way: checked settings, the exchange, the report.
 pub(crate) struct Run<'h, H: Host + ?Sized> {
     pub settings: Settings,
-    pub ex: Exchange<'h, H>,
+    pub exchange: Exchange<'h, H>,
     pub report: SyncReport,
-    op: &'static str,
+    operation: &'static str,
     run_id: u64,
     batches: u32,
 }
@@ -31,23 +33,28 @@ impl<'h, H: Host + ?Sized> Run<'h, H> {
     pub fn start(
         host: &'h mut H,
         input: &SettingsInput,
-        op: &'static str,
+        operation: &'static str,
         seed: &str,
         scopes: &[Scope],
     ) -> Result<Self, SyncError> {
         let settings = input.check().map_err(SyncError::InvalidConfig)?;
-        settings.ghl_credential.check_scopes(op, scopes)?;
-        let mut ex = Exchange::new(host, settings.retry, settings.auth(), Some(settings.deadline_ms));
-        let now = ex.host().now_ms();
+        settings.ghl_credential.check_scopes(operation, scopes)?;
+        let mut exchange = Exchange::new(host, settings.retry, settings.auth(), Some(settings.deadline_ms));
+        let now = exchange.host().now_ms();
         // Two runs in the same millisecond (a restart after a crash, a
         // virtual clock) must not share keys: mix in the instance's hash seed.
         let salt = std::hash::BuildHasher::hash_one(&std::collections::hash_map::RandomState::new(), now);
-        let run_id = fnv1a(&[&now.to_le_bytes(), &salt.to_le_bytes(), op.as_bytes(), seed.as_bytes()]);
-        ex.log(
+        let run_id = fnv1a(&[
+            &now.to_le_bytes(),
+            &salt.to_le_bytes(),
+            operation.as_bytes(),
+            seed.as_bytes(),
+        ]);
+        exchange.log(
             Level::Info,
             "operation started",
             &[
-                ("operation", op),
+                ("operation", operation),
                 ("dry_run", if settings.dry_run { "true" } else { "false" }),
             ],
         );
@@ -57,8 +64,8 @@ impl<'h, H: Host + ?Sized> Run<'h, H> {
                 ..SyncReport::default()
             },
             settings,
-            ex,
-            op,
+            exchange,
+            operation,
             run_id,
             batches: 0,
         })
@@ -68,21 +75,18 @@ impl<'h, H: Host + ?Sized> Run<'h, H> {
     /// content. A retry of the same request reuses the same key (it is made
     /// once per batch, before the first attempt).
     pub fn idempotency_key(&mut self, body: &[u8]) -> String {
-        self.batch_key(fnv1a(&[body]))
-    }
-
-    /// As [`Run::idempotency_key`], from a digest of the batch's content
-    /// computed by the caller.
-    pub fn batch_key(&mut self, digest: u64) -> String {
         self.batches += 1;
         format!(
             "ghl-rankr-{}-{:016x}-{:05}-{:016x}",
-            self.op, self.run_id, self.batches, digest
+            self.operation,
+            self.run_id,
+            self.batches,
+            fnv1a(&[body])
         )
     }
 
-    /// Records a write made or planned.
-    pub fn record_write(&mut self, method: &'static str, path: String, items: usize, body: &[u8]) {
+    /// Records a write made or planned (with its body on a dry run).
+    pub fn record_write(&mut self, method: Method, path: String, items: usize, body: &[u8]) {
         self.report.writes.push(PlannedWrite {
             method,
             path,
@@ -95,18 +99,27 @@ impl<'h, H: Host + ?Sized> Run<'h, H> {
         });
     }
 
+    /// `tags/details` for at most [`ghl::MAX_IDS_PER_DETAILS`] ids.
+    pub fn read_tag_details(&mut self, location: &str, ids: &[String]) -> Result<Vec<ParsedTag>, SyncError> {
+        let request = self.settings.ghl().tag_details(location, ids);
+        let page = self.exchange.call(Service::Ghl, EP_TAG_DETAILS, request, |resp| {
+            ghl::read_tag_page(EP_TAG_DETAILS, &resp.body)
+        })?;
+        Ok(page.tags)
+    }
+
     /// The failure, carrying the state and any rotated tokens.
     pub fn fail(&mut self, error: SyncError, state: Option<Vec<u8>>) -> SyncFailure {
         let message = error.to_string();
-        self.ex.log(
+        self.exchange.log(
             Level::Error,
             "operation failed",
-            &[("operation", self.op), ("error", &message)],
+            &[("operation", self.operation), ("error", &message)],
         );
         SyncFailure {
             error,
             state,
-            rotated_tokens: self.ex.rotated.clone().map(Box::new),
+            rotated_tokens: self.exchange.rotated.clone().map(Box::new),
         }
     }
 
@@ -120,7 +133,7 @@ impl<'h, H: Host + ?Sized> Run<'h, H> {
             StopReason::Deadline => "deadline".to_string(),
             StopReason::RateLimited(r) => r.to_string(),
         };
-        self.ex.log(
+        self.exchange.log(
             Level::Warn,
             "operation stopped early; resume with the returned state",
             &[("reason", &why)],
@@ -133,24 +146,24 @@ impl<'h, H: Host + ?Sized> Run<'h, H> {
 
     /// The report, with the request counts and the state filled in.
     pub fn finish(mut self, state: Vec<u8>) -> SyncReport {
-        self.report.requests = self.ex.requests;
-        self.report.retries = self.ex.retries;
+        self.report.requests = self.exchange.requests;
+        self.report.retries = self.exchange.retries;
         self.report.state = state;
-        self.report.rotated_tokens = self.ex.rotated.clone();
+        self.report.rotated_tokens = self.exchange.rotated.clone();
         let fields = [
-            ("operation", self.op.to_string()),
+            ("operation", self.operation.to_string()),
             ("fetched", self.report.fetched.to_string()),
             ("created", self.report.created.to_string()),
             ("updated", self.report.updated.to_string()),
             ("rejected", self.report.rejected.to_string()),
             ("skipped", self.report.skipped.to_string()),
             ("requests", self.report.requests.to_string()),
-            ("paced_ms", self.ex.paced_ms.to_string()),
-            ("rate_limited", self.ex.rate_limited.to_string()),
+            ("paced_ms", self.exchange.paced_ms.to_string()),
+            ("rate_limited", self.exchange.rate_limited.to_string()),
             ("complete", self.report.incomplete.is_none().to_string()),
         ];
         let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        self.ex.log(Level::Info, "operation finished", &fields);
+        self.exchange.log(Level::Info, "operation finished", &fields);
         self.report
     }
 }
@@ -174,28 +187,6 @@ pub(crate) fn id(what: &str, value: &str) -> Result<(), SyncError> {
 pub(crate) fn dedup(ids: &[String]) -> Vec<String> {
     let mut seen = std::collections::HashSet::new();
     ids.iter().filter(|i| seen.insert(i.as_str())).cloned().collect()
-}
-
-/// 64-bit FNV-1a over several parts: a stable, dependency-free content hash
-/// for idempotency keys (not for security). Every item written is hashed,
-/// so the loop takes eight bytes a step (the same value as byte by byte):
-/// inside wasm each turn of a loop also pays an epoch check.
-pub(crate) fn fnv1a(parts: &[&[u8]]) -> u64 {
-    const PRIME: u64 = 0x0100_0000_01b3;
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for part in parts {
-        let mut words = part.chunks_exact(8);
-        for w in &mut words {
-            for b in w {
-                h = (h ^ u64::from(*b)).wrapping_mul(PRIME);
-            }
-        }
-        for b in words.remainder() {
-            h = (h ^ u64::from(*b)).wrapping_mul(PRIME);
-        }
-        h = (h ^ 0xff).wrapping_mul(PRIME);
-    }
-    h
 }
 
 #[cfg(test)]

@@ -1,12 +1,14 @@
 //! `stats-sync`: read Social Planner statistics and upsert them into a Rankr
 //! dashboard as `(scope, metric, timestamp, value)` points.
 
-use super::{dedup, fnv1a, id, Run};
+use super::{dedup, id, Run};
 use crate::auth::Scope;
+use crate::ghl::model::StatisticsEnvelope;
 use crate::ghl::EP_STATISTICS;
-use crate::io::Host;
-use crate::rankr::model::MetricPoint;
-use crate::rankr::{metric_batch_body, Rankr, MAX_POINTS_PER_BATCH};
+use crate::hash::fnv1a;
+use crate::io::{Host, Method};
+use crate::rankr::model::{MetricBatchResponse, MetricPoint};
+use crate::rankr::{metric_batch_body, metrics_path, EP_METRICS, MAX_POINTS_PER_BATCH};
 use crate::report::{Service, SyncError, SyncFailure, SyncReport};
 use crate::settings::SettingsInput;
 use crate::state::{self, StatsState, STATS_KEEP_DAYS};
@@ -72,11 +74,11 @@ pub fn stats_sync<H: Host + ?Sized>(
         None => None,
     };
     let location = req.location_id.as_str();
-    let mut st = state::decode_stats(state, location, &req.dashboard_id).map_err(SyncError::InvalidConfig)?;
+    let mut stats_state = state::decode_stats(state, location, &req.dashboard_id).map_err(SyncError::InvalidConfig)?;
     let mut run = Run::start(host, settings, "stats-sync", location, &[Scope::StatisticsRead])?;
-    let given = run.settings.dry_run.then(|| state::encode_stats(&st));
-    let outcome = sync(&mut run, &mut st, req, location, as_of, &profiles, &platforms);
-    let blob = given.unwrap_or_else(|| state::encode_stats(&st));
+    let given = run.settings.dry_run.then(|| state::encode_stats(&stats_state));
+    let outcome = sync(&mut run, &mut stats_state, req, location, as_of, &profiles, &platforms);
+    let blob = given.unwrap_or_else(|| state::encode_stats(&stats_state));
     match outcome {
         Ok(()) => Ok(run.finish(blob)),
         Err(e) => Err(run.fail(e, Some(blob))),
@@ -94,7 +96,7 @@ fn point_key(p: &MetricPoint) -> String {
 #[allow(clippy::too_many_arguments)]
 fn sync<H: Host + ?Sized>(
     run: &mut Run<'_, H>,
-    st: &mut StatsState,
+    state: &mut StatsState,
     req: &StatsRequest,
     location: &str,
     as_of: Option<Date>,
@@ -104,17 +106,18 @@ fn sync<H: Host + ?Sized>(
     let as_of = match as_of {
         Some(d) => d,
         None => {
-            let now = run.ex.host().now_ms();
+            let now = run.exchange.host().now_ms();
             day_of(now).map_err(SyncError::InvalidConfig)?
         }
     };
     let today = i64::from(as_of.to_julian_day());
-    st.points.retain(|_, (day, _)| *day >= today - STATS_KEEP_DAYS);
+    state.points.retain(|_, (day, _)| *day >= today - STATS_KEEP_DAYS);
 
+    let request = run.settings.ghl().statistics(location, profiles, platforms);
     let stats = run
-        .settings
-        .ghl()
-        .statistics(&mut run.ex, location, profiles, platforms)?;
+        .exchange
+        .send_json::<StatisticsEnvelope>(Service::Ghl, EP_STATISTICS, request)?
+        .results;
     let mut builder =
         PointBuilder::new(location, as_of, &run.settings.metric_renames).map_err(SyncError::InvalidConfig)?;
     builder.add(&stats).map_err(|e| SyncError::InvalidResponse {
@@ -140,29 +143,27 @@ fn sync<H: Host + ?Sized>(
     let before = points.len();
     points.retain(|p| {
         full_refresh
-            || st
+            || state
                 .points
                 .get(&point_key(p))
                 .is_none_or(|(_, v)| v.to_bits() != p.value.to_bits())
     });
     run.report.skipped = (before - points.len()) as u32;
 
-    let path = Rankr::metrics_path(&req.dashboard_id);
+    let path = metrics_path(&req.dashboard_id);
     for batch in points.chunks(MAX_POINTS_PER_BATCH) {
         let body = metric_batch_body(batch);
         let key = run.idempotency_key(&body);
-        run.record_write("POST", path.clone(), batch.len(), &body);
+        run.record_write(Method::Post, path.clone(), batch.len(), &body);
         if run.settings.dry_run {
             continue;
         }
-        let resp = run
-            .settings
-            .rankr()
-            .upsert_metrics(&mut run.ex, &req.dashboard_id, body, &key)?;
+        let request = run.settings.rankr().upsert_metrics(&req.dashboard_id, body, &key);
+        let answer: MetricBatchResponse = run.exchange.send_json(Service::Rankr, EP_METRICS, request)?;
         let n = batch.len() as f64;
-        let accepted = resp.accepted.clamp(0.0, n);
-        let created = resp.created.clamp(0.0, accepted);
-        let updated = resp.updated.clamp(0.0, accepted - created);
+        let accepted = answer.accepted.clamp(0.0, n);
+        let created = answer.created.clamp(0.0, accepted);
+        let updated = answer.updated.clamp(0.0, accepted - created);
         run.report.created += created as u32;
         run.report.updated += updated as u32;
         run.report.unchanged += (accepted - created - updated) as u32;
@@ -171,7 +172,7 @@ fn sync<H: Host + ?Sized>(
             run.report.reject(
                 format!("batch of {} points from {}", batch.len(), batch[0].timestamp),
                 Service::Rankr,
-                format!("Rankr accepted {accepted} of {n} points"),
+                format!("Rankr accepted {} of {} points", accepted as u32, batch.len()),
             );
             continue;
         }
@@ -181,7 +182,7 @@ fn sync<H: Host + ?Sized>(
                 .get(..10)
                 .and_then(|d| parse_day(d).ok())
                 .map_or(today, |d| i64::from(d.to_julian_day()));
-            st.points.insert(point_key(p), (day, p.value));
+            state.points.insert(point_key(p), (day, p.value));
         }
     }
     Ok(())

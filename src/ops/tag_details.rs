@@ -4,15 +4,12 @@
 use super::writer::TagWriter;
 use super::{dedup, id, Run};
 use crate::auth::Scope;
+use crate::ghl::{BadTag, MAX_IDS_PER_DETAILS};
 use crate::io::Host;
 use crate::report::{Service, SyncError, SyncFailure, SyncReport};
 use crate::settings::SettingsInput;
-use crate::state::tag_map::IdHash;
 use crate::state::{self, TagState};
 use std::collections::HashSet;
-
-/// Ids GHL takes per `tags/details` request.
-pub const MAX_IDS_PER_DETAILS: usize = 100;
 
 /// The event: a location and the ids of its changed tags.
 #[derive(Debug, Clone, Default)]
@@ -38,11 +35,11 @@ pub fn tag_details_push<H: Host + ?Sized>(
     }
     let location = event.location_id.as_str();
     let ids = dedup(&event.tag_ids);
-    let mut st = state::decode_tags(state, location).map_err(SyncError::InvalidConfig)?;
+    let mut tag_state = state::decode_tags(state, location).map_err(SyncError::InvalidConfig)?;
     let mut run = Run::start(host, settings, "tag-details-push", location, &[Scope::TagRead])?;
-    let given = run.settings.dry_run.then(|| state::encode_tags(&st));
-    let outcome = push(&mut run, &mut st, location, &ids);
-    let blob = given.unwrap_or_else(|| state::encode_tags(&st));
+    let given = run.settings.dry_run.then(|| state::encode_tags(&tag_state));
+    let outcome = push(&mut run, &mut tag_state, location, &ids);
+    let blob = given.unwrap_or_else(|| state::encode_tags(&tag_state));
     match outcome {
         Ok(()) => Ok(run.finish(blob)),
         Err(e) => Err(run.fail(e, Some(blob))),
@@ -51,33 +48,31 @@ pub fn tag_details_push<H: Host + ?Sized>(
 
 fn push<H: Host + ?Sized>(
     run: &mut Run<'_, H>,
-    st: &mut TagState,
+    state: &mut TagState,
     location: &str,
     ids: &[String],
 ) -> Result<(), SyncError> {
     let mut writer = TagWriter::new(run.settings.full_refresh, run.settings.max_in_flight);
     let mut seen: HashSet<String> = HashSet::new();
     for chunk in ids.chunks(MAX_IDS_PER_DETAILS) {
-        let tags = run.settings.ghl().tag_details(&mut run.ex, location, chunk)?;
-        for parsed in tags {
+        for parsed in run.read_tag_details(location, chunk)? {
             match parsed {
-                Ok(mut tag) => {
+                Ok(tag) => {
                     if !seen.insert(tag.id.clone()) {
                         continue;
                     }
                     run.report.fetched += 1;
-                    match run.settings.tag_mapping.apply(&mut tag, location) {
+                    match run.settings.tag_mapping.apply(&tag, location) {
                         Ok(input) => {
-                            let key = IdHash::of(&tag.id);
-                            writer.offer(run, st, (tag.id, key), input, 0);
+                            writer.offer(run, state, tag.id, input, 0);
                             if writer.wants_send() {
-                                writer.send_ready(run, st)?;
+                                writer.send_ready(run, state)?;
                             }
                         }
                         Err(why) => run.report.reject(tag.id, Service::Ghl, why),
                     }
                 }
-                Err((item, why)) => run.report.reject(item, Service::Ghl, why),
+                Err(BadTag { item, why }) => run.report.reject(item, Service::Ghl, why),
             }
         }
         for missing in chunk.iter().filter(|i| !seen.contains(*i)) {
@@ -88,5 +83,5 @@ fn push<H: Host + ?Sized>(
             );
         }
     }
-    writer.flush(run, st)
+    writer.flush(run, state)
 }

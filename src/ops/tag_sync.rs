@@ -11,19 +11,14 @@
 use super::writer::TagWriter;
 use super::{dedup, id, stop_reason, Run};
 use crate::auth::Scope;
-use crate::ghl::model::TagsEnvelope;
-use crate::ghl::{TagPage, EP_TAGS};
-use crate::io::{Host, Level};
-use crate::ops::tag_details::MAX_IDS_PER_DETAILS;
-use crate::rankr::model::TagBatchResponse;
-use crate::rankr::{self, Rankr};
+use crate::ghl::{self, BadTag, TagPage, EP_POST, EP_TAGS, MAX_IDS_PER_DETAILS};
+use crate::io::{Host, Level, Method, Request};
+use crate::rankr::model::{PostTagsResponse, TagBatchResponse, TagListPage};
+use crate::rankr::{self, EP_LIST_TAGS, EP_POST_TAGS};
 use crate::report::{Service, SyncError, SyncFailure, SyncReport};
 use crate::settings::SettingsInput;
-use crate::state::tag_map::{HashValue, IdHash};
 use crate::state::{self, Checkpoint, PendingPost, TagState};
-use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
-use std::hash::BuildHasherDefault;
 
 /// The event: a location, and optionally the new post and its tag ids.
 #[derive(Debug, Clone, Default)]
@@ -42,20 +37,20 @@ pub fn tag_sync<H: Host + ?Sized>(
 ) -> Result<SyncReport, SyncFailure> {
     check_event(event)?;
     let location = event.location_id.as_str();
-    let mut st = state::decode_tags(state, location).map_err(SyncError::InvalidConfig)?;
+    let mut tag_state = state::decode_tags(state, location).map_err(SyncError::InvalidConfig)?;
     let mut scopes = vec![Scope::TagRead];
     if event.post_id.is_some() && event.tag_ids.is_none() {
         scopes.push(Scope::PostRead);
     }
     let mut run = Run::start(host, settings, "tag-sync", location, &scopes)?;
     // A dry run writes nothing, so it hands back the state it was given.
-    let given = run.settings.dry_run.then(|| state::encode_tags(&st));
-    if let Some(memo) = st.pace.take() {
-        run.ex.restore_pace(&memo);
+    let given = run.settings.dry_run.then(|| state::encode_tags(&tag_state));
+    if let Some(pace) = tag_state.pace.take() {
+        run.exchange.restore_pace(&pace);
     }
-    let outcome = sync(&mut run, &mut st, event);
-    st.pace = Some(run.ex.pace_memo());
-    let blob = given.unwrap_or_else(|| state::encode_tags(&st));
+    let outcome = sync(&mut run, &mut tag_state, event);
+    tag_state.pace = Some(run.exchange.pace_record());
+    let blob = given.unwrap_or_else(|| state::encode_tags(&tag_state));
     match outcome {
         Ok(()) => Ok(run.finish(blob)),
         Err(e) => match stop_reason(&e) {
@@ -86,71 +81,77 @@ fn check_event(event: &TagSyncEvent) -> Result<(), SyncError> {
     Ok(())
 }
 
-fn sync<H: Host + ?Sized>(run: &mut Run<'_, H>, st: &mut TagState, event: &TagSyncEvent) -> Result<(), SyncError> {
+fn sync<H: Host + ?Sized>(run: &mut Run<'_, H>, state: &mut TagState, event: &TagSyncEvent) -> Result<(), SyncError> {
     let location = event.location_id.as_str();
     let full_refresh = run.settings.full_refresh;
 
     // Resume the pass in progress, or start a new one.
-    let mut cp = match st.checkpoint.take() {
-        Some(cp) if !full_refresh => {
-            let skip = cp.skip.to_string();
-            run.ex
+    let mut checkpoint = match state.checkpoint.take() {
+        Some(checkpoint) if !full_refresh => {
+            let skip = checkpoint.skip.to_string();
+            run.exchange
                 .log(Level::Info, "resuming the pass at its checkpoint", &[("skip", &skip)]);
-            cp
+            checkpoint
         }
         previous => {
-            st.pass += 1;
+            state.pass += 1;
             Checkpoint {
                 skip: 0,
                 posts: previous.map(|c| c.posts).unwrap_or_default(),
             }
         }
     };
-    let cursor_start = cp.skip;
-    st.checkpoint = Some(cp.clone());
+    let cursor_start = checkpoint.skip;
+    state.checkpoint = Some(checkpoint.clone());
 
     // The post's tags first, so that a missing post fails before any write.
     if let Some(post) = &event.post_id {
         let tags = match &event.tag_ids {
             Some(ids) => dedup(ids),
-            None => dedup(&run.settings.ghl().post_tags(&mut run.ex, location, post)?),
+            None => {
+                let request = run.settings.ghl().post(location, post);
+                let ids = run
+                    .exchange
+                    .call(Service::Ghl, EP_POST, request, |resp| ghl::read_post_tags(&resp.body))?;
+                dedup(&ids)
+            }
         };
-        cp.posts.retain(|p| &p.post != post);
-        cp.posts.push(PendingPost {
+        checkpoint.posts.retain(|p| &p.post != post);
+        checkpoint.posts.push(PendingPost {
             post: post.clone(),
             tags,
         });
-        st.checkpoint = Some(cp.clone());
+        state.checkpoint = Some(checkpoint);
     }
 
     let mut writer = TagWriter::new(full_refresh, run.settings.max_in_flight);
     let mut next = cursor_start;
-    let result = read_all(run, st, &mut writer, &mut next, location).and_then(|()| writer.flush(run, st));
+    let result = read_all(run, state, &mut writer, &mut next, location).and_then(|()| writer.flush(run, state));
     if let Err(e) = result {
         // Every tag before the oldest one Rankr has not confirmed is written.
-        if let Some(c) = st.checkpoint.as_mut() {
+        if let Some(c) = state.checkpoint.as_mut() {
             c.skip = writer.oldest_unsent().map_or(next, |o| o.min(next));
         }
         return Err(e);
     }
-    if let Some(c) = st.checkpoint.as_mut() {
+    if let Some(c) = state.checkpoint.as_mut() {
         c.skip = next;
     }
 
     if run.settings.archive_missing {
-        archive_gone(run, st, &mut writer, location)?;
+        archive_gone(run, state, &mut writer, location)?;
     }
 
     // The pass is complete: apply the posts' tags. Each leaves the
     // checkpoint once applied, so a failure here redoes only the rest.
-    let posts = st.checkpoint.as_ref().map(|c| c.posts.clone()).unwrap_or_default();
+    let posts = state.checkpoint.as_ref().map(|c| c.posts.clone()).unwrap_or_default();
     for post in posts {
-        apply_post_tags(run, st, location, &post)?;
-        if let Some(c) = st.checkpoint.as_mut() {
+        apply_post_tags(run, state, location, &post)?;
+        if let Some(c) = state.checkpoint.as_mut() {
             c.posts.retain(|p| p.post != post.post);
         }
     }
-    st.checkpoint = None;
+    state.checkpoint = None;
     Ok(())
 }
 
@@ -162,38 +163,40 @@ fn sync<H: Host + ?Sized>(run: &mut Run<'_, H>, st: &mut TagState, event: &TagSy
 /// computed from ends its wave; the pages after it are read again.
 fn read_all<H: Host + ?Sized>(
     run: &mut Run<'_, H>,
-    st: &mut TagState,
+    state: &mut TagState,
     writer: &mut TagWriter,
     next: &mut u64,
     location: &str,
 ) -> Result<(), SyncError> {
     let page_size = run.settings.page_size;
     let max_in_flight = run.settings.max_in_flight as u64;
-    let mut seen = SeenIds::default();
+    // The ids read so far in this call, to drop a tag served again on a
+    // later page.
+    let mut seen: HashSet<String> = HashSet::new();
     let mut pages = 0u32;
     let mut stale_pages = 0u32;
     // Learnt from the pages read: the count and the stride between offsets.
     let mut count: Option<u64> = None;
     let mut stride: Option<u64> = None;
     'waves: loop {
-        if run.ex.deadline_left() == Some(0) {
+        if run.exchange.deadline_left() == Some(0) {
             return Err(SyncError::DeadlineExceeded("before the next page of tags".into()));
         }
         let skips: Vec<u64> = match (count, stride) {
-            (Some(c), Some(s)) if stale_pages == 0 => (0..max_in_flight.min(run.ex.ghl_room() as u64))
+            (Some(c), Some(s)) if stale_pages == 0 => (0..max_in_flight.min(run.exchange.ghl_room() as u64))
                 .map(|i| *next + i * s)
                 .take_while(|&o| o == *next || o < c)
                 .collect(),
             _ => vec![*next],
         };
-        let results = fetch_wave(run, st, writer, location, &skips, page_size)?;
+        let results = fetch_wave(run, state, writer, location, &skips, page_size)?;
         for (&skip, result) in skips.iter().zip(results) {
             let page: TagPage = match result {
                 Ok(page) => page,
                 Err(e) => {
                     // Write what was read before stopping (unless out of time).
-                    if run.ex.deadline_left() != Some(0) {
-                        writer.send_ready(run, st)?;
+                    if run.exchange.deadline_left() != Some(0) {
+                        writer.send_ready(run, state)?;
                     }
                     return Err(e);
                 }
@@ -203,22 +206,22 @@ fn read_all<H: Host + ?Sized>(
             let mut new = 0u64;
             for parsed in page.tags {
                 match parsed {
-                    Ok(mut tag) => {
-                        let key = IdHash::of(&tag.id);
-                        if !seen.insert(key, &tag.id) {
+                    Ok(tag) => {
+                        if seen.contains(&tag.id) {
                             continue; // served again on a later page
                         }
+                        seen.insert(tag.id.clone());
                         new += 1;
                         run.report.fetched += 1;
-                        match run.settings.tag_mapping.apply(&mut tag, location) {
-                            Ok(input) => writer.offer(run, st, (tag.id, key), input, skip),
+                        match run.settings.tag_mapping.apply(&tag, location) {
+                            Ok(input) => writer.offer(run, state, tag.id, input, skip),
                             Err(why) => {
-                                mark_seen(st, &tag.id);
+                                mark_seen(state, &tag.id);
                                 run.report.reject(tag.id, Service::Ghl, why)
                             }
                         }
                     }
-                    Err((item, why)) => {
+                    Err(BadTag { item, why }) => {
                         new += 1;
                         run.report.reject(item, Service::Ghl, why)
                     }
@@ -239,11 +242,11 @@ fn read_all<H: Host + ?Sized>(
                         ),
                     });
                 }
-                let (s, n) = (skip.to_string(), stale_pages.to_string());
-                run.ex.log(
+                let (skip_text, times) = (skip.to_string(), stale_pages.to_string());
+                run.exchange.log(
                     Level::Warn,
                     "GHL served a page of tags already read; reading it again",
-                    &[("skip", &s), ("times", &n)],
+                    &[("skip", &skip_text), ("times", &times)],
                 );
                 continue 'waves;
             }
@@ -258,11 +261,11 @@ fn read_all<H: Host + ?Sized>(
                 break 'waves;
             }
             if got == 0 {
-                let (skip_s, count_s) = (next.to_string(), format!("{:?}", page.count));
-                run.ex.log(
+                let (skip_text, count_text) = (next.to_string(), format!("{:?}", page.count));
+                run.exchange.log(
                     Level::Warn,
                     "GHL returned an empty page before the count was reached; stopping",
-                    &[("skip", &skip_s), ("count", &count_s)],
+                    &[("skip", &skip_text), ("count", &count_text)],
                 );
                 break 'waves;
             }
@@ -275,8 +278,8 @@ fn read_all<H: Host + ?Sized>(
             stride = Some(got);
         }
     }
-    let pages_s = pages.to_string();
-    run.ex.log(Level::Info, "tags read", &[("pages", &pages_s)]);
+    let pages_text = pages.to_string();
+    run.exchange.log(Level::Info, "tags read", &[("pages", &pages_text)]);
     Ok(())
 }
 
@@ -286,32 +289,32 @@ fn read_all<H: Host + ?Sized>(
 /// error. The pages come back in order, stopping after the first failure.
 fn fetch_wave<H: Host + ?Sized>(
     run: &mut Run<'_, H>,
-    st: &mut TagState,
+    state: &mut TagState,
     writer: &mut TagWriter,
     location: &str,
     skips: &[u64],
     page_size: u32,
 ) -> Result<Vec<Result<TagPage, SyncError>>, SyncError> {
-    let (batches, writes) = writer.take_ready(run, st);
-    let nb = writes.len();
+    let (batches, writes) = writer.take_ready(run, state);
+    let batch_count = writes.len();
     let ghl = run.settings.ghl();
-    let mut requests: Vec<(Service, &str, crate::io::Request)> = writes
+    let mut requests: Vec<(Service, &str, Request)> = writes
         .into_iter()
         .map(|r| (Service::Rankr, rankr::EP_TAGS, r))
         .collect();
     requests.extend(
         skips
             .iter()
-            .map(|&skip| (Service::Ghl, EP_TAGS, ghl.tags_request(location, skip, page_size))),
+            .map(|&skip| (Service::Ghl, EP_TAGS, ghl.tags(location, skip, page_size))),
     );
-    let mut batch_answers: Vec<Option<TagBatchResponse>> = (0..nb).map(|_| None).collect();
-    let mut pages: Vec<Option<TagsEnvelope>> = skips.iter().map(|_| None).collect();
+    let mut batch_answers: Vec<Option<TagBatchResponse>> = (0..batch_count).map(|_| None).collect();
+    let mut pages: Vec<Option<TagPage>> = skips.iter().map(|_| None).collect();
     let max_in_flight = run.settings.max_in_flight;
-    let done = run.ex.call_mixed(requests, max_in_flight, &mut |i, resp| {
-        if i < nb {
+    let done = run.exchange.call_mixed(requests, max_in_flight, &mut |i, resp| {
+        if i < batch_count {
             batch_answers[i] = Some(rankr::read_tag_results(&resp.body)?);
-        } else if let Some(slot) = pages.get_mut(i - nb) {
-            *slot = Some(crate::ghl::read_tags_page(EP_TAGS, &resp.body)?);
+        } else if let Some(slot) = pages.get_mut(i - batch_count) {
+            *slot = Some(ghl::read_tag_page(EP_TAGS, &resp.body)?);
         }
         Ok(())
     });
@@ -328,51 +331,18 @@ fn fetch_wave<H: Host + ?Sized>(
                 .map(|r| r.and_then(|()| answer.ok_or_else(|| lost(Service::Rankr))))
         })
         .collect();
-    writer.finish(run, st, batches, answers)?;
+    writer.finish(run, state, batches, answers)?;
     Ok(done
         .zip(pages)
-        .map(|(r, page)| {
-            r.and_then(|()| page.ok_or_else(|| lost(Service::Ghl)))
-                .and_then(TagPage::read)
-        })
+        .map(|(r, page)| r.and_then(|()| page.ok_or_else(|| lost(Service::Ghl))))
         .collect())
 }
 
-/// The ids read so far in this call, to drop a tag served again on a later
-/// page. Keyed by the id's [`IdHash`], already computed for the state, so
-/// the set does not hash the id again (SipHash cost 3% of the component's
-/// instructions per tag). Ids whose hashes collide go in `more`.
-#[derive(Default)]
-struct SeenIds {
-    first: HashMap<IdHash, String, BuildHasherDefault<HashValue>>,
-    more: Vec<(IdHash, String)>,
-}
-
-impl SeenIds {
-    /// False when `id` was seen already.
-    fn insert(&mut self, key: IdHash, id: &str) -> bool {
-        match self.first.entry(key) {
-            Entry::Vacant(v) => {
-                v.insert(crate::bytes::owned(id));
-                true
-            }
-            Entry::Occupied(o) if crate::bytes::same(o.get().as_bytes(), id.as_bytes()) => false,
-            Entry::Occupied(_) => {
-                if self.more.iter().any(|(k, i)| *k == key && i == id) {
-                    return false;
-                }
-                self.more.push((key, id.to_string()));
-                true
-            }
-        }
-    }
-}
-
 /// A tag GHL still has, even if it could not be written.
-fn mark_seen(st: &mut TagState, ghl_id: &str) {
-    let pass = st.pass;
-    if let Some(e) = st.tags.get_mut(ghl_id) {
-        e.g = pass;
+fn mark_seen(state: &mut TagState, ghl_id: &str) {
+    let pass = state.pass;
+    if let Some(entry) = state.tags.get_mut(ghl_id) {
+        entry.seen_in_pass = pass;
     }
 }
 
@@ -382,71 +352,67 @@ fn mark_seen(st: &mut TagState, ghl_id: &str) {
 /// written archived, from Rankr's own record, and forgotten.
 fn archive_gone<H: Host + ?Sized>(
     run: &mut Run<'_, H>,
-    st: &mut TagState,
+    state: &mut TagState,
     writer: &mut TagWriter,
     location: &str,
 ) -> Result<(), SyncError> {
-    let pass = st.pass;
-    let unseen: Vec<String> = st.tags.ids_where(|e| e.g < pass);
+    let pass = state.pass;
+    let unseen: Vec<String> = state
+        .tags
+        .iter()
+        .filter(|(_, entry)| entry.seen_in_pass < pass)
+        .map(|(id, _)| id.clone())
+        .collect();
     if unseen.is_empty() {
         return Ok(());
     }
-    // A hash set, not a `BTreeSet`: only membership matters, and collecting
-    // into a B-tree compiles a stable sort for it (8 KB of component).
     let mut gone: HashSet<String> = unseen.iter().cloned().collect();
     for chunk in unseen.chunks(MAX_IDS_PER_DETAILS) {
-        for mut tag in run
-            .settings
-            .ghl()
-            .tag_details(&mut run.ex, location, chunk)?
-            .into_iter()
-            .flatten()
-        {
+        for tag in run.read_tag_details(location, chunk)?.into_iter().flatten() {
             if !gone.remove(&tag.id) {
                 continue;
             }
-            match run.settings.tag_mapping.apply(&mut tag, location) {
+            match run.settings.tag_mapping.apply(&tag, location) {
                 Ok(input) => {
-                    let key = IdHash::of(&tag.id);
-                    writer.offer(run, st, (tag.id, key), input, 0);
+                    writer.offer(run, state, tag.id, input, 0);
                     if writer.wants_send() {
-                        writer.send_ready(run, st)?;
+                        writer.send_ready(run, state)?;
                     }
                 }
                 Err(why) => {
-                    mark_seen(st, &tag.id);
+                    mark_seen(state, &tag.id);
                     run.report.reject(tag.id, Service::Ghl, why)
                 }
             }
         }
     }
-    writer.flush(run, st)?;
+    writer.flush(run, state)?;
     if gone.is_empty() {
         return Ok(());
     }
-    let n = gone.len().to_string();
-    run.ex.log(Level::Info, "archiving tags gone from GHL", &[("tags", &n)]);
+    let gone_count = gone.len().to_string();
+    run.exchange
+        .log(Level::Info, "archiving tags gone from GHL", &[("tags", &gone_count)]);
     // External id -> GHL id of what is to be archived.
-    let mut wanted: std::collections::HashMap<String, String> = gone
+    let mut wanted: HashMap<String, String> = gone
         .iter()
-        .map(|g| {
-            (
-                st.tags.get(g).map_or(g.as_str(), |e| e.external_id(g)).to_string(),
-                g.clone(),
-            )
+        .map(|ghl_id| {
+            let external = state
+                .tags
+                .get(ghl_id)
+                .map_or(ghl_id.as_str(), |e| e.external_id(ghl_id));
+            (external.to_string(), ghl_id.clone())
         })
         .collect();
     let mut cursor: Option<String> = None;
     loop {
-        let page = run
-            .settings
-            .rankr()
-            .list_tags(&mut run.ex, location, cursor.as_deref())?;
+        let request = run.settings.rankr().list_tags(location, cursor.as_deref());
+        let page: TagListPage = run.exchange.send_json(Service::Rankr, EP_LIST_TAGS, request)?;
         for stored in page.data {
             if let Some(ghl_id) = wanted.remove(&stored.external_id) {
                 writer.archive_gone(run, ghl_id, stored.archived_input());
                 if writer.wants_send() {
-                    writer.send_ready(run, st)?;
+                    writer.send_ready(run, state)?;
                 }
             }
         }
@@ -455,11 +421,11 @@ fn archive_gone<H: Host + ?Sized>(
             _ => break,
         }
     }
-    writer.flush(run, st)?;
+    writer.flush(run, state)?;
     // Not live in Rankr (already archived, or removed there): nothing to do.
     if !run.settings.dry_run {
         for ghl_id in wanted.into_values() {
-            st.tags.remove(&ghl_id);
+            state.tags.remove(&ghl_id);
         }
     }
     Ok(())
@@ -469,14 +435,14 @@ fn archive_gone<H: Host + ?Sized>(
 /// Rankr holds; the others are item errors.
 fn apply_post_tags<H: Host + ?Sized>(
     run: &mut Run<'_, H>,
-    st: &mut TagState,
+    state: &mut TagState,
     location: &str,
     post: &PendingPost,
 ) -> Result<(), SyncError> {
     let mut external = Vec::with_capacity(post.tags.len());
     for ghl_id in &post.tags {
-        match st.tags.get(ghl_id).filter(|e| e.confirmed()) {
-            Some(e) => external.push(e.external_id(ghl_id).to_string()),
+        match state.tags.get(ghl_id).filter(|e| e.confirmed()) {
+            Some(entry) => external.push(entry.external_id(ghl_id).to_string()),
             None => run.report.reject(
                 ghl_id.clone(),
                 Service::Ghl,
@@ -487,44 +453,22 @@ fn apply_post_tags<H: Host + ?Sized>(
             ),
         }
     }
-    let body = Rankr::post_tags_body(location, &external);
+    let body = rankr::post_tags_body(location, &external);
     let hash = state::content_hash(&body);
-    if st.post_applied(&post.post, &hash) && !run.settings.full_refresh {
+    if state.post_applied(&post.post, &hash) && !run.settings.full_refresh {
         // Rankr holds exactly this set already: nothing to write.
         *run.report.post_tags_applied.get_or_insert(0) += external.len() as u32;
         return Ok(());
     }
-    run.record_write("PUT", Rankr::post_tags_path(&post.post), external.len(), &body);
+    run.record_write(Method::Put, rankr::post_tags_path(&post.post), external.len(), &body);
     let applied = if run.settings.dry_run {
         external.len() as u32
     } else {
-        let n = run.settings.rankr().set_post_tags(&mut run.ex, &post.post, body)?;
-        st.record_post(&post.post, hash);
-        n
+        let request = run.settings.rankr().set_post_tags(&post.post, body);
+        let answer: PostTagsResponse = run.exchange.send_json(Service::Rankr, EP_POST_TAGS, request)?;
+        state.record_post(&post.post, hash);
+        answer.tag_count.clamp(0.0, u32::MAX as f64) as u32
     };
     *run.report.post_tags_applied.get_or_insert(0) += applied;
     Ok(())
-}
-
-#[cfg(test)]
-mod seen_tests {
-    use super::*;
-
-    #[test]
-    fn seen_ids_tell_ids_apart_even_when_their_hashes_collide() {
-        let mut seen = SeenIds::default();
-        let (a, b) = (IdHash::of("a"), IdHash::of("b"));
-        assert!(seen.insert(a, "a"));
-        assert!(!seen.insert(a, "a"));
-        assert!(seen.insert(b, "b"));
-        // Two more ids forged onto a's hash: both new once, then seen.
-        assert!(seen.insert(a, "x"));
-        assert!(seen.insert(a, "y"));
-        assert!(!seen.insert(a, "x"));
-        assert!(!seen.insert(a, "y"));
-        assert!(!seen.insert(a, "a"));
-        let forged = IdHash::forged(7);
-        assert!(seen.insert(forged, "a"));
-        assert!(!seen.insert(forged, "a"));
-    }
 }

@@ -4,19 +4,15 @@
 //! state's hash changes only when Rankr confirmed the item.
 
 use super::Run;
-use crate::io::Host;
-use crate::rankr::model::{TagBatchResponse, TagInput, TagStatus};
-use crate::rankr::Pushed;
+use crate::io::{Host, Method, Request};
+use crate::rankr::model::{TagBatchResponse, TagInput, TagResult, TagStatus};
 use crate::rankr::{
-    check_tag_results, TagBatchBody, BATCH_ENVELOPE_BYTES, EP_TAGS, MAX_BODY_BYTES, MAX_TAGS_PER_BATCH,
+    check_tag_results, read_tag_results, tag_batch_body, tag_batch_bytes, tag_item, EP_TAGS, MAX_BODY_BYTES,
+    MAX_TAGS_PER_BATCH,
 };
 use crate::report::{Service, SyncError};
-use crate::state::tag_map::IdHash;
 use crate::state::{item_hash, TagEntry, TagState};
-
-/// A new batch body's first allocation: a typical 100-tag batch fits, so
-/// the body rarely grows while it fills.
-const BODY_CAPACITY: usize = 32 * 1024;
+use serde_json::value::RawValue;
 
 /// What a confirmed item does to the state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,10 +23,9 @@ enum Action {
     ArchiveGone,
 }
 
-/// One item on its way; its JSON is in the open batch body.
+/// One item on its way.
 struct Pending {
     ghl_id: String,
-    key: IdHash,
     external_id: String,
     archived: bool,
     hash: u64,
@@ -49,9 +44,10 @@ pub(crate) struct Batch {
 
 /// Queues items into batches and sends the sealed batches together.
 pub(crate) struct TagWriter {
+    /// The open batch: its items, and their JSON.
     pending: Vec<Pending>,
-    /// The open batch's body: `pending`'s items, serialized in place.
-    body: TagBatchBody,
+    json: Vec<Box<RawValue>>,
+    json_bytes: usize,
     ready: Vec<Batch>,
     full_refresh: bool,
     max_in_flight: usize,
@@ -60,8 +56,9 @@ pub(crate) struct TagWriter {
 impl TagWriter {
     pub fn new(full_refresh: bool, max_in_flight: usize) -> Self {
         TagWriter {
-            pending: Vec::with_capacity(MAX_TAGS_PER_BATCH),
-            body: TagBatchBody::with_capacity(BODY_CAPACITY),
+            pending: Vec::new(),
+            json: Vec::new(),
+            json_bytes: 0,
             ready: Vec::new(),
             full_refresh,
             max_in_flight: max_in_flight.max(1),
@@ -81,77 +78,69 @@ impl TagWriter {
 
     /// A tag read from GHL (on the page at offset `from`): marks a known tag
     /// seen in the state's pass and queues it unless Rankr already holds
-    /// this content.
+    /// this content. A tag new to the state gets its entry only when Rankr
+    /// confirms it, so a tag never written is not in the state to archive.
     pub fn offer<H: Host + ?Sized>(
         &mut self,
         run: &mut Run<'_, H>,
-        st: &mut TagState,
-        (ghl_id, key): (String, IdHash),
+        state: &mut TagState,
+        ghl_id: String,
         input: TagInput,
         from: u64,
     ) {
-        let at = self.body.push(&input);
-        let hash = item_hash(self.body.item(at));
-        let pass = st.pass;
-        // A tag new to the state gets its entry when Rankr confirms it
-        // (`confirm`): one tree search per new tag fewer, and a tag never
-        // written is not in the state to be archived.
-        if let Some(e) = st.tags.get_mut_at(key, &ghl_id) {
-            e.g = pass;
-            if e.h == hash && !self.full_refresh {
-                self.body.undo(at);
+        let json = tag_item(&input);
+        let hash = item_hash(json.get().as_bytes());
+        if let Some(entry) = state.tags.get_mut(&ghl_id) {
+            entry.seen_in_pass = state.pass;
+            if entry.content_hash == hash && !self.full_refresh {
                 run.report.skipped += 1;
                 return;
             }
         }
-        self.push(run, (ghl_id, key), input, at, hash, Action::Upsert, from);
+        self.push(run, ghl_id, input, json, hash, Action::Upsert, from);
     }
 
     /// A tag gone from GHL, to be written archived and then forgotten.
     pub fn archive_gone<H: Host + ?Sized>(&mut self, run: &mut Run<'_, H>, ghl_id: String, input: TagInput) {
-        let at = self.body.push(&input);
-        let hash = item_hash(self.body.item(at));
-        let key = IdHash::of(&ghl_id);
-        self.push(run, (ghl_id, key), input, at, hash, Action::ArchiveGone, 0);
+        let json = tag_item(&input);
+        let hash = item_hash(json.get().as_bytes());
+        self.push(run, ghl_id, input, json, hash, Action::ArchiveGone, 0);
     }
 
-    /// Keeps the item just serialized into the body at `at`, sealing the
-    /// batch first when the item would take it past Rankr's limits.
+    /// Queues the item, sealing the batch first when the item would take it
+    /// past Rankr's limits.
     #[allow(clippy::too_many_arguments)]
     fn push<H: Host + ?Sized>(
         &mut self,
         run: &mut Run<'_, H>,
-        (ghl_id, key): (String, IdHash),
+        ghl_id: String,
         input: TagInput,
-        at: Pushed,
+        json: Box<RawValue>,
         hash: u64,
         action: Action,
         from: u64,
     ) {
-        let len = self.body.item(at).len();
-        if BATCH_ENVELOPE_BYTES + len > MAX_BODY_BYTES {
-            self.body.undo(at);
+        let len = json.get().len();
+        if tag_batch_bytes(1, len) > MAX_BODY_BYTES {
             // Never sent, so the state keeps no hash: tried again next run.
             run.report.reject(
                 ghl_id,
                 Service::Rankr,
                 format!(
                     "the tag's JSON is {} bytes, over Rankr's 1 MiB body limit",
-                    len + BATCH_ENVELOPE_BYTES
+                    tag_batch_bytes(1, len)
                 ),
             );
             return;
         }
-        if self.body.finished_bytes() > MAX_BODY_BYTES {
+        if tag_batch_bytes(self.json.len() + 1, self.json_bytes + len) > MAX_BODY_BYTES {
             // It fits alone but not with the others: it opens the next batch.
-            let item = self.body.item(at).to_vec();
-            self.body.undo(at);
             self.seal(run);
-            self.body.push_json(&item);
         }
+        self.json.push(json);
+        self.json_bytes += len;
         self.pending.push(Pending {
             ghl_id,
-            key,
             external_id: input.external_id,
             archived: input.archived,
             hash,
@@ -168,36 +157,38 @@ impl TagWriter {
         if self.pending.is_empty() {
             return;
         }
-        let items = std::mem::replace(&mut self.pending, Vec::with_capacity(MAX_TAGS_PER_BATCH));
-        let body = std::mem::replace(&mut self.body, TagBatchBody::with_capacity(BODY_CAPACITY)).finish();
-        // The batch's digest from its items' hashes: the body is not hashed
-        // again, byte by byte.
-        let hashes: Vec<u8> = items.iter().flat_map(|p| p.hash.to_le_bytes()).collect();
-        let key = run.batch_key(crate::ops::fnv1a(&[&hashes]));
+        let items = std::mem::take(&mut self.pending);
+        let body = tag_batch_body(&std::mem::take(&mut self.json));
+        self.json_bytes = 0;
+        let key = run.idempotency_key(&body);
         self.ready.push(Batch { items, body, key });
     }
 
     /// Sends everything queued.
-    pub fn flush<H: Host + ?Sized>(&mut self, run: &mut Run<'_, H>, st: &mut TagState) -> Result<(), SyncError> {
+    pub fn flush<H: Host + ?Sized>(&mut self, run: &mut Run<'_, H>, state: &mut TagState) -> Result<(), SyncError> {
         self.seal(run);
-        self.send_ready(run, st)
+        self.send_ready(run, state)
     }
 
     /// Sends the sealed batches, `max_in_flight` at a time (upserts are
     /// order-insensitive: each item is keyed by its external id). A batch
     /// that failed, or was not sent after a failure, stays queued, so the
     /// checkpoint stays before its tags.
-    pub fn send_ready<H: Host + ?Sized>(&mut self, run: &mut Run<'_, H>, st: &mut TagState) -> Result<(), SyncError> {
-        let (batches, requests) = self.take_ready(run, st);
+    pub fn send_ready<H: Host + ?Sized>(
+        &mut self,
+        run: &mut Run<'_, H>,
+        state: &mut TagState,
+    ) -> Result<(), SyncError> {
+        let (batches, requests) = self.take_ready(run, state);
         if batches.is_empty() {
             return Ok(());
         }
         let answers = run
-            .ex
+            .exchange
             .call_all(Service::Rankr, EP_TAGS, requests, self.max_in_flight, |resp| {
-                crate::rankr::read_tag_results(&resp.body)
+                read_tag_results(&resp.body)
             });
-        self.finish(run, st, batches, answers.into_iter().map(Some).collect())
+        self.finish(run, state, batches, answers.into_iter().map(Some).collect())
     }
 
     /// The sealed batches and their requests, for the caller to send (with
@@ -206,21 +197,21 @@ impl TagWriter {
     pub fn take_ready<H: Host + ?Sized>(
         &mut self,
         run: &mut Run<'_, H>,
-        st: &mut TagState,
-    ) -> (Vec<Batch>, Vec<crate::io::Request>) {
+        state: &mut TagState,
+    ) -> (Vec<Batch>, Vec<Request>) {
         let batches = std::mem::take(&mut self.ready);
         for b in &batches {
-            run.record_write("POST", "/v1/tags/batch-upsert".into(), b.items.len(), &b.body);
+            run.record_write(Method::Post, "/v1/tags/batch-upsert".into(), b.items.len(), &b.body);
         }
         if run.settings.dry_run {
             // The state is discarded after a dry run; record as if written
             // so the post's tags can be planned.
             for b in batches {
-                for p in b.items {
-                    if p.archived {
+                for item in b.items {
+                    if item.archived {
                         run.report.archived += 1;
                     }
-                    confirm(st, p);
+                    confirm(state, item);
                 }
             }
             return (Vec::new(), Vec::new());
@@ -228,7 +219,7 @@ impl TagWriter {
         let rankr = run.settings.rankr();
         let requests = batches
             .iter()
-            .map(|b| rankr.upsert_tags_request(b.body.clone(), &b.key))
+            .map(|b| rankr.upsert_tags(b.body.clone(), &b.key))
             .collect();
         (batches, requests)
     }
@@ -239,7 +230,7 @@ impl TagWriter {
     pub fn finish<H: Host + ?Sized>(
         &mut self,
         run: &mut Run<'_, H>,
-        st: &mut TagState,
+        state: &mut TagState,
         batches: Vec<Batch>,
         answers: Vec<Option<Result<TagBatchResponse, SyncError>>>,
     ) -> Result<(), SyncError> {
@@ -247,7 +238,7 @@ impl TagWriter {
         let mut first_error = None;
         for batch in batches {
             let checked = match answers.next().flatten() {
-                Some(Ok(resp)) => check_tag_results(resp, batch.items.iter().map(|p| p.external_id.as_str())),
+                Some(Ok(answer)) => check_tag_results(answer, batch.items.iter().map(|p| p.external_id.as_str())),
                 Some(Err(e)) => Err(e),
                 None => {
                     // Not sent: an earlier request failed.
@@ -256,7 +247,7 @@ impl TagWriter {
                 }
             };
             match checked {
-                Ok(results) => apply_results(run, st, batch.items, results),
+                Ok(results) => apply_results(run, state, batch.items, results),
                 Err(e) => {
                     first_error.get_or_insert(e);
                     self.ready.push(batch);
@@ -270,11 +261,11 @@ impl TagWriter {
 /// Rankr's per-item answers into the report and the state.
 fn apply_results<H: Host + ?Sized>(
     run: &mut Run<'_, H>,
-    st: &mut TagState,
+    state: &mut TagState,
     items: Vec<Pending>,
-    results: Vec<crate::rankr::model::TagResult>,
+    results: Vec<TagResult>,
 ) {
-    for (p, result) in items.into_iter().zip(results) {
+    for (item, result) in items.into_iter().zip(results) {
         match result.status {
             TagStatus::Created => run.report.created += 1,
             TagStatus::Updated => run.report.updated += 1,
@@ -283,33 +274,35 @@ fn apply_results<H: Host + ?Sized>(
                 let why = result.error.unwrap_or_else(|| "rejected without a reason".into());
                 run.report.reject(result.external_id, Service::Rankr, why);
                 // Not held by Rankr as sent: try again next run.
-                if let Some(e) = st.tags.get_mut_at(p.key, &p.ghl_id) {
-                    e.h = 0;
+                if let Some(entry) = state.tags.get_mut(&item.ghl_id) {
+                    entry.content_hash = 0;
                 }
                 continue;
             }
         }
-        if p.archived {
+        if item.archived {
             run.report.archived += 1;
         }
-        confirm(st, p);
+        confirm(state, item);
     }
 }
 
 /// Rankr holds the item as sent: record it in the state.
-fn confirm(st: &mut TagState, p: Pending) {
-    match p.action {
+fn confirm(state: &mut TagState, item: Pending) {
+    match item.action {
         Action::ArchiveGone => {
-            st.tags.remove(&p.ghl_id);
+            state.tags.remove(&item.ghl_id);
         }
         Action::Upsert => {
-            let x = (!crate::bytes::same(p.external_id.as_bytes(), p.ghl_id.as_bytes())).then_some(p.external_id);
-            let pass = st.pass;
-            let e = st
-                .tags
-                .get_or_insert_at(p.key, p.ghl_id, || TagEntry { h: 0, g: pass, x: None });
-            e.h = p.hash;
-            e.x = x;
+            let external_id = (item.external_id != item.ghl_id).then_some(item.external_id);
+            let pass = state.pass;
+            let entry = state.tags.entry(item.ghl_id).or_insert_with(|| TagEntry {
+                content_hash: 0,
+                seen_in_pass: pass,
+                external_id: None,
+            });
+            entry.content_hash = item.hash;
+            entry.external_id = external_id;
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Rankr request and response shapes, from `spec/rankr-api.yaml`.
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use std::collections::BTreeMap;
 
 /// The only `source` Rankr knows for this connector.
@@ -32,65 +33,11 @@ pub struct TagInput {
     pub attributes: BTreeMap<String, AttrValue>,
 }
 
-impl TagInput {
-    /// Appends this item's JSON to `out`: byte for byte what serializing it
-    /// with serde_json gives (tests hold the two equal), written with the
-    /// keys as literals and strings copied eight bytes at a time when they
-    /// need no escaping. Items are the connector's hottest output, and a
-    /// byte-at-a-time loop is what costs most inside wasm.
-    pub fn write_json(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(b"{\"externalId\":");
-        crate::json::write_str(out, &self.external_id);
-        out.extend_from_slice(b",\"source\":");
-        crate::json::write_str(out, self.source);
-        out.extend_from_slice(b",\"locationId\":");
-        crate::json::write_str(out, &self.location_id);
-        out.extend_from_slice(b",\"name\":");
-        crate::json::write_str(out, &self.name);
-        out.extend_from_slice(if self.archived {
-            b",\"archived\":true"
-        } else {
-            b",\"archived\":false"
-        });
-        if let Some(t) = &self.source_created_at {
-            out.extend_from_slice(b",\"sourceCreatedAt\":");
-            crate::json::write_str(out, t);
-        }
-        if let Some(t) = &self.source_updated_at {
-            out.extend_from_slice(b",\"sourceUpdatedAt\":");
-            crate::json::write_str(out, t);
-        }
-        if !self.attributes.is_empty() {
-            out.extend_from_slice(b",\"attributes\":{");
-            for (i, (k, v)) in self.attributes.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                crate::json::write_str(out, k);
-                out.push(b':');
-                match v {
-                    AttrValue::Text(t) => crate::json::write_str(out, t),
-                    AttrValue::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-                    // serde_json's number writing (non-finite numbers are null).
-                    AttrValue::Number(n) => {
-                        if serde_json::to_writer(&mut *out, n).is_err() {
-                            out.extend_from_slice(b"null");
-                        }
-                    }
-                }
-            }
-            out.push(b'}');
-        }
-        out.push(b'}');
-    }
-}
-
-/// The batch body, serialized whole (tests: the reference for the body
-/// assembled from items serialized one by one).
-#[cfg(test)]
+/// The body of `batch-upsert-tags`: each item already serialized (its
+/// bytes are also its content hash), written as it is.
 #[derive(Debug, Serialize)]
 pub struct TagBatch<'a> {
-    pub items: &'a [TagInput],
+    pub items: &'a [Box<RawValue>],
 }
 
 /// One result of `batch-upsert-tags`, in request order.
@@ -173,11 +120,10 @@ pub struct StoredTag {
 impl StoredTag {
     /// The same tag, archived.
     pub fn archived_input(self) -> TagInput {
-        // Inserted one by one: collecting into a `BTreeMap` compiles a stable
-        // sort for it (8 KB of component), and these keys come sorted anyway.
+        // Attributes of another type than a TagInput takes are left out.
         let mut attributes = BTreeMap::new();
-        for (k, v) in self.attributes {
-            let v = match v {
+        for (key, value) in self.attributes {
+            let value = match value {
                 serde_json::Value::String(s) => AttrValue::Text(s),
                 serde_json::Value::Bool(b) => AttrValue::Bool(b),
                 serde_json::Value::Number(n) => match n.as_f64() {
@@ -186,7 +132,7 @@ impl StoredTag {
                 },
                 _ => continue,
             };
-            attributes.insert(k, v);
+            attributes.insert(key, value);
         }
         TagInput {
             external_id: self.external_id,
@@ -208,25 +154,4 @@ pub struct TagListPage {
     pub data: Vec<StoredTag>,
     #[serde(default)]
     pub next_cursor: Option<String>,
-}
-
-/// `Problem` (application/problem+json).
-#[derive(Debug, Deserialize)]
-pub struct Problem {
-    #[serde(default)]
-    pub title: Option<String>,
-    #[serde(default)]
-    pub detail: Option<String>,
-    #[serde(default)]
-    pub errors: Vec<ProblemItem>,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct ProblemItem {
-    #[serde(default)]
-    pub index: Option<i64>,
-    #[serde(default)]
-    pub field: Option<String>,
-    #[serde(default)]
-    pub message: Option<String>,
 }

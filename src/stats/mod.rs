@@ -5,12 +5,13 @@
 //! start of the day after `as-of`).
 
 pub mod metric;
+pub mod renames;
 
 use crate::ghl::model::{Breakdown, PlatformSeries, Statistics};
 
-use crate::mapping::MetricRenames;
 use crate::rankr::model::MetricPoint;
 use metric::Metric;
+pub use renames::MetricRenames;
 use std::collections::BTreeMap;
 use time::{Date, Month, OffsetDateTime};
 

@@ -1,8 +1,8 @@
 //! An in-memory [`Host`] for unit tests and benchmarks: a handler answers
 //! each request, every request is recorded, time is virtual.
 
-use crate::auth::OAuthTokens;
 use crate::io::{Host, Level, Request, Response, TransportError};
+use crate::secret::OAuthTokens;
 
 /// A log line: level, message, fields.
 pub type LogLine = (Level, String, Vec<(String, String)>);

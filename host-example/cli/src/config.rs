@@ -1,0 +1,265 @@
+//! The `--config FILE` settings file (TOML) and the assembly of the
+//! component's `settings` from flags, environment and file.
+//!
+//! ```toml
+//! page_size = 100
+//! dry_run = false
+//! request_timeout_secs = 30
+//! deadline_secs = 900
+//! archive_missing = true
+//!
+//! [retry]
+//! max_attempts = 5
+//! base_delay_ms = 500
+//! max_delay_ms = 30000
+//!
+//! [[tag_mapping]]
+//! source = "_id"
+//! target = "externalId"
+//!
+//! [[tag_mapping]]
+//! source = "tag"
+//! target = "name"
+//! transforms = ["trim", { truncate = 100 }, { default = "untitled" }]
+//!
+//! [[metric_mapping]]
+//! source = "totals.likes"
+//! target = "likes_7d"
+//! ```
+
+use crate::credentials::Credential;
+use crate::secret::Secret;
+use ghl_rankr_host::types;
+use serde::Deserialize;
+use std::path::Path;
+
+/// The settings file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    pub ghl_base_url: Option<String>,
+    pub rankr_base_url: Option<String>,
+    pub page_size: Option<u32>,
+    pub dry_run: Option<bool>,
+    pub request_timeout_secs: Option<u32>,
+    pub deadline_secs: Option<u64>,
+    pub archive_missing: Option<bool>,
+    /// Requests sent at once (1..=64, default 16).
+    pub max_in_flight: Option<u32>,
+    pub retry: Option<RetryConfig>,
+    #[serde(default)]
+    pub tag_mapping: Vec<MappingRowConfig>,
+    #[serde(default)]
+    pub metric_mapping: Vec<MetricRenameConfig>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetryConfig {
+    pub max_attempts: u32,
+    pub base_delay_ms: u32,
+    pub max_delay_ms: u32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MappingRowConfig {
+    pub source: String,
+    pub target: String,
+    #[serde(default)]
+    pub transforms: Vec<TransformConfig>,
+}
+
+/// `"trim"`, or `{ prefix = "ghl-" }`, `{ replace = { from = "_", to = " " } }`...
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
+pub enum TransformConfig {
+    Trim,
+    Lowercase,
+    Uppercase,
+    Slugify,
+    Prefix(String),
+    Suffix(String),
+    Replace { from: String, to: String },
+    Truncate(u32),
+    Default(String),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricRenameConfig {
+    pub source: String,
+    pub target: String,
+}
+
+impl ConfigFile {
+    pub fn load(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        Self::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    pub fn parse(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+}
+
+/// Everything needed to build the component's settings.
+pub struct SettingsParts<'a> {
+    pub ghl_base_url: String,
+    pub ghl_credential: Credential,
+    pub rankr_base_url: String,
+    pub rankr_api_key: &'a Secret,
+    pub page_size: Option<u32>,
+    pub dry_run: bool,
+    /// Flags for the run (they win over the file).
+    pub deadline_secs: Option<u64>,
+    pub full_refresh: bool,
+    pub no_archive: bool,
+    pub max_in_flight: Option<u32>,
+    pub config: &'a ConfigFile,
+}
+
+impl<'a> SettingsParts<'a> {
+    /// Parts with an API key and everything else default: for tests and the demo.
+    pub fn api_key(
+        ghl_base_url: &str,
+        key: &Secret,
+        rankr_base_url: &str,
+        rankr_api_key: &'a Secret,
+        config: &'a ConfigFile,
+    ) -> Self {
+        SettingsParts {
+            ghl_base_url: ghl_base_url.to_string(),
+            ghl_credential: Credential::ApiKey(key.clone()),
+            rankr_base_url: rankr_base_url.to_string(),
+            rankr_api_key,
+            page_size: None,
+            dry_run: false,
+            deadline_secs: None,
+            full_refresh: false,
+            no_archive: false,
+            max_in_flight: None,
+            config,
+        }
+    }
+}
+
+/// The component's `settings`; flags win over the file.
+pub fn settings(p: SettingsParts<'_>) -> types::Settings {
+    let c = p.config;
+    types::Settings {
+        ghl_base_url: p.ghl_base_url,
+        ghl_credential: p.ghl_credential.to_wit(),
+        rankr_base_url: p.rankr_base_url,
+        rankr_api_key: p.rankr_api_key.expose().to_string(),
+        page_size: p.page_size.or(c.page_size),
+        tag_mapping: c
+            .tag_mapping
+            .iter()
+            .map(|r| types::MappingRow {
+                source: r.source.clone(),
+                target: r.target.clone(),
+                transforms: r.transforms.iter().map(transform).collect(),
+            })
+            .collect(),
+        metric_mapping: c
+            .metric_mapping
+            .iter()
+            .map(|m| types::MetricRename {
+                source: m.source.clone(),
+                target: m.target.clone(),
+            })
+            .collect(),
+        dry_run: p.dry_run || c.dry_run.unwrap_or(false),
+        request_timeout_ms: c.request_timeout_secs.map(|s| s.saturating_mul(1000)),
+        retry: c.retry.as_ref().map(|r| types::RetryPolicy {
+            max_attempts: r.max_attempts,
+            base_delay_ms: r.base_delay_ms,
+            max_delay_ms: r.max_delay_ms,
+        }),
+        deadline_ms: p.deadline_secs.or(c.deadline_secs).map(|s| s.saturating_mul(1000)),
+        full_refresh: p.full_refresh,
+        // Archiving tags gone from GHL is on unless turned off.
+        archive_missing: !p.no_archive && c.archive_missing.unwrap_or(true),
+        max_in_flight: p.max_in_flight.or(c.max_in_flight),
+    }
+}
+
+fn transform(t: &TransformConfig) -> types::Transform {
+    match t {
+        TransformConfig::Trim => types::Transform::Trim,
+        TransformConfig::Lowercase => types::Transform::Lowercase,
+        TransformConfig::Uppercase => types::Transform::Uppercase,
+        TransformConfig::Slugify => types::Transform::Slugify,
+        TransformConfig::Prefix(s) => types::Transform::Prefix(s.clone()),
+        TransformConfig::Suffix(s) => types::Transform::Suffix(s.clone()),
+        TransformConfig::Replace { from, to } => types::Transform::Replace(types::Replacement {
+            from: from.clone(),
+            to: to.clone(),
+        }),
+        TransformConfig::Truncate(n) => types::Transform::Truncate(*n),
+        TransformConfig::Default(s) => types::Transform::Default(s.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_documented_file() {
+        let c = ConfigFile::parse(
+            r#"
+            page_size = 50
+            [retry]
+            max_attempts = 3
+            base_delay_ms = 100
+            max_delay_ms = 1000
+            [[tag_mapping]]
+            source = "tag"
+            target = "name"
+            transforms = ["trim", { truncate = 100 }, { replace = { from = "_", to = " " } }, { default = "untitled" }]
+            [[metric_mapping]]
+            source = "totals.likes"
+            target = "likes_7d"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.page_size, Some(50));
+        assert_eq!(c.tag_mapping[0].transforms.len(), 4);
+        let key = Secret::new("k");
+        let s = settings(SettingsParts::api_key("https://g", &key, "https://r", &key, &c));
+        assert_eq!(s.page_size, Some(50));
+        assert!(matches!(
+            s.tag_mapping[0].transforms[1],
+            types::Transform::Truncate(100)
+        ));
+        assert_eq!(s.metric_mapping[0].target, "likes_7d");
+    }
+
+    #[test]
+    fn typos_are_refused() {
+        let e = ConfigFile::parse("page_sise = 5").unwrap_err();
+        assert!(e.contains("page_sise"), "{e}");
+        let e = ConfigFile::parse("[[tag_mapping]]\nsource='tag'\ntarget='name'\ntransforms=['trimm']").unwrap_err();
+        assert!(e.contains("trimm"), "{e}");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        /// Any text is a settings file or a message saying what is wrong
+        /// (mirrors the `config_file` fuzz target).
+        #[test]
+        fn any_text_parses_or_says_why(text in "(page_size|dry_run|retry|tag_mapping|source|target|transforms|trim|\\[|\\]|=|\"|\n| |[a-z0-9_.{}]){0,80}") {
+            if let Err(e) = ConfigFile::parse(&text) {
+                proptest::prop_assert!(!e.is_empty());
+            }
+        }
+
+        #[test]
+        fn any_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
+            let _ = ConfigFile::parse(&String::from_utf8_lossy(&bytes));
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! `ghl-rankr demo`: the three operations through the real component and
+//! real HTTP, against fake GHL and Rankr servers on loopback.
+
+use crate::config::{settings, ConfigFile, SettingsParts};
+use crate::render;
+use crate::secret::Secret;
+use anyhow::{anyhow, Context as _};
+use ghl_rankr_host::clock::SystemClock;
+use ghl_rankr_host::egress::Allowlist;
+use ghl_rankr_host::engine::ConnectorEngine;
+use ghl_rankr_host::imports::Env;
+use ghl_rankr_host::transport::UreqTransport;
+use ghl_rankr_host::types::{StatsRequest, TagDetailsEvent, TagSyncEvent};
+use ghl_rankr_testkit::fakes::ghl::{DEMO_LOCATION, DEMO_POST};
+use ghl_rankr_testkit::fakes::{GhlFake, GhlState, RankrFake, RankrState};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::Arc;
+
+/// Tags the fake GHL is seeded with: three pages at 100 a page.
+pub const DEMO_TAGS: usize = 260;
+pub const DEMO_DASHBOARD: &str = "social-overview";
+
+/// The fakes alone, for trying the CLI against them: prints where they
+/// listen and what to export, then serves until the process is stopped.
+pub fn serve(tags: usize, out: &mut dyn Write) -> anyhow::Result<()> {
+    let ghl = GhlFake::start(GhlState::seeded(SERVE_GHL_TOKEN, DEMO_LOCATION, tags))?;
+    let rankr = RankrFake::start(RankrState::new(SERVE_RANKR_KEY))?;
+    writeln!(
+        out,
+        "fake GHL ({tags} tags in location {DEMO_LOCATION}) and fake Rankr are up; in another shell:\n\n  export GHL_BASE_URL={} RANKR_BASE_URL={}\n  export GHL_ACCESS_TOKEN={SERVE_GHL_TOKEN} RANKR_API_KEY={SERVE_RANKR_KEY}\n  ghl-rankr tag-sync --location {DEMO_LOCATION} --post {DEMO_POST}\n\nStop with Ctrl-C.",
+        ghl.base_url(),
+        rankr.base_url()
+    )?;
+    out.flush()?;
+    loop {
+        std::thread::park();
+    }
+}
+
+/// The throwaway credentials of `demo --serve` (the fakes accept only these).
+pub const SERVE_GHL_TOKEN: &str = "demo-ghl-token";
+pub const SERVE_RANKR_KEY: &str = "demo-rankr-key";
+
+/// Runs the demo; `json` prints one JSON document instead of text.
+pub fn run(engine: &ConnectorEngine, out: &mut dyn Write, json_out: bool) -> anyhow::Result<()> {
+    let ghl_token = Secret::new("demo-ghl-private-integration-token");
+    let rankr_key = Secret::new("demo-rankr-api-key");
+    let ghl = GhlFake::start(GhlState::seeded(ghl_token.expose(), DEMO_LOCATION, DEMO_TAGS))?;
+    let rankr = RankrFake::start(RankrState::new(rankr_key.expose()))?;
+    let config = ConfigFile::default();
+    let settings = settings(SettingsParts::api_key(
+        ghl.base_url(),
+        &ghl_token,
+        rankr.base_url(),
+        &rankr_key,
+        &config,
+    ));
+    let env = Env {
+        transport: Arc::new(Allowlist::new(
+            UreqTransport::default(),
+            &[&settings.ghl_base_url, &settings.rankr_base_url],
+        )),
+        clock: Arc::new(SystemClock::default()),
+        tokens: None,
+        captured_logs: None,
+    };
+    let mut text = String::new();
+    text.push_str(&format!(
+        "fake GHL at {} ({DEMO_TAGS} tags, 100 a page), fake Rankr at {}\n\n",
+        ghl.base_url(),
+        rankr.base_url()
+    ));
+
+    // 1. A post was created: sync every tag, then the post's tags.
+    let event = TagSyncEvent {
+        location_id: DEMO_LOCATION.into(),
+        post_id: Some(DEMO_POST.into()),
+        tag_ids: None,
+    };
+    let tag_report = engine
+        .tag_sync(&env, &settings, &event, None)?
+        .map_err(|f| anyhow!(render::error_message(&f.error)))?;
+    let pages = ghl
+        .state
+        .lock()
+        .map_err(|_| anyhow!("fake GHL state poisoned"))?
+        .requests
+        .iter()
+        .filter(|r| r.method == "GET" && r.url.contains("/tags?"))
+        .count();
+    text.push_str(&render::summary("tag-sync", &tag_report));
+    text.push_str(&format!("  GHL tag pages read: {pages}\n\n"));
+
+    // 2. Two tags change in GHL: one renamed, one deleted.
+    {
+        let mut g = ghl.state.lock().map_err(|_| anyhow!("fake GHL state poisoned"))?;
+        g.tags[1]["tag"] = json!("Launch Week 2026");
+        g.tags[3]["deleted"] = json!(true);
+    }
+    let event = TagDetailsEvent {
+        location_id: DEMO_LOCATION.into(),
+        tag_ids: vec!["tag00001".into(), "tag00003".into()],
+    };
+    let details_report = engine
+        .tag_details_push(&env, &settings, &event, Some(&tag_report.state))?
+        .map_err(|f| anyhow!(render::error_message(&f.error)))?;
+    text.push_str(&render::summary("tag-details-push", &details_report));
+    text.push('\n');
+
+    // 3. The next post: with the state, only what changed is written (here
+    // nothing: the two changes already went through tag-details-push).
+    let event = TagSyncEvent {
+        location_id: DEMO_LOCATION.into(),
+        post_id: None,
+        tag_ids: None,
+    };
+    let rerun_report = engine
+        .tag_sync(&env, &settings, &event, Some(&details_report.state))?
+        .map_err(|f| anyhow!(render::error_message(&f.error)))?;
+    text.push_str(&render::summary("tag-sync again, with the state", &rerun_report));
+    text.push('\n');
+
+    // 4. Statistics for two connected accounts into a dashboard.
+    let request = StatsRequest {
+        location_id: DEMO_LOCATION.into(),
+        profile_ids: vec!["67a5a9aa776c837de4aa5b12".into(), "67a5a9aa776c837de4aa5b13".into()],
+        platforms: vec!["facebook".into(), "instagram".into()],
+        dashboard_id: DEMO_DASHBOARD.into(),
+        as_of: None,
+    };
+    let stats_report = engine
+        .stats_sync(&env, &settings, &request, None)?
+        .map_err(|f| anyhow!(render::error_message(&f.error)))?;
+    text.push_str(&render::summary("stats-sync", &stats_report));
+    text.push('\n');
+
+    // What Rankr now holds.
+    let r = rankr.state.lock().map_err(|_| anyhow!("fake Rankr state poisoned"))?;
+    let archived: Vec<&str> = r
+        .tags
+        .values()
+        .filter(|t| t.input["archived"] == json!(true))
+        .map(|t| t.input["externalId"].as_str().unwrap_or(""))
+        .collect();
+    let post_tags = r.post_tags.get(DEMO_POST).cloned().unwrap_or_default();
+    let mut per_metric: BTreeMap<&str, usize> = BTreeMap::new();
+    for (_, _, metric, _) in r.points.keys() {
+        *per_metric.entry(metric.as_str()).or_default() += 1;
+    }
+    let days: std::collections::BTreeSet<&str> = r
+        .points
+        .keys()
+        .filter(|(_, _, m, _)| m == "post_performance.impressions")
+        .map(|(_, _, _, ts)| ts.as_str())
+        .collect();
+    text.push_str("Rankr now holds:\n");
+    text.push_str(&format!(
+        "  tags: {} ({} archived: {})\n",
+        r.tags.len(),
+        archived.len(),
+        archived.join(", ")
+    ));
+    if let Some(t) = r.tags.values().find(|t| t.input["externalId"] == json!("tag00001")) {
+        text.push_str(&format!("  e.g. {}\n", t.input));
+    }
+    text.push_str(&format!("  post {DEMO_POST} tags: {}\n", post_tags.join(", ")));
+    text.push_str(&format!(
+        "  dashboard {DEMO_DASHBOARD}: {} points in {} metrics; daily points {} .. {}\n",
+        r.points.len(),
+        per_metric.len(),
+        days.iter().next().unwrap_or(&"-"),
+        days.iter().last().unwrap_or(&"-")
+    ));
+    let refused = ghl
+        .state
+        .lock()
+        .map_err(|_| anyhow!("fake GHL state poisoned"))?
+        .refusals
+        .clone();
+    text.push_str(&format!(
+        "  GHL requests refused by the official OpenAPI check: {}\n",
+        refused.len()
+    ));
+    for r in &refused {
+        text.push_str(&format!("    {r}\n"));
+    }
+    let writes = r.ledger.len();
+    let replays = r.ledger.iter().filter(|l| l.replayed).count();
+    text.push_str(&format!("  writes received: {writes} ({replays} idempotent replays)\n"));
+
+    if json_out {
+        let doc = json!({
+            "tag_sync": render::report_json(&tag_report),
+            "tag_details_push": render::report_json(&details_report),
+            "tag_sync_rerun": render::report_json(&rerun_report),
+            "stats_sync": render::report_json(&stats_report),
+            "rankr": {
+                "tags": r.tags.len(),
+                "archived": archived,
+                "post_tags": post_tags,
+                "points": r.points.len(),
+                "daily_days": days,
+            },
+            "ghl_spec_refusals": refused,
+        });
+        writeln!(out, "{}", serde_json::to_string_pretty(&doc)?).context("writing the output")?;
+    } else {
+        write!(out, "{text}").context("writing the output")?;
+    }
+    Ok(())
+}

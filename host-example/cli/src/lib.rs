@@ -1,0 +1,15 @@
+//! The `ghl-rankr` CLI's pieces: the settings file ([`config`]), the GHL
+//! credential from the environment and the token file ([`credentials`]), the
+//! compile cache ([`cache`]), atomic private files ([`files`]), output for
+//! people and machines ([`render`]), `bench`, and (with the `demo` feature)
+//! the demo against the fakes.
+
+pub mod bench;
+pub mod cache;
+pub mod config;
+pub mod credentials;
+#[cfg(feature = "demo")]
+pub mod demo;
+pub mod files;
+pub mod render;
+pub mod secret;

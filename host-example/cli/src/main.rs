@@ -1,0 +1,393 @@
+//! `ghl-rankr`: runs the connector component against GHL and Rankr.
+
+use clap::{Parser, Subcommand};
+use ghl_rankr::config::{settings, ConfigFile, SettingsParts};
+use ghl_rankr::credentials::{credential, TokenFile};
+use ghl_rankr::files::{read_optional, write_atomic};
+use ghl_rankr::render;
+use ghl_rankr::secret::Secret;
+use ghl_rankr_host::clock::SystemClock;
+use ghl_rankr_host::egress::Allowlist;
+use ghl_rankr_host::engine::{ConnectorEngine, EngineOptions};
+use ghl_rankr_host::imports::{Env, TokenStore};
+use ghl_rankr_host::limits::Limits;
+use ghl_rankr_host::transport::UreqTransport;
+use ghl_rankr_host::types::{StatsRequest, SyncFailure, SyncReport, TagDetailsEvent, TagSyncEvent};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+const DEFAULT_GHL: &str = "https://services.leadconnectorhq.com";
+const DEFAULT_RANKR: &str = "https://api.rankr.io";
+
+/// Sync HighLevel Social Planner tags, tag details and statistics into
+/// Rankr, through the connector WebAssembly component.
+///
+/// Secrets come from the environment only: RANKR_API_KEY, and for GHL either
+/// GHL_ACCESS_TOKEN (a Private Integration Token of the location) or OAuth:
+/// GHL_REFRESH_TOKEN, GHL_CLIENT_ID, GHL_CLIENT_SECRET (and optionally
+/// GHL_ACCESS_TOKEN, GHL_SCOPES), with the rotated pair kept in --token-file.
+///
+/// Exit status: 0 done, 1 failed, 2 bad configuration, 3 incomplete (run
+/// again with the same --state-file to resume), 4 authorize GHL again.
+#[derive(Parser)]
+#[command(name = "ghl-rankr", version)]
+struct Cli {
+    /// GHL API base URL [env: GHL_BASE_URL] [default: https://services.leadconnectorhq.com]
+    #[arg(long, global = true)]
+    ghl_base_url: Option<String>,
+    /// Rankr API base URL [env: RANKR_BASE_URL] [default: https://api.rankr.io]
+    #[arg(long, global = true)]
+    rankr_base_url: Option<String>,
+    /// Settings file (TOML): page size, retry policy, mapping tables.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Print the report as JSON on stdout.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Read everything, write nothing; the report lists what would be written.
+    #[arg(long, global = true)]
+    dry_run: bool,
+    /// Tags per GHL page (1..=1000, default 100).
+    #[arg(long, global = true)]
+    page_size: Option<u32>,
+    /// Longest any one HTTP exchange may take, in seconds.
+    #[arg(long, global = true, value_name = "SECS", default_value_t = 30)]
+    request_timeout: u32,
+    /// Run this component instead of the embedded one.
+    #[arg(long, global = true, value_name = "PATH")]
+    component: Option<PathBuf>,
+    /// OAuth: keep the current GHL token pair here (read at start, rewritten
+    /// atomically with mode 0600 as soon as a refresh returns).
+    #[arg(long, global = true, value_name = "FILE")]
+    token_file: Option<PathBuf>,
+    /// Keep the sync state here (content hashes, checkpoint), so reruns write
+    /// only what changed and resume where a run stopped.
+    #[arg(long, global = true, value_name = "FILE")]
+    state_file: Option<PathBuf>,
+    /// Ignore the state's hashes: write every item (the state is rebuilt).
+    #[arg(long, global = true)]
+    full_refresh: bool,
+    /// Do not archive in Rankr the tags that are gone from GHL.
+    #[arg(long, global = true)]
+    no_archive: bool,
+    /// Time budget of the whole operation, in seconds (default 900).
+    #[arg(long, global = true, value_name = "SECS")]
+    deadline: Option<u64>,
+    /// Hard wall-time limit of one component call, in seconds (the host
+    /// stops the component; default: 1200, or the deadline plus 60).
+    #[arg(long, global = true, value_name = "SECS")]
+    call_timeout: Option<u64>,
+    /// Linear memory the component may use, in MiB.
+    #[arg(long, global = true, value_name = "MIB", default_value_t = 64)]
+    memory_mib: usize,
+    /// Meter the component with this much fuel per call (off by default).
+    #[arg(long, global = true, value_name = "UNITS")]
+    fuel: Option<u64>,
+    /// Requests sent at once: GHL pages (within GHL's rate budget) and Rankr
+    /// batches (1..=64, default 16; 1 = one at a time). Also the host's pool.
+    #[arg(long, global = true, value_name = "N")]
+    max_in_flight: Option<u32>,
+    /// Most HTTP requests one call may make.
+    #[arg(long, global = true, value_name = "N", default_value_t = 100_000)]
+    max_requests: u32,
+    /// Do not use the compiled-component cache (GHL_RANKR_CACHE_DIR, else
+    /// ~/.cache/ghl-rankr): compile at every start.
+    #[arg(long, global = true)]
+    no_cache: bool,
+    /// Compile with wasmtime's inliner: the component's own CPU time drops a
+    /// little, and a cold start compiles several times longer with far more
+    /// memory (BENCHMARKS.md). Its compiled code has its own cache entry.
+    #[arg(long, global = true)]
+    inlining: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// A post was created: sync all the location's tags, then the post's tags.
+    TagSync {
+        #[arg(long, value_name = "ID")]
+        location: String,
+        /// The new post; its tags are applied to its Rankr record.
+        #[arg(long, value_name = "ID")]
+        post: Option<String>,
+        /// The post's tag ids, if known (otherwise read from GHL).
+        #[arg(long = "tag-id", value_name = "ID")]
+        tag_ids: Vec<String>,
+    },
+    /// Tags changed in GHL: read them by id and update Rankr.
+    TagDetailsPush {
+        #[arg(long, value_name = "ID")]
+        location: String,
+        #[arg(long = "tag-id", value_name = "ID", required = true)]
+        tag_ids: Vec<String>,
+    },
+    /// Read Social Planner statistics into a Rankr dashboard.
+    StatsSync {
+        #[arg(long, value_name = "ID")]
+        location: String,
+        #[arg(long = "profile-id", value_name = "ID", required = true)]
+        profile_ids: Vec<String>,
+        /// facebook, instagram, linkedin, google, pinterest, youtube, tiktok (default: all).
+        #[arg(long = "platform", value_name = "P")]
+        platforms: Vec<String>,
+        #[arg(long, value_name = "ID")]
+        dashboard: String,
+        /// Last day of the 7-day window, YYYY-MM-DD (default: today, UTC).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        as_of: Option<String>,
+    },
+    /// Run all three operations against fake GHL and Rankr servers on loopback.
+    #[cfg(feature = "demo")]
+    Demo {
+        /// Only start the fakes and keep them up, printing what to export to
+        /// run the other commands against them.
+        #[arg(long)]
+        serve: bool,
+        /// Tags in the fake location (with --serve).
+        #[arg(long, default_value_t = 260)]
+        tags: usize,
+    },
+    /// Measure compile, start-up, instantiation, CPU per tag, guest memory
+    /// and request counts, in process (build with --release for meaningful
+    /// figures).
+    Bench {
+        /// Repetitions of each timed measurement (medians are printed).
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
+}
+
+fn main() -> ExitCode {
+    // RUST_LOG filters the connector's logs. Two kinds of dependency logs
+    // stay capped whatever it says: the JIT's (millions of lines when it
+    // compiles a component) and the HTTP client's wire dumps, which at trace
+    // level print request bytes, `Authorization` header included.
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    for quiet in [
+        "cranelift_codegen=warn",
+        "cranelift_frontend=warn",
+        "regalloc2=warn",
+        "wasmtime_internal_cranelift=warn",
+        "wasmtime=warn",
+        "wasmtime_environ=warn",
+        "wasmparser=warn",
+        "ureq_proto=info",
+        "ureq=info",
+        "rustls=info",
+    ] {
+        if let Ok(d) = quiet.parse() {
+            filter = filter.add_directive(d);
+        }
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn pick(flag: Option<String>, env: &str, file: Option<&String>, default: &str) -> String {
+    flag.or_else(|| std::env::var(env).ok().filter(|v| !v.is_empty()))
+        .or_else(|| file.cloned())
+        .unwrap_or_else(|| default.to_string())
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let defaults = Limits::default();
+    let limits = Limits {
+        call_timeout: match (cli.call_timeout, cli.deadline) {
+            (Some(secs), _) => Duration::from_secs(secs.max(1)),
+            (None, Some(d)) => defaults.call_timeout.max(Duration::from_secs(d.saturating_add(60))),
+            (None, None) => defaults.call_timeout,
+        },
+        fuel: cli.fuel,
+        memory_bytes: cli.memory_mib.clamp(16, 4096) * 1024 * 1024,
+        max_requests: cli.max_requests.max(1),
+        http_pool: cli
+            .max_in_flight
+            .map_or(defaults.http_pool, |n| n.clamp(1, 64) as usize),
+        ..defaults
+    };
+    #[cfg(feature = "demo")]
+    if let Command::Demo { serve: true, tags } = cli.command {
+        ghl_rankr::demo::serve(tags, &mut std::io::stdout())?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let bytes = match &cli.component {
+        Some(path) => {
+            std::fs::read(path).map_err(|e| anyhow::anyhow!("reading the component {}: {e}", path.display()))?
+        }
+        None => ghl_rankr_artifact::COMPONENT.to_vec(),
+    };
+    if let Command::Bench { runs } = cli.command {
+        let figures = ghl_rankr::bench::run(&bytes, runs)?;
+        if cli.json {
+            println!("{}", serde_json::to_string_pretty(&figures)?);
+        } else {
+            print!("{}", ghl_rankr::bench::table(&figures));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let options = EngineOptions {
+        pooling: false,
+        inlining: cli.inlining,
+    };
+    let cache_dir = if cli.no_cache {
+        None
+    } else {
+        ghl_rankr::cache::default_dir()
+    };
+    let wasmtime = wasmtime::Engine::new(&ConnectorEngine::config(&limits, &options)).map_err(anyhow::Error::from)?;
+    let (component, start) = ghl_rankr::cache::load_or_compile(&wasmtime, &bytes, cache_dir.as_deref())
+        .map_err(anyhow::Error::from)
+        .map_err(|e| {
+            e.context("compiling the component (is it a wasm32-wasip2 component of rankr:ghl-connector@0.3.0?)")
+        })?;
+    tracing::debug!(target: "ghl_rankr::start", warm = start.warm, ms = start.ms, "component ready");
+    let engine = ConnectorEngine::from_component(wasmtime, &component, limits)?;
+    #[cfg(feature = "demo")]
+    if let Command::Demo { .. } = cli.command {
+        ghl_rankr::demo::run(&engine, &mut std::io::stdout(), cli.json)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let config = match &cli.config {
+        Some(path) => ConfigFile::load(path).map_err(anyhow::Error::msg)?,
+        None => ConfigFile::default(),
+    };
+    let token_file = cli.token_file.as_deref().map(TokenFile::new);
+    let ghl_credential =
+        credential(&|k: &str| std::env::var(k).ok(), token_file.as_ref()).map_err(anyhow::Error::msg)?;
+    let rankr_key = Secret::from_env("RANKR_API_KEY").map_err(anyhow::Error::msg)?;
+    let state = match &cli.state_file {
+        Some(p) => read_optional(p).map_err(|e| anyhow::anyhow!("cannot read the state file {}: {e}", p.display()))?,
+        None => None,
+    };
+    let settings = settings(SettingsParts {
+        ghl_base_url: pick(
+            cli.ghl_base_url,
+            "GHL_BASE_URL",
+            config.ghl_base_url.as_ref(),
+            DEFAULT_GHL,
+        ),
+        ghl_credential,
+        rankr_base_url: pick(
+            cli.rankr_base_url,
+            "RANKR_BASE_URL",
+            config.rankr_base_url.as_ref(),
+            DEFAULT_RANKR,
+        ),
+        rankr_api_key: &rankr_key,
+        page_size: cli.page_size,
+        dry_run: cli.dry_run,
+        deadline_secs: cli.deadline,
+        full_refresh: cli.full_refresh,
+        no_archive: cli.no_archive,
+        max_in_flight: cli.max_in_flight,
+        config: &config,
+    });
+    // The component may reach the two configured origins and nothing else.
+    let transport = Allowlist::new(
+        UreqTransport::with_max_timeout(Duration::from_secs(cli.request_timeout.max(1) as u64)),
+        &[&settings.ghl_base_url, &settings.rankr_base_url],
+    );
+    let env = Env {
+        transport: Arc::new(transport),
+        clock: Arc::new(SystemClock::default()),
+        tokens: token_file.map(|f| Arc::new(f) as Arc<dyn TokenStore>),
+        captured_logs: None,
+    };
+    let state = state.as_deref();
+    let (operation, result): (&str, Result<SyncReport, SyncFailure>) = match cli.command {
+        Command::TagSync {
+            location,
+            post,
+            tag_ids,
+        } => {
+            let event = TagSyncEvent {
+                location_id: location,
+                post_id: post,
+                tag_ids: (!tag_ids.is_empty()).then_some(tag_ids),
+            };
+            ("tag-sync", engine.tag_sync(&env, &settings, &event, state)?)
+        }
+        Command::TagDetailsPush { location, tag_ids } => {
+            let event = TagDetailsEvent {
+                location_id: location,
+                tag_ids,
+            };
+            (
+                "tag-details-push",
+                engine.tag_details_push(&env, &settings, &event, state)?,
+            )
+        }
+        Command::StatsSync {
+            location,
+            profile_ids,
+            platforms,
+            dashboard,
+            as_of,
+        } => {
+            let request = StatsRequest {
+                location_id: location,
+                profile_ids,
+                platforms,
+                dashboard_id: dashboard,
+                as_of,
+            };
+            ("stats-sync", engine.stats_sync(&env, &settings, &request, state)?)
+        }
+        #[cfg(feature = "demo")]
+        Command::Demo { .. } => return Ok(ExitCode::SUCCESS),
+        Command::Bench { .. } => return Ok(ExitCode::SUCCESS),
+    };
+    // The state describes what was written, on success and on failure alike.
+    let new_state = match &result {
+        Ok(r) => Some(&r.state),
+        Err(f) => f.state.as_ref(),
+    };
+    if let (Some(path), Some(blob), false) = (&cli.state_file, new_state, settings.dry_run) {
+        write_atomic(path, blob).map_err(|e| anyhow::anyhow!("cannot write the state file {}: {e}", path.display()))?;
+    }
+    match result {
+        Ok(report) => {
+            if cli.json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(
+                        &serde_json::json!({"operation": operation, "ok": true, "report": render::report_json(&report)})
+                    )?
+                );
+            } else {
+                print!("{}", render::summary(operation, &report));
+            }
+            if report.incomplete.is_some() {
+                return Ok(ExitCode::from(3));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(SyncFailure { error: e, .. }) => {
+            if cli.json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(
+                        &serde_json::json!({"operation": operation, "ok": false, "error": render::error_json(&e)})
+                    )?
+                );
+            }
+            eprintln!("error: {operation}: {}", render::error_message(&e));
+            Ok(ExitCode::from(render::exit_code(&e) as u8))
+        }
+    }
+}
