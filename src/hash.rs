@@ -8,9 +8,10 @@ pub fn fnv1a(parts: &[&[u8]]) -> u64 {
     const PRIME: u64 = 0x0100_0000_01b3;
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for part in parts {
-        for byte in part.iter().chain([&0xff]) {
+        for byte in *part {
             hash = (hash ^ u64::from(*byte)).wrapping_mul(PRIME);
         }
+        hash = (hash ^ 0xff).wrapping_mul(PRIME);
     }
     hash
 }

@@ -1,9 +1,15 @@
 //! Reading answers with serde. A 2xx body that does not fit its model is
 //! `invalid-response`, naming the JSON path of the first field that does not
 //! fit; a body that is not complete JSON may be whole on another try.
+//!
+//! The path is found after the fact, from where serde_json stopped
+//! ([`path_at`]), and only for a body that failed: tracking it during every
+//! read would wrap every model's deserializer, for a path wanted only when a
+//! server sends something wrong.
 
 use crate::report::{Service, SyncError};
-use serde::de::{DeserializeOwned, IgnoredAny};
+use serde::de::IgnoredAny;
+use serde::Deserialize;
 
 /// A 2xx answer that could not be read, and whether another try may help
 /// (a truncated body may be whole next time; a wrong shape will not).
@@ -13,8 +19,8 @@ pub struct Unreadable {
     pub retryable: bool,
 }
 
-/// Reads `body` as `T`.
-pub fn read<T: DeserializeOwned>(service: Service, endpoint: &str, body: &[u8]) -> Result<T, Unreadable> {
+/// Reads `body` as `T` (which may borrow from it).
+pub fn read<'a, T: Deserialize<'a>>(service: Service, endpoint: &str, body: &'a [u8]) -> Result<T, Unreadable> {
     parse_at(body).map_err(|(path, e)| {
         let retryable = match e.classify() {
             serde_json::error::Category::Data => !is_json(body),
@@ -33,29 +39,93 @@ pub fn read<T: DeserializeOwned>(service: Service, endpoint: &str, body: &[u8]) 
 }
 
 /// [`read`], when no retry is possible.
-pub fn parse<T: DeserializeOwned>(service: Service, endpoint: &str, body: &[u8]) -> Result<T, SyncError> {
+pub fn parse<'a, T: Deserialize<'a>>(service: Service, endpoint: &str, body: &'a [u8]) -> Result<T, SyncError> {
     read(service, endpoint, body).map_err(|u| u.error)
 }
 
 /// `T` from `body`, or the path of the field being read when it failed
 /// (`(body)` for the document itself) and serde_json's error.
-pub fn parse_at<T: DeserializeOwned>(body: &[u8]) -> Result<T, (String, serde_json::Error)> {
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        (field_name(path), e.into_inner())
-    })?;
-    de.end().map_err(|e| ("(body)".to_string(), e))?;
-    Ok(value)
+pub fn parse_at<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, (String, serde_json::Error)> {
+    serde_json::from_slice(body).map_err(|e| {
+        let offset = byte_offset(body, e.line(), e.column());
+        let path = path_at(body, offset);
+        (if path.is_empty() { "(body)".into() } else { path }, e)
+    })
 }
 
-/// serde_path_to_error names the document `.` (or `?` where it stopped
-/// inside one it had not yet seen a key of).
-fn field_name(path: String) -> String {
-    match path.as_str() {
-        "" | "." | "?" => "(body)".into(),
-        _ => path,
+/// The byte offset of serde_json's 1-based line and column.
+fn byte_offset(body: &[u8], line: usize, column: usize) -> usize {
+    let line_start = match line {
+        0 | 1 => 0,
+        _ => body
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| **b == b'\n')
+            .nth(line - 2)
+            .map_or(body.len(), |(i, _)| i + 1),
+    };
+    (line_start + column).min(body.len())
+}
+
+/// The JSON path (`results.tags[3].tag`) of the value being read at
+/// `offset`: the keys of the objects and the indexes of the arrays open
+/// there. The text up to `offset` is walked once, skipping strings.
+pub fn path_at(body: &[u8], offset: usize) -> String {
+    enum Open {
+        Object(Option<String>),
+        Array(usize),
     }
+    let mut open: Vec<Open> = Vec::new();
+    let mut expecting_key = false;
+    let mut i = 0;
+    while i < offset.min(body.len()) {
+        match body[i] {
+            b'"' => {
+                let start = i + 1;
+                i += 1;
+                while i < body.len() && body[i] != b'"' {
+                    i += if body[i] == b'\\' { 2 } else { 1 };
+                }
+                if expecting_key {
+                    if let Some(Open::Object(key)) = open.last_mut() {
+                        let end = i.min(body.len());
+                        *key = Some(String::from_utf8_lossy(&body[start..end]).into_owned());
+                    }
+                    expecting_key = false;
+                }
+            }
+            b'{' => {
+                open.push(Open::Object(None));
+                expecting_key = true;
+            }
+            b'[' => open.push(Open::Array(0)),
+            b'}' | b']' => {
+                open.pop();
+                expecting_key = false;
+            }
+            b',' => match open.last_mut() {
+                Some(Open::Object(_)) => expecting_key = true,
+                Some(Open::Array(n)) => *n += 1,
+                None => {}
+            },
+            _ => {}
+        }
+        i += 1;
+    }
+    let mut path = String::new();
+    for level in &open {
+        match level {
+            Open::Object(Some(key)) => {
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(key);
+            }
+            Open::Object(None) => {}
+            Open::Array(n) => path.push_str(&format!("[{n}]")),
+        }
+    }
+    path
 }
 
 /// Whether `body` is JSON of any shape.

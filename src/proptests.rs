@@ -183,8 +183,8 @@ proptest! {
         match TagMapping::compile(&rows) {
             Err(why) => prop_assert!(!why.is_empty()),
             Ok(m) => {
-                if let Ok(t) = serde_json::from_value::<GhlTag>(tag) {
-                    if let Err(why) = m.apply(&t, "loc") {
+                if let Ok(mut t) = serde_json::from_value::<GhlTag>(tag) {
+                    if let Err(why) = m.apply(&mut t, "loc") {
                         prop_assert!(!why.is_empty());
                     }
                 }

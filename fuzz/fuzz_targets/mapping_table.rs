@@ -47,10 +47,10 @@ fuzz_target!(|data: &[u8]| {
         })
         .collect();
     if let Ok(m) = TagMapping::compile(&rows) {
-        if let Ok(tag) = serde_json::from_str::<GhlTag>(
+        if let Ok(mut tag) = serde_json::from_str::<GhlTag>(
             r#"{"_id":"a b","tag":"  Summer Sale ","deleted":true,"createdAt":"2024-01-01T00:00:00Z"}"#,
         ) {
-            let _ = m.apply(&tag, "loc");
+            let _ = m.apply(&mut tag, "loc");
         }
     }
     let renames: Vec<(String, String)> = rows.into_iter().map(|r| (r.source, r.target)).collect();

@@ -67,17 +67,18 @@ impl TagField {
 }
 
 /// `GetTagsByLocationIdResponseDTO` / `GetTagsByIdResponseDTO`. Each tag is
-/// kept as its JSON text and read on its own, so one bad tag is reported
-/// alone, not the whole page.
+/// kept as its JSON text (borrowed from the body) and read on its own, so
+/// one bad tag is reported alone, not the whole page.
 #[derive(Debug, Deserialize)]
-pub struct TagsEnvelope {
-    pub results: TagsResults,
+pub struct TagsEnvelope<'a> {
+    #[serde(borrow)]
+    pub results: TagsResults<'a>,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct TagsResults {
-    #[serde(default)]
-    pub tags: Vec<Box<RawValue>>,
+pub struct TagsResults<'a> {
+    #[serde(default, borrow)]
+    pub tags: Vec<&'a RawValue>,
     #[serde(default)]
     pub count: Option<f64>,
 }

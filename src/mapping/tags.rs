@@ -33,17 +33,19 @@ impl SourceField {
         self == SourceField::Deleted
     }
 
-    /// The field's value.
-    fn read(self, tag: &GhlTag) -> Option<Value> {
-        let text = |v: &Option<String>| v.clone().map(Value::Text);
+    /// The field's value: moved out of the tag when `last` (no later row
+    /// reads it), else copied. The id is always copied: the caller keys the
+    /// state by it.
+    fn read(self, tag: &mut GhlTag, last: bool) -> Option<Value> {
+        let text = |field: &mut Option<String>| if last { field.take() } else { field.clone() }.map(Value::Text);
         match self {
             SourceField::Id => Some(Value::Text(tag.id.clone())),
-            SourceField::Tag => text(&tag.tag),
-            SourceField::LocationId => text(&tag.location_id),
-            SourceField::CreatedBy => text(&tag.created_by),
+            SourceField::Tag => text(&mut tag.tag),
+            SourceField::LocationId => text(&mut tag.location_id),
+            SourceField::CreatedBy => text(&mut tag.created_by),
             SourceField::Deleted => tag.deleted.map(Value::Bool),
-            SourceField::CreatedAt => text(&tag.created_at),
-            SourceField::UpdatedAt => text(&tag.updated_at),
+            SourceField::CreatedAt => text(&mut tag.created_at),
+            SourceField::UpdatedAt => text(&mut tag.updated_at),
         }
     }
 }
@@ -110,6 +112,8 @@ enum Value {
 #[derive(Debug, Clone)]
 struct CompiledRow {
     source: SourceField,
+    /// No later row reads `source`.
+    last_reader: bool,
     source_name: String,
     target: TargetField,
     transforms: Vec<Transform>,
@@ -189,6 +193,7 @@ impl TagMapping {
             }
             compiled.push(CompiledRow {
                 source,
+                last_reader: !rows[i + 1..].iter().any(|r| r.source == row.source),
                 source_name: row.source.clone(),
                 target,
                 transforms: row.transforms.clone(),
@@ -215,8 +220,9 @@ impl TagMapping {
     }
 
     /// Maps one tag. `location_id` fills `locationId` when no row sets it.
-    /// The error says why this tag cannot be sent; other tags go on.
-    pub fn apply(&self, tag: &GhlTag, location_id: &str) -> Result<TagInput, String> {
+    /// The error says why this tag cannot be sent; other tags go on. The
+    /// fields read are moved out of `tag`; its id stays.
+    pub fn apply(&self, tag: &mut GhlTag, location_id: &str) -> Result<TagInput, String> {
         let mut input = TagInput {
             external_id: String::new(),
             source: SOURCE,
@@ -228,7 +234,7 @@ impl TagMapping {
             attributes: BTreeMap::new(),
         };
         for row in &self.rows {
-            let value = match row.source.read(tag) {
+            let value = match row.source.read(tag, row.last_reader) {
                 Some(Value::Bool(b)) => Some(Value::Bool(b)),
                 other => {
                     // Steps run on a missing value too: `default` may fill it.
@@ -333,7 +339,7 @@ mod tests {
     #[test]
     fn default_table_maps_every_field() {
         let m = TagMapping::compile(&[]).unwrap();
-        let t = m.apply(&tag(), "fallback").unwrap();
+        let t = m.apply(&mut tag(), "fallback").unwrap();
         assert_eq!(t.external_id, "t1");
         assert_eq!(t.name, "Summer Sale");
         assert_eq!(t.location_id, "loc");
@@ -359,7 +365,7 @@ mod tests {
             ),
         ];
         let m = TagMapping::compile(&rows).unwrap();
-        let t = m.apply(&tag(), "fallback").unwrap();
+        let t = m.apply(&mut tag(), "fallback").unwrap();
         assert_eq!(t.external_id, "ghl-t1");
         assert_eq!(t.name, "summer-sale");
         assert_eq!(t.location_id, "fallback");
@@ -368,7 +374,7 @@ mod tests {
         assert_eq!(t.attributes.get("updated"), Some(&AttrValue::Text("never".into())));
     }
 
-    /// A field read by two rows reaches both.
+    /// A field read by two rows reaches both (the last reader moves it out).
     #[test]
     fn one_source_feeds_two_targets() {
         let rows = vec![
@@ -378,14 +384,15 @@ mod tests {
             MappingRow::new("_id", "attributes.ghlId", vec![]),
         ];
         let m = TagMapping::compile(&rows).unwrap();
-        let t = tag();
-        let out = m.apply(&t, "l").unwrap();
+        let mut t = tag();
+        let out = m.apply(&mut t, "l").unwrap();
         assert_eq!(out.name, "  summer sale ");
         assert_eq!(
             out.attributes.get("raw"),
             Some(&AttrValue::Text("  Summer Sale ".into()))
         );
         assert_eq!(out.attributes.get("ghlId"), Some(&AttrValue::Text("t1".into())));
+        assert_eq!(t.id, "t1", "the id stays for the caller");
     }
 
     #[test]
@@ -424,10 +431,10 @@ mod tests {
         let m = TagMapping::compile(&[]).unwrap();
         let mut t = tag();
         t.tag = Some("   ".into());
-        assert!(m.apply(&t, "l").unwrap_err().contains("name is empty"));
+        assert!(m.apply(&mut t.clone(), "l").unwrap_err().contains("name is empty"));
         t.tag = Some("x".repeat(101));
-        assert!(m.apply(&t, "l").unwrap_err().contains("truncate(100)"));
+        assert!(m.apply(&mut t.clone(), "l").unwrap_err().contains("truncate(100)"));
         t.tag = None;
-        assert!(m.apply(&t, "l").is_err());
+        assert!(m.apply(&mut t.clone(), "l").is_err());
     }
 }

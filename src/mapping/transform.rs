@@ -52,7 +52,10 @@ impl Transform {
 
     fn apply_text(&self, v: String) -> String {
         match self {
-            Transform::Trim => v.trim().to_string(),
+            Transform::Trim => match v.trim() {
+                trimmed if trimmed.len() == v.len() => v,
+                trimmed => trimmed.to_string(),
+            },
             Transform::Lowercase => v.to_lowercase(),
             Transform::Uppercase => v.to_uppercase(),
             Transform::Slugify => slugify(&v),

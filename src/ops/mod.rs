@@ -71,17 +71,14 @@ impl<'h, H: Host + ?Sized> Run<'h, H> {
         })
     }
 
-    /// A fresh key for each new batch: the run, the batch's number and its
-    /// content. A retry of the same request reuses the same key (it is made
-    /// once per batch, before the first attempt).
-    pub fn idempotency_key(&mut self, body: &[u8]) -> String {
+    /// A fresh key for each new batch: the run, the batch's number and a
+    /// digest of its content. A retry of the same request reuses the same
+    /// key (it is made once per batch, before the first attempt).
+    pub fn idempotency_key(&mut self, content_digest: u64) -> String {
         self.batches += 1;
         format!(
-            "ghl-rankr-{}-{:016x}-{:05}-{:016x}",
-            self.operation,
-            self.run_id,
-            self.batches,
-            fnv1a(&[body])
+            "ghl-rankr-{}-{:016x}-{:05}-{content_digest:016x}",
+            self.operation, self.run_id, self.batches
         )
     }
 

@@ -153,7 +153,7 @@ fn sync<H: Host + ?Sized>(
     let path = metrics_path(&req.dashboard_id);
     for batch in points.chunks(MAX_POINTS_PER_BATCH) {
         let body = metric_batch_body(batch);
-        let key = run.idempotency_key(&body);
+        let key = run.idempotency_key(fnv1a(&[&body]));
         run.record_write(Method::Post, path.clone(), batch.len(), &body);
         if run.settings.dry_run {
             continue;

@@ -57,12 +57,12 @@ fn push<H: Host + ?Sized>(
     for chunk in ids.chunks(MAX_IDS_PER_DETAILS) {
         for parsed in run.read_tag_details(location, chunk)? {
             match parsed {
-                Ok(tag) => {
+                Ok(mut tag) => {
                     if !seen.insert(tag.id.clone()) {
                         continue;
                     }
                     run.report.fetched += 1;
-                    match run.settings.tag_mapping.apply(&tag, location) {
+                    match run.settings.tag_mapping.apply(&mut tag, location) {
                         Ok(input) => {
                             writer.offer(run, state, tag.id, input, 0);
                             if writer.wants_send() {

@@ -206,14 +206,13 @@ fn read_all<H: Host + ?Sized>(
             let mut new = 0u64;
             for parsed in page.tags {
                 match parsed {
-                    Ok(tag) => {
-                        if seen.contains(&tag.id) {
+                    Ok(mut tag) => {
+                        if !seen.insert(tag.id.clone()) {
                             continue; // served again on a later page
                         }
-                        seen.insert(tag.id.clone());
                         new += 1;
                         run.report.fetched += 1;
-                        match run.settings.tag_mapping.apply(&tag, location) {
+                        match run.settings.tag_mapping.apply(&mut tag, location) {
                             Ok(input) => writer.offer(run, state, tag.id, input, skip),
                             Err(why) => {
                                 mark_seen(state, &tag.id);
@@ -368,11 +367,11 @@ fn archive_gone<H: Host + ?Sized>(
     }
     let mut gone: HashSet<String> = unseen.iter().cloned().collect();
     for chunk in unseen.chunks(MAX_IDS_PER_DETAILS) {
-        for tag in run.read_tag_details(location, chunk)?.into_iter().flatten() {
+        for mut tag in run.read_tag_details(location, chunk)?.into_iter().flatten() {
             if !gone.remove(&tag.id) {
                 continue;
             }
-            match run.settings.tag_mapping.apply(&tag, location) {
+            match run.settings.tag_mapping.apply(&mut tag, location) {
                 Ok(input) => {
                     writer.offer(run, state, tag.id, input, 0);
                     if writer.wants_send() {

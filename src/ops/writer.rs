@@ -4,6 +4,7 @@
 //! state's hash changes only when Rankr confirmed the item.
 
 use super::Run;
+use crate::hash::fnv1a;
 use crate::io::{Host, Method, Request};
 use crate::rankr::model::{TagBatchResponse, TagInput, TagResult, TagStatus};
 use crate::rankr::{
@@ -160,7 +161,9 @@ impl TagWriter {
         let items = std::mem::take(&mut self.pending);
         let body = tag_batch_body(&std::mem::take(&mut self.json));
         self.json_bytes = 0;
-        let key = run.idempotency_key(&body);
+        // The items' hashes stand for the body's content.
+        let hashes: Vec<u8> = items.iter().flat_map(|item| item.hash.to_le_bytes()).collect();
+        let key = run.idempotency_key(fnv1a(&[&hashes]));
         self.ready.push(Batch { items, body, key });
     }
 

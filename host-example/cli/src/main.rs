@@ -204,64 +204,74 @@ fn pick(flag: Option<String>, env: &str, file: Option<&String>, default: &str) -
         .unwrap_or_else(|| default.to_string())
 }
 
+/// One of the three operations, with its input.
+enum Operation {
+    TagSync(TagSyncEvent),
+    TagDetailsPush(TagDetailsEvent),
+    StatsSync(StatsRequest),
+}
+
+impl Operation {
+    fn name(&self) -> &'static str {
+        match self {
+            Operation::TagSync(_) => "tag-sync",
+            Operation::TagDetailsPush(_) => "tag-details-push",
+            Operation::StatsSync(_) => "stats-sync",
+        }
+    }
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let defaults = Limits::default();
-    let limits = Limits {
-        call_timeout: match (cli.call_timeout, cli.deadline) {
-            (Some(secs), _) => Duration::from_secs(secs.max(1)),
-            (None, Some(d)) => defaults.call_timeout.max(Duration::from_secs(d.saturating_add(60))),
-            (None, None) => defaults.call_timeout,
-        },
-        fuel: cli.fuel,
-        memory_bytes: cli.memory_mib.clamp(16, 4096) * 1024 * 1024,
-        max_requests: cli.max_requests.max(1),
-        http_pool: cli
-            .max_in_flight
-            .map_or(defaults.http_pool, |n| n.clamp(1, 64) as usize),
-        ..defaults
-    };
-    #[cfg(feature = "demo")]
-    if let Command::Demo { serve: true, tags } = cli.command {
-        ghl_rankr::demo::serve(tags, &mut std::io::stdout())?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    let bytes = match &cli.component {
-        Some(path) => {
-            std::fs::read(path).map_err(|e| anyhow::anyhow!("reading the component {}: {e}", path.display()))?
+    let limits = limits(&cli);
+    let operation = match cli.command {
+        Command::TagSync {
+            location,
+            post,
+            tag_ids,
+        } => Operation::TagSync(TagSyncEvent {
+            location_id: location,
+            post_id: post,
+            tag_ids: (!tag_ids.is_empty()).then_some(tag_ids),
+        }),
+        Command::TagDetailsPush { location, tag_ids } => Operation::TagDetailsPush(TagDetailsEvent {
+            location_id: location,
+            tag_ids,
+        }),
+        Command::StatsSync {
+            location,
+            profile_ids,
+            platforms,
+            dashboard,
+            as_of,
+        } => Operation::StatsSync(StatsRequest {
+            location_id: location,
+            profile_ids,
+            platforms,
+            dashboard_id: dashboard,
+            as_of,
+        }),
+        Command::Bench { runs } => {
+            let figures = ghl_rankr::bench::run(&component_bytes(cli.component.as_deref())?, runs)?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&figures)?);
+            } else {
+                print!("{}", ghl_rankr::bench::table(&figures));
+            }
+            return Ok(ExitCode::SUCCESS);
         }
-        None => ghl_rankr_artifact::COMPONENT.to_vec(),
-    };
-    if let Command::Bench { runs } = cli.command {
-        let figures = ghl_rankr::bench::run(&bytes, runs)?;
-        if cli.json {
-            println!("{}", serde_json::to_string_pretty(&figures)?);
-        } else {
-            print!("{}", ghl_rankr::bench::table(&figures));
+        #[cfg(feature = "demo")]
+        Command::Demo { serve: true, tags } => {
+            ghl_rankr::demo::serve(tags, &mut std::io::stdout())?;
+            return Ok(ExitCode::SUCCESS);
         }
-        return Ok(ExitCode::SUCCESS);
-    }
-    let options = EngineOptions {
-        pooling: false,
-        inlining: cli.inlining,
+        #[cfg(feature = "demo")]
+        Command::Demo { serve: false, .. } => {
+            let engine = engine(&cli.component, cli.inlining, cli.no_cache, limits)?;
+            ghl_rankr::demo::run(&engine, &mut std::io::stdout(), cli.json)?;
+            return Ok(ExitCode::SUCCESS);
+        }
     };
-    let cache_dir = if cli.no_cache {
-        None
-    } else {
-        ghl_rankr::cache::default_dir()
-    };
-    let wasmtime = wasmtime::Engine::new(&ConnectorEngine::config(&limits, &options)).map_err(anyhow::Error::from)?;
-    let (component, start) = ghl_rankr::cache::load_or_compile(&wasmtime, &bytes, cache_dir.as_deref())
-        .map_err(anyhow::Error::from)
-        .map_err(|e| {
-            e.context("compiling the component (is it a wasm32-wasip2 component of rankr:ghl-connector@0.3.0?)")
-        })?;
-    tracing::debug!(target: "ghl_rankr::start", warm = start.warm, ms = start.ms, "component ready");
-    let engine = ConnectorEngine::from_component(wasmtime, &component, limits)?;
-    #[cfg(feature = "demo")]
-    if let Command::Demo { .. } = cli.command {
-        ghl_rankr::demo::run(&engine, &mut std::io::stdout(), cli.json)?;
-        return Ok(ExitCode::SUCCESS);
-    }
+    let engine = engine(&cli.component, cli.inlining, cli.no_cache, limits)?;
     let config = match &cli.config {
         Some(path) => ConfigFile::load(path).map_err(anyhow::Error::msg)?,
         None => ConfigFile::default(),
@@ -309,49 +319,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         captured_logs: None,
     };
     let state = state.as_deref();
-    let (operation, result): (&str, Result<SyncReport, SyncFailure>) = match cli.command {
-        Command::TagSync {
-            location,
-            post,
-            tag_ids,
-        } => {
-            let event = TagSyncEvent {
-                location_id: location,
-                post_id: post,
-                tag_ids: (!tag_ids.is_empty()).then_some(tag_ids),
-            };
-            ("tag-sync", engine.tag_sync(&env, &settings, &event, state)?)
-        }
-        Command::TagDetailsPush { location, tag_ids } => {
-            let event = TagDetailsEvent {
-                location_id: location,
-                tag_ids,
-            };
-            (
-                "tag-details-push",
-                engine.tag_details_push(&env, &settings, &event, state)?,
-            )
-        }
-        Command::StatsSync {
-            location,
-            profile_ids,
-            platforms,
-            dashboard,
-            as_of,
-        } => {
-            let request = StatsRequest {
-                location_id: location,
-                profile_ids,
-                platforms,
-                dashboard_id: dashboard,
-                as_of,
-            };
-            ("stats-sync", engine.stats_sync(&env, &settings, &request, state)?)
-        }
-        #[cfg(feature = "demo")]
-        Command::Demo { .. } => return Ok(ExitCode::SUCCESS),
-        Command::Bench { .. } => return Ok(ExitCode::SUCCESS),
+    let result: Result<SyncReport, SyncFailure> = match &operation {
+        Operation::TagSync(event) => engine.tag_sync(&env, &settings, event, state)?,
+        Operation::TagDetailsPush(event) => engine.tag_details_push(&env, &settings, event, state)?,
+        Operation::StatsSync(request) => engine.stats_sync(&env, &settings, request, state)?,
     };
+    let operation = operation.name();
     // The state describes what was written, on success and on failure alike.
     let new_state = match &result {
         Ok(r) => Some(&r.state),
@@ -390,4 +363,58 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(render::exit_code(&e) as u8))
         }
     }
+}
+
+/// The host's limits on one component call, from the flags.
+fn limits(cli: &Cli) -> Limits {
+    let defaults = Limits::default();
+    Limits {
+        call_timeout: match (cli.call_timeout, cli.deadline) {
+            (Some(secs), _) => Duration::from_secs(secs.max(1)),
+            (None, Some(d)) => defaults.call_timeout.max(Duration::from_secs(d.saturating_add(60))),
+            (None, None) => defaults.call_timeout,
+        },
+        fuel: cli.fuel,
+        memory_bytes: cli.memory_mib.clamp(16, 4096) * 1024 * 1024,
+        max_requests: cli.max_requests.max(1),
+        http_pool: cli
+            .max_in_flight
+            .map_or(defaults.http_pool, |n| n.clamp(1, 64) as usize),
+        ..defaults
+    }
+}
+
+/// `--component PATH`, else the component built into this binary.
+fn component_bytes(path: Option<&std::path::Path>) -> anyhow::Result<Vec<u8>> {
+    match path {
+        Some(path) => std::fs::read(path).map_err(|e| anyhow::anyhow!("reading the component {}: {e}", path.display())),
+        None => Ok(ghl_rankr_artifact::COMPONENT.to_vec()),
+    }
+}
+
+/// The component compiled (or taken from the compile cache) and linked.
+fn engine(
+    component: &Option<PathBuf>,
+    inlining: bool,
+    no_cache: bool,
+    limits: Limits,
+) -> anyhow::Result<ConnectorEngine> {
+    let bytes = component_bytes(component.as_deref())?;
+    let options = EngineOptions {
+        pooling: false,
+        inlining,
+    };
+    let cache_dir = if no_cache {
+        None
+    } else {
+        ghl_rankr::cache::default_dir()
+    };
+    let wasmtime = wasmtime::Engine::new(&ConnectorEngine::config(&limits, &options)).map_err(anyhow::Error::from)?;
+    let (component, start) = ghl_rankr::cache::load_or_compile(&wasmtime, &bytes, cache_dir.as_deref())
+        .map_err(anyhow::Error::from)
+        .map_err(|e| {
+            e.context("compiling the component (is it a wasm32-wasip2 component of rankr:ghl-connector@0.3.0?)")
+        })?;
+    tracing::debug!(target: "ghl_rankr::start", warm = start.warm, ms = start.ms, "component ready");
+    ConnectorEngine::from_component(wasmtime, &component, limits)
 }
