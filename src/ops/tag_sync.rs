@@ -356,12 +356,13 @@ fn archive_gone<H: Host + ?Sized>(
     location: &str,
 ) -> Result<(), SyncError> {
     let pass = state.pass;
-    let unseen: Vec<String> = state
+    let mut unseen: Vec<String> = state
         .tags
         .iter()
         .filter(|(_, entry)| entry.seen_in_pass < pass)
         .map(|(id, _)| id.clone())
         .collect();
+    unseen.sort_unstable();
     if unseen.is_empty() {
         return Ok(());
     }

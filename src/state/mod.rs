@@ -9,8 +9,8 @@
 //! by earlier versions (short, since there is one entry per tag).
 
 use crate::hash::fnv1a;
-use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use serde::{Deserialize, Serialize, Serializer};
+use std::collections::{BTreeMap, HashMap};
 
 /// The layout this component writes and reads.
 pub const VERSION: u32 = 1;
@@ -83,8 +83,10 @@ pub struct TagState {
     pub location: String,
     /// The pass in progress (with a checkpoint) or last completed.
     pub pass: u32,
-    /// GHL tag id -> entry.
-    pub tags: BTreeMap<String, TagEntry>,
+    /// GHL tag id -> entry. Written sorted by id, so equal states encode
+    /// to equal blobs.
+    #[serde(serialize_with = "sorted_by_id")]
+    pub tags: HashMap<String, TagEntry>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpoint: Option<Checkpoint>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -108,6 +110,12 @@ impl TagState {
         let over = self.applied_posts.len().saturating_sub(MAX_APPLIED_POSTS);
         self.applied_posts.drain(..over);
     }
+}
+
+fn sorted_by_id<S: Serializer>(tags: &HashMap<String, TagEntry>, serializer: S) -> Result<S::Ok, S::Error> {
+    let mut entries: Vec<(&String, &TagEntry)> = tags.iter().collect();
+    entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    serializer.collect_map(entries)
 }
 
 /// The stats state of one location and dashboard.
@@ -331,6 +339,30 @@ mod tests {
         assert_eq!(decode_tags(Some(b""), "loc").unwrap().pass, 0);
         let stats = decode_stats(None, "loc", "d").unwrap();
         assert_eq!(decode_stats(Some(&encode_stats(&stats)), "loc", "d").unwrap(), stats);
+    }
+
+    #[test]
+    fn equal_states_encode_to_equal_blobs() {
+        let entry = |h: u64| TagEntry {
+            content_hash: h,
+            seen_in_pass: 1,
+            external_id: None,
+        };
+        let mut a = decode_tags(None, "loc").unwrap();
+        let mut b = decode_tags(None, "loc").unwrap();
+        for i in 0..200u64 {
+            a.tags.insert(format!("t{i}"), entry(i + 1));
+        }
+        for i in (0..200u64).rev() {
+            b.tags.insert(format!("t{i}"), entry(i + 1));
+        }
+        let blob = encode_tags(&a);
+        assert_eq!(blob, encode_tags(&b));
+        let text = String::from_utf8(blob).unwrap();
+        assert!(
+            text.contains(r#""tags":{"t0":"#) && text.find("\"t10\"") < text.find("\"t2\""),
+            "{text}"
+        );
     }
 
     /// A state written by the previous release (its own encoder, entries in
