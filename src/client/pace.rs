@@ -161,11 +161,6 @@ impl Pacer {
         self.budget.daily_remaining = low_daily.or(self.budget.daily_remaining);
     }
 
-    /// What the server said last.
-    pub fn budget(&self) -> Budget {
-        self.budget
-    }
-
     /// What the next call needs to start paced: the burst budget last seen
     /// and our requests in the window. (The daily count is not kept: a new
     /// day resets it, and the first answer says it again.)
