@@ -17,9 +17,11 @@ mod wit {
 
 use crate::auth::{Credential, OAuthCredential};
 use crate::client::retry::RetryPolicy;
-use crate::io::{self, Host, Level, Method};
+use crate::io::{self, Host, Level, Method, Phase};
 use crate::mapping::{MappingRow, Transform};
-use crate::report::{Incomplete, RateLimit, Service, StopReason, SyncError, SyncFailure, SyncReport, UpstreamError};
+use crate::report::{
+    Incomplete, ItemError, RateLimit, Service, StopReason, SyncError, SyncFailure, SyncReport, UpstreamError,
+};
 use crate::secret::{OAuthTokens, Secret};
 use crate::settings::SettingsInput;
 use wit::exports::rankr::ghl_connector::sync::Guest;
@@ -82,6 +84,51 @@ impl Guest for Component {
             &request,
             state.as_deref(),
         ))
+    }
+
+    fn new_posts(
+        settings: t::Settings,
+        request: t::NewPostsRequest,
+        state: Option<Vec<u8>>,
+    ) -> Result<t::NewPostsReport, t::SyncFailure> {
+        let request = crate::NewPostsRequest {
+            location_id: request.location_id,
+            overlap_ms: request.overlap_ms,
+            backfill_since: request.backfill_since,
+            max_posts: request.max_posts,
+        };
+        match crate::new_posts(&mut Imports, &settings_in(settings), &request, state.as_deref()) {
+            Ok(r) => Ok(t::NewPostsReport {
+                posts: r
+                    .posts
+                    .into_iter()
+                    .map(|p| t::SocialPost {
+                        id: p.id,
+                        created_at: p.created_at,
+                        updated_at: p.updated_at,
+                        status: p.status,
+                        platform: p.platform,
+                        account_id: p.account_id,
+                        tag_ids: p.tag_ids,
+                    })
+                    .collect(),
+                baseline: r.baseline,
+                more: r.more,
+                fetched: r.fetched,
+                evicted: r.evicted,
+                errors: r.errors.into_iter().map(item_error_out).collect(),
+                requests: r.requests,
+                retries: r.retries,
+                incomplete: r.incomplete.map(incomplete_out),
+                state: r.state,
+                rotated_tokens: r.rotated_tokens.as_ref().map(tokens_out),
+            }),
+            Err(f) => Err(failure_out(f)),
+        }
+    }
+
+    fn describe() -> String {
+        crate::catalog::describe()
     }
 }
 
@@ -167,6 +214,17 @@ impl Host for Imports {
 
     fn store_tokens(&mut self, tokens: &OAuthTokens) -> Result<(), String> {
         host::store_tokens(&tokens_out(tokens))
+    }
+
+    fn progress(&mut self, phase: Phase, done: u64, total: Option<u64>) {
+        let phase = match phase {
+            Phase::ReadingTags => t::Phase::ReadingTags,
+            Phase::WritingTags => t::Phase::WritingTags,
+            Phase::CheckingMissing => t::Phase::CheckingMissing,
+            Phase::ReadingPosts => t::Phase::ReadingPosts,
+            Phase::WritingMetrics => t::Phase::WritingMetrics,
+        };
+        host::progress(t::ProgressUpdate { phase, done, total });
     }
 }
 
@@ -288,15 +346,7 @@ fn finish(result: Result<SyncReport, SyncFailure>) -> Result<t::SyncReport, t::S
             unchanged: r.unchanged,
             archived: r.archived,
             rejected: r.rejected,
-            errors: r
-                .errors
-                .into_iter()
-                .map(|e| t::ItemError {
-                    item: e.item,
-                    service: service_out(e.service),
-                    message: e.message,
-                })
-                .collect(),
+            errors: r.errors.into_iter().map(item_error_out).collect(),
             post_tags_applied: r.post_tags_applied,
             requests: r.requests,
             retries: r.retries,
@@ -315,12 +365,30 @@ fn finish(result: Result<SyncReport, SyncFailure>) -> Result<t::SyncReport, t::S
             incomplete: r.incomplete.map(incomplete_out),
             state: r.state,
             rotated_tokens: r.rotated_tokens.as_ref().map(tokens_out),
+            changed_tags: t::TagChanges {
+                created: r.changed_tags.created,
+                updated: r.changed_tags.updated,
+                archived: r.changed_tags.archived,
+                more: r.changed_tags.more,
+            },
         }),
-        Err(f) => Err(t::SyncFailure {
-            error: error_out(f.error),
-            state: f.state,
-            rotated_tokens: f.rotated_tokens.as_deref().map(tokens_out),
-        }),
+        Err(f) => Err(failure_out(f)),
+    }
+}
+
+fn failure_out(f: SyncFailure) -> t::SyncFailure {
+    t::SyncFailure {
+        error: error_out(f.error),
+        state: f.state,
+        rotated_tokens: f.rotated_tokens.as_deref().map(tokens_out),
+    }
+}
+
+fn item_error_out(e: ItemError) -> t::ItemError {
+    t::ItemError {
+        item: e.item,
+        service: service_out(e.service),
+        message: e.message,
     }
 }
 

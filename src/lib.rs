@@ -13,9 +13,11 @@
 #![deny(unsafe_code)]
 
 pub mod auth;
+pub mod catalog;
 pub mod client;
 pub mod ghl;
 pub mod hash;
+pub mod instant;
 pub mod io;
 pub mod json;
 pub mod mapping;
@@ -28,6 +30,7 @@ pub mod state;
 pub mod stats;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod wire;
 
 #[cfg(target_family = "wasm")]
 mod component;
@@ -35,10 +38,13 @@ mod component;
 mod proptests;
 
 pub use auth::{Credential, OAuthCredential, Scope};
-pub use ops::{stats_sync, tag_details_push, tag_sync, StatsRequest, TagDetailsEvent, TagSyncEvent};
+pub use ops::{
+    new_posts, stats_sync, tag_details_push, tag_sync, NewPostsReport, NewPostsRequest, SocialPost, StatsRequest,
+    TagDetailsEvent, TagSyncEvent,
+};
 pub use report::{
-    Incomplete, ItemError, PlannedWrite, RateLimit, Service, StopReason, SyncError, SyncFailure, SyncReport,
-    UpstreamError,
+    Change, Incomplete, ItemError, PlannedWrite, RateLimit, Service, StopReason, SyncError, SyncFailure, SyncReport,
+    TagChanges, UpstreamError,
 };
 pub use secret::{OAuthTokens, Secret};
 pub use settings::SettingsInput;

@@ -13,6 +13,7 @@ use crate::io::{Request, Response, TransportError};
 use crate::json::parse;
 use crate::mapping::{MappingRow, TagMapping, Transform};
 use crate::rankr::model::{MetricBatchResponse, TagBatchResponse, TagListPage};
+use crate::report::SyncError;
 use crate::state;
 use crate::testing::ScriptedHost;
 use crate::{
@@ -112,6 +113,8 @@ proptest! {
             parse::<MetricBatchResponse>(Service::Rankr, "x", &b).err(),
             parse::<TagListPage>(Service::Rankr, "x", &b).err(),
             crate::ghl::read_tag_page("x", &b).err().map(|u| u.error),
+            crate::ghl::read_post_page(&b).err().map(|u| u.error),
+            crate::ghl::read_accounts(&b).err().map(|u| u.error),
         ].into_iter().flatten() {
             prop_assert!(!r.to_string().is_empty());
         }
@@ -119,6 +122,19 @@ proptest! {
             for bad in page.tags.iter().filter_map(|t| t.as_ref().err()) {
                 prop_assert!(!bad.item.is_empty() && !bad.why.is_empty());
             }
+        }
+        if let Ok(page) = crate::ghl::read_post_page(&b) {
+            for bad in page.posts.iter().filter_map(|t| t.as_ref().err()) {
+                prop_assert!(!bad.item.is_empty() && !bad.why.is_empty());
+            }
+        }
+        // The JSON forms: read, or `invalid-config` saying why.
+        for r in [
+            crate::wire::parse_settings(&b).err(),
+            crate::wire::parse_event(crate::wire::Operation::NewPosts, &b).err(),
+            crate::wire::parse_event(crate::wire::Operation::StatsSync, &b).err(),
+        ].into_iter().flatten() {
+            prop_assert!(matches!(&r, SyncError::InvalidConfig(m) if !m.is_empty()), "{:?}", r);
         }
         let resp = Response { status: 422, headers: vec![], body: b };
         for service in [Service::Ghl, Service::Rankr] {
@@ -200,6 +216,9 @@ proptest! {
         if let Err(why) = state::decode_stats(Some(&b), &loc, "d") {
             prop_assert!(!why.is_empty());
         }
+        if let Err(why) = state::decode_posts(Some(&b), &loc) {
+            prop_assert!(!why.is_empty());
+        }
     }
 
     #[test]
@@ -248,6 +267,12 @@ proptest! {
         let _ = tag_details_push(&mut host, &settings(), &ev, blob);
         let req = StatsRequest { location_id: "loc".into(), profile_ids: vec!["p".into()], platforms: vec![], dashboard_id: "d".into(), as_of: Some("2026-11-28".into()) };
         let _ = stats_sync(&mut host, &settings(), &req, blob);
+        let discover = StatsRequest { profile_ids: vec![], ..req };
+        let _ = stats_sync(&mut host, &settings(), &discover, blob);
+        let poll = crate::NewPostsRequest { location_id: "loc".into(), ..Default::default() };
+        let _ = crate::new_posts(&mut host, &settings(), &poll, blob);
+        let backfill = crate::NewPostsRequest { backfill_since: Some("2026-01-01".into()), ..poll };
+        let _ = crate::new_posts(&mut host, &settings(), &backfill, None);
         prop_assert!(host.requests.len() < 5_000, "{} requests", host.requests.len());
     }
 }

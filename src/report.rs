@@ -72,6 +72,46 @@ pub struct SyncReport {
     pub state: Vec<u8>,
     /// The pair in force when a refresh rotated it.
     pub rotated_tokens: Option<OAuthTokens>,
+    /// The tags changed in Rankr, by GHL id.
+    pub changed_tags: TagChanges,
+}
+
+/// Ids listed in [`TagChanges`], all kinds together; the rest are counted.
+pub const MAX_CHANGES_LISTED: usize = 1000;
+
+/// How a tag changed in Rankr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Created,
+    Updated,
+    Archived,
+}
+
+/// The tags a call changed, by GHL id, at most [`MAX_CHANGES_LISTED`]
+/// listed.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TagChanges {
+    pub created: Vec<String>,
+    pub updated: Vec<String>,
+    pub archived: Vec<String>,
+    /// Changes beyond the cap.
+    pub more: u32,
+}
+
+impl TagChanges {
+    /// Records one change: listed while there is room, counted after.
+    pub fn note(&mut self, change: Change, ghl_id: &str) {
+        if self.created.len() + self.updated.len() + self.archived.len() >= MAX_CHANGES_LISTED {
+            self.more = self.more.saturating_add(1);
+            return;
+        }
+        let list = match change {
+            Change::Created => &mut self.created,
+            Change::Updated => &mut self.updated,
+            Change::Archived => &mut self.archived,
+        };
+        list.push(ghl_id.to_string());
+    }
 }
 
 /// Why an operation stopped early.

@@ -193,7 +193,7 @@ pub fn check_id(what: &str, id: &str) -> Result<(), String> {
     if id == "." || id == ".." {
         return Err(format!("{what} `{id}` is not an id"));
     }
-    if id.len() > 256 || id.chars().any(char::is_control) {
+    if id.chars().count() > 256 || id.chars().any(char::is_control) {
         return Err(format!(
             "{what} must be at most 256 characters without control characters"
         ));

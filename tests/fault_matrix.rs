@@ -58,6 +58,7 @@ fn env(w: &FakeWorld, tokens: Option<Arc<Captured>>) -> Env {
         clock: w.clock.clone(),
         tokens: tokens.map(|t| t as Arc<dyn TokenStore>),
         captured_logs: None,
+        progress: None,
     }
 }
 

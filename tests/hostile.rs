@@ -16,17 +16,17 @@ use ghl_rankr_testkit::ScriptedTransport;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// A core module exporting the three operations, each running `$behave`.
+/// A core module exporting the operations, each running `$behave`.
 /// The canonical ABI: the operations take their (large) arguments by
 /// pointer and return a pointer; `http.send` takes 9 flat values and a
 /// return pointer; `cabi_realloc` is a bump allocator.
 fn hostile_module(behave: &str) -> String {
     format!(
         r#"(module
-  (import "rankr:ghl-connector/http@0.3.0" "send"
+  (import "rankr:ghl-connector/http@0.4.0" "send"
     (func $send (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)))
-  (import "rankr:ghl-connector/host@0.3.0" "sleep" (func $sleep (param i64)))
-  (import "rankr:ghl-connector/host@0.3.0" "log" (func $log (param i32 i32 i32 i32 i32)))
+  (import "rankr:ghl-connector/host@0.4.0" "sleep" (func $sleep (param i64)))
+  (import "rankr:ghl-connector/host@0.4.0" "log" (func $log (param i32 i32 i32 i32 i32)))
   (memory (export "memory") 16)
   (global $bump (mut i32) (i32.const 65536))
   (data (i32.const 16) "https://ghl.test/flood")
@@ -43,11 +43,15 @@ fn hostile_module(behave: &str) -> String {
   (func $recurse (param i32) (result i32)
     (call $recurse (i32.add (local.get 0) (i32.const 1))))
   (func $behave {behave})
-  (func (export "rankr:ghl-connector/sync@0.3.0#tag-sync") (param i32) (result i32)
+  (func (export "rankr:ghl-connector/sync@0.4.0#tag-sync") (param i32) (result i32)
     (call $behave) (unreachable))
-  (func (export "rankr:ghl-connector/sync@0.3.0#tag-details-push") (param i32) (result i32)
+  (func (export "rankr:ghl-connector/sync@0.4.0#tag-details-push") (param i32) (result i32)
     (call $behave) (unreachable))
-  (func (export "rankr:ghl-connector/sync@0.3.0#stats-sync") (param i32) (result i32)
+  (func (export "rankr:ghl-connector/sync@0.4.0#stats-sync") (param i32) (result i32)
+    (call $behave) (unreachable))
+  (func (export "rankr:ghl-connector/sync@0.4.0#new-posts") (param i32) (result i32)
+    (call $behave) (unreachable))
+  (func (export "rankr:ghl-connector/sync@0.4.0#describe") (result i32)
     (call $behave) (unreachable))
 )"#
     )
@@ -108,6 +112,7 @@ fn run(behave: &str, limits: Limits) -> Run {
         clock: Arc::new(SystemClock::default()),
         tokens: None,
         captured_logs: Some(logs.clone()),
+        progress: None,
     };
     let event = TagSyncEvent {
         location_id: "loc".into(),
@@ -221,6 +226,7 @@ fn the_host_carries_on_after_each_runaway() {
         clock: Arc::new(SystemClock::default()),
         tokens: None,
         captured_logs: None,
+        progress: None,
     };
     let event = TagSyncEvent {
         location_id: "loc".into(),

@@ -64,6 +64,7 @@ pub fn scripted(
         clock: clock.clone(),
         tokens: None,
         captured_logs: None,
+        progress: None,
     };
     (env, transport, clock)
 }

@@ -23,6 +23,7 @@ fn setup(tags: usize) -> (GhlFake, RankrFake, &'static ConnectorEngine, Env, Set
         clock: Arc::new(SystemClock::default()),
         tokens: None,
         captured_logs: None,
+        progress: None,
     };
     let settings = ghl_rankr_testkit::settings(ghl.base_url(), "tok", rankr.base_url(), "key");
     (ghl, rankr, engine, env, settings)

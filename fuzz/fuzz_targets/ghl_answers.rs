@@ -1,16 +1,17 @@
-//! Any bytes as every GHL answer: the envelopes alone, then the three
-//! operations over a host that answers every request with them.
+//! Any bytes as every GHL answer: the envelopes alone, then the operations
+//! and the trigger over a host that answers every request with them.
 #![no_main]
 
 mod common;
 
 use ghl_rankr_connector::ghl::model::{PostEnvelope, StatisticsEnvelope, TagsEnvelope};
-use ghl_rankr_connector::ghl::read_tag_page;
+use ghl_rankr_connector::ghl::{read_accounts, read_post_page, read_tag_page};
 use ghl_rankr_connector::json::parse;
 use ghl_rankr_connector::io::{Request, Response, TransportError};
 use ghl_rankr_connector::testing::ScriptedHost;
 use ghl_rankr_connector::{
-    stats_sync, tag_details_push, tag_sync, Service, StatsRequest, TagDetailsEvent, TagSyncEvent,
+    new_posts, stats_sync, tag_details_push, tag_sync, NewPostsRequest, Service, StatsRequest, TagDetailsEvent,
+    TagSyncEvent,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -22,6 +23,12 @@ fuzz_target!(|data: &[u8]| {
             assert!(!bad.item.is_empty() && !bad.why.is_empty());
         }
     }
+    if let Ok(page) = read_post_page(data) {
+        for bad in page.posts.iter().filter_map(|p| p.as_ref().err()) {
+            assert!(!bad.item.is_empty() && !bad.why.is_empty());
+        }
+    }
+    let _ = read_accounts(data);
     let _ = parse::<PostEnvelope>(Service::Ghl, "x", data);
     let _ = parse::<StatisticsEnvelope>(Service::Ghl, "x", data);
     let body = data.to_vec();
@@ -61,4 +68,15 @@ fuzz_target!(|data: &[u8]| {
         as_of: Some("2026-01-01".into()),
     };
     let _ = stats_sync(&mut host, &s, &req, None);
+    let discover = StatsRequest {
+        profile_ids: vec![],
+        ..req
+    };
+    let _ = stats_sync(&mut host, &s, &discover, None);
+    let poll = NewPostsRequest {
+        location_id: "l".into(),
+        backfill_since: Some("2026-01-01".into()),
+        ..NewPostsRequest::default()
+    };
+    let _ = new_posts(&mut host, &s, &poll, None);
 });

@@ -1,5 +1,5 @@
-//! Any bytes as a state blob: decoded alone, then handed to tag-sync and
-//! stats-sync.
+//! Any bytes as a state blob: decoded alone, then handed to tag-sync,
+//! stats-sync and new-posts; and as the JSON forms of settings and inputs.
 #![no_main]
 
 mod common;
@@ -7,12 +7,18 @@ mod common;
 use ghl_rankr_connector::io::{Request, Response, TransportError};
 use ghl_rankr_connector::state;
 use ghl_rankr_connector::testing::ScriptedHost;
-use ghl_rankr_connector::{stats_sync, tag_sync, StatsRequest, TagSyncEvent};
+use ghl_rankr_connector::wire::{self, Operation};
+use ghl_rankr_connector::{new_posts, stats_sync, tag_sync, NewPostsRequest, StatsRequest, TagSyncEvent};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let _ = state::decode_tags(Some(data), "l");
     let _ = state::decode_stats(Some(data), "l", "d");
+    let _ = state::decode_posts(Some(data), "l");
+    let _ = wire::parse_settings(data);
+    for op in Operation::ALL {
+        let _ = wire::parse_event(op, data);
+    }
     let mut host = ScriptedHost::new(|r: &Request| -> Result<Response, TransportError> {
         let body: &[u8] = if r.url.contains("ghl.test") {
             br#"{"results":{"tags":[{"_id":"a","tag":"A"}],"count":1}}"#
@@ -44,4 +50,9 @@ fuzz_target!(|data: &[u8]| {
         as_of: Some("2026-01-01".into()),
     };
     let _ = stats_sync(&mut host, &s, &req, Some(data));
+    let poll = NewPostsRequest {
+        location_id: "l".into(),
+        ..NewPostsRequest::default()
+    };
+    let _ = new_posts(&mut host, &s, &poll, Some(data));
 });

@@ -17,6 +17,7 @@ pub enum Scope {
     TagRead,
     PostRead,
     StatisticsRead,
+    AccountRead,
 }
 
 impl Scope {
@@ -25,6 +26,7 @@ impl Scope {
             Scope::TagRead => "socialplanner/tag.readonly",
             Scope::PostRead => "socialplanner/post.readonly",
             Scope::StatisticsRead => "socialplanner/statistics.readonly",
+            Scope::AccountRead => "socialplanner/account.readonly",
         }
     }
 }
@@ -87,7 +89,9 @@ impl Credential {
                 if oauth.client_id.trim().is_empty() {
                     return Err("the GHL client id is empty; give the OAuth app's client id".into());
                 }
-                if !oauth.tokens.access_token.is_empty() {
+                // No access token at all means "refresh first"; anything
+                // else must be a token.
+                if !oauth.tokens.access_token.expose().is_empty() {
                     check_secret("the GHL access token", &oauth.tokens.access_token)?;
                 }
                 Ok(())

@@ -641,12 +641,13 @@ pub fn error_message(service: Service, resp: &Response) -> String {
     if let Some(text) = said.filter(|t| !t.trim().is_empty()) {
         return clip(&text, 1000);
     }
-    let text = String::from_utf8_lossy(&resp.body);
-    let text = text.trim();
-    if text.is_empty() {
+    // Cleaned before the emptiness check: a body of control characters
+    // alone says nothing.
+    let text = clip(String::from_utf8_lossy(&resp.body).trim(), 300);
+    if text.trim().is_empty() {
         format!("HTTP {}", resp.status)
     } else {
-        clip(text, 300)
+        text
     }
 }
 

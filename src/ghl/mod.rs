@@ -9,7 +9,7 @@ use crate::io::url::{build, encode};
 use crate::io::{Method, Request};
 use crate::json::{self, Unreadable};
 use crate::report::{Service, SyncError};
-use model::{GhlTag, PostEnvelope, TagId, TagsEnvelope};
+use model::{Account, AccountsEnvelope, GhlTag, ListedPost, PostEnvelope, PostsEnvelope, TagId, TagsEnvelope};
 use serde::Serialize;
 
 /// The API version every call names in its `Version` header.
@@ -19,6 +19,11 @@ pub const EP_TAGS: &str = "GET /social-media-posting/{locationId}/tags";
 pub const EP_TAG_DETAILS: &str = "POST /social-media-posting/{locationId}/tags/details";
 pub const EP_POST: &str = "GET /social-media-posting/{locationId}/posts/{id}";
 pub const EP_STATISTICS: &str = "POST /social-media-posting/statistics";
+pub const EP_POSTS: &str = "POST /social-media-posting/{locationId}/posts/list";
+pub const EP_ACCOUNTS: &str = "GET /social-media-posting/{locationId}/accounts";
+
+/// Posts asked for per `posts/list` page.
+pub const POSTS_PAGE: u32 = 100;
 
 /// Ids GHL takes per `tags/details` request.
 pub const MAX_IDS_PER_DETAILS: usize = 100;
@@ -94,6 +99,38 @@ impl Ghl<'_> {
         self.request(Method::Get, &path, &[], None)
     }
 
+    /// `POST /social-media-posting/{locationId}/posts/list` with the
+    /// `SearchPostDTO` fields the spec requires (all strings), read with
+    /// [`read_post_page`]. `fromDate` and `toDate` are RFC 3339 instants.
+    pub fn posts(&self, location: &str, skip: u64, limit: u32, from: &str, to: &str) -> Request {
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Body<'a> {
+            skip: String,
+            limit: String,
+            from_date: &'a str,
+            to_date: &'a str,
+            include_users: &'a str,
+        }
+        let path = format!("/social-media-posting/{}/posts/list", encode(location));
+        let body = Body {
+            skip: skip.to_string(),
+            limit: limit.to_string(),
+            from_date: from,
+            to_date: to,
+            include_users: "false",
+        };
+        let body = serde_json::to_vec(&body).unwrap_or_default();
+        self.request(Method::Post, &path, &[], Some(body))
+    }
+
+    /// `GET /social-media-posting/{locationId}/accounts`, read with
+    /// [`read_accounts`].
+    pub fn accounts(&self, location: &str) -> Request {
+        let path = format!("/social-media-posting/{}/accounts", encode(location));
+        self.request(Method::Get, &path, &[], None)
+    }
+
     /// `POST /social-media-posting/statistics?locationId= {profileIds,
     /// platforms?}`, read as a [`model::StatisticsEnvelope`].
     pub fn statistics(&self, location: &str, profile_ids: &[String], platforms: &[String]) -> Request {
@@ -112,6 +149,56 @@ impl Ghl<'_> {
             Some(body),
         )
     }
+}
+
+/// A post that could not be read: its id or place, and why.
+pub type ParsedPost = Result<ListedPost, BadTag>;
+
+/// A page of `posts/list`.
+#[derive(Debug)]
+pub struct PostPage {
+    pub posts: Vec<ParsedPost>,
+    /// `results.count`, when the server says (the spec does not say whether
+    /// it counts the page or the window).
+    pub count: Option<u64>,
+}
+
+/// Reads a `posts/list` page: one bad post is one item error, the rest of
+/// the page reads on.
+pub fn read_post_page(body: &[u8]) -> Result<PostPage, Unreadable> {
+    let envelope: PostsEnvelope = json::read(Service::Ghl, EP_POSTS, body)?;
+    let results = envelope.results.unwrap_or(model::PostsResults {
+        posts: Vec::new(),
+        count: None,
+    });
+    let count = read_count(EP_POSTS, results.count).map_err(|error| Unreadable {
+        error,
+        retryable: false,
+    })?;
+    let posts = results
+        .posts
+        .iter()
+        .enumerate()
+        .map(|(i, raw)| {
+            json::parse_at::<ListedPost>(raw.get().as_bytes()).map_err(|(field, e)| {
+                bad_item(
+                    raw.get(),
+                    &format!("results.posts[{i}]"),
+                    "a post",
+                    "GetPostFormattedSchema",
+                    &field,
+                    &e,
+                )
+            })
+        })
+        .collect();
+    Ok(PostPage { posts, count })
+}
+
+/// Reads the connected accounts (`results.accounts`).
+pub fn read_accounts(body: &[u8]) -> Result<Vec<Account>, Unreadable> {
+    let envelope: AccountsEnvelope = json::read(Service::Ghl, EP_ACCOUNTS, body)?;
+    Ok(envelope.results.unwrap_or_default().accounts)
 }
 
 /// Reads a tags page (either endpoint; `endpoint` names it in errors). A
@@ -137,23 +224,33 @@ pub fn read_tag_page(endpoint: &str, body: &[u8]) -> Result<TagPage, Unreadable>
 /// one, else by its place.
 fn read_tag(index: usize, text: &str) -> ParsedTag {
     json::parse_at::<GhlTag>(text.as_bytes()).map_err(|(field, e)| {
-        let id = serde_json::from_str::<TagId>(text).ok().and_then(|t| match t.id {
-            Some(serde_json::Value::String(id)) => Some(id),
-            _ => None,
-        });
-        let at = if field == "(body)" {
-            String::new()
-        } else {
-            format!("`{field}`: ")
-        };
-        BadTag {
-            item: id.unwrap_or_else(|| format!("results.tags[{index}]")),
-            why: format!(
-                "GHL sent a tag that is not a SocialMediaTagSchema: {at}{}",
-                json::message_of(&e)
-            ),
-        }
+        bad_item(
+            text,
+            &format!("results.tags[{index}]"),
+            "a tag",
+            "SocialMediaTagSchema",
+            &field,
+            &e,
+        )
     })
+}
+
+/// An item of a list that could not be read: named by its `_id` when it
+/// has a readable one, else by its place.
+fn bad_item(text: &str, place: &str, what: &str, schema: &str, field: &str, e: &serde_json::Error) -> BadTag {
+    let id = serde_json::from_str::<TagId>(text).ok().and_then(|t| match t.id {
+        Some(serde_json::Value::String(id)) => Some(id),
+        _ => None,
+    });
+    let at = if field == "(body)" {
+        String::new()
+    } else {
+        format!("`{field}`: ")
+    };
+    BadTag {
+        item: id.unwrap_or_else(|| place.to_string()),
+        why: format!("GHL sent {what} that is not a {schema}: {at}{}", json::message_of(e)),
+    }
 }
 
 fn read_count(endpoint: &str, count: Option<f64>) -> Result<Option<u64>, SyncError> {
@@ -260,5 +357,54 @@ mod tests {
         assert_eq!(r.body.unwrap(), br#"{"profileIds":["a"]}"#);
         let r = ghl.statistics("loc", &ids[..1], &["facebook".to_string()]);
         assert_eq!(r.body.unwrap(), br#"{"profileIds":["a"],"platforms":["facebook"]}"#);
+        // SearchPostDTO: every required field, each a string.
+        let r = ghl.posts("loc", 200, 100, "2026-11-28T11:45:00Z", "2026-11-28T12:02:00Z");
+        assert_eq!(r.url, "https://ghl.test/social-media-posting/loc/posts/list");
+        assert_eq!(
+            r.body.unwrap(),
+            br#"{"skip":"200","limit":"100","fromDate":"2026-11-28T11:45:00Z","toDate":"2026-11-28T12:02:00Z","includeUsers":"false"}"#
+        );
+        assert_eq!(
+            ghl.accounts("loc").url,
+            "https://ghl.test/social-media-posting/loc/accounts"
+        );
+    }
+
+    #[test]
+    fn bad_posts_are_alone_and_accounts_read() {
+        let page = br#"{"success":true,"statusCode":201,"message":"Fetched Posts","results":{"posts":[
+            {"_id":"p1","createdAt":"2026-11-28T11:50:00.000Z","status":"published","tags":["t1"],"locationId":"l","error":"","type":"post"},
+            {"createdAt":"2026-11-28T11:50:00.000Z"},
+            {"_id":"p3","tags":"t1"},
+            {"_id":"p4","status":{"state":"published"}}
+        ],"count":4}}"#;
+        let page = read_post_page(page).unwrap();
+        assert_eq!(page.count, Some(4));
+        let p1 = page.posts[0].as_ref().unwrap();
+        assert_eq!(
+            (p1.id.as_str(), p1.tags.as_deref()),
+            ("p1", Some(&["t1".to_string()][..]))
+        );
+        let e1 = page.posts[1].as_ref().unwrap_err();
+        assert_eq!(e1.item, "results.posts[1]");
+        assert!(e1.why.contains("missing field `_id`"), "{}", e1.why);
+        let e2 = page.posts[2].as_ref().unwrap_err();
+        assert_eq!(e2.item, "p3");
+        assert!(e2.why.contains("`tags`"), "{}", e2.why);
+        // `status` is typed `object` in the spec, a string in its example.
+        assert!(page.posts[3].is_ok());
+        // No results at all: an empty page.
+        assert!(
+            read_post_page(br#"{"success":true,"statusCode":201,"message":"Fetched Posts"}"#)
+                .unwrap()
+                .posts
+                .is_empty()
+        );
+        let accounts =
+            read_accounts(br#"{"results":{"accounts":[{"profileId":"a","isExpired":true},{"id":"x"}],"groups":[]}}"#)
+                .unwrap();
+        assert_eq!(accounts.len(), 2);
+        assert_eq!(accounts[0].is_expired, Some(true));
+        assert!(read_accounts(br#"{"results":{"accounts":[{"profileId":5}]}}"#).is_err());
     }
 }

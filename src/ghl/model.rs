@@ -107,6 +107,79 @@ pub struct Post {
     pub tags: Option<Vec<String>>,
 }
 
+/// `PostSuccessfulResponseDTO`, the 201 answer of `get-posts`
+/// (`posts/list`). Each post is kept as its JSON text and read on its own,
+/// as tags are.
+#[derive(Debug, Deserialize)]
+pub struct PostsEnvelope<'a> {
+    #[serde(default, borrow)]
+    pub results: Option<PostsResults<'a>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PostsResults<'a> {
+    #[serde(default, borrow)]
+    pub posts: Vec<&'a RawValue>,
+    #[serde(default)]
+    pub count: Option<f64>,
+}
+
+/// `GetPostFormattedSchema`, what the trigger reads of it. The spec marks
+/// only `locationId`, `error` and `type` required; the trigger needs `_id`
+/// and a date, and reads the rest when given.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListedPost {
+    #[serde(rename = "_id")]
+    pub id: String,
+    #[serde(default)]
+    pub created_at: Option<String>,
+    #[serde(default)]
+    pub updated_at: Option<String>,
+    /// Typed `object` in the spec, a string in its example: kept as JSON.
+    #[serde(default)]
+    pub status: Option<serde_json::Value>,
+    #[serde(default)]
+    pub platform: Option<String>,
+    #[serde(default)]
+    pub account_id: Option<String>,
+    #[serde(default)]
+    pub account_ids: Option<Vec<String>>,
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
+}
+
+/// `AccountsListResponseDTO`, the answer of `get-account`.
+#[derive(Debug, Deserialize)]
+pub struct AccountsEnvelope {
+    #[serde(default)]
+    pub results: Option<AccountsResults>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct AccountsResults {
+    #[serde(default)]
+    pub accounts: Vec<Account>,
+}
+
+/// `GetAccountSchema`: a connected social account.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Account {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub profile_id: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub platform: Option<String>,
+    #[serde(default)]
+    pub is_expired: Option<bool>,
+    #[serde(default)]
+    pub expire: Option<String>,
+}
+
 /// The 201 answer of `get-social-media-statistics`.
 #[derive(Debug, Deserialize)]
 pub struct StatisticsEnvelope {

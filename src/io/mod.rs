@@ -117,6 +117,16 @@ pub enum Level {
     Error,
 }
 
+/// Phases of long work, for progress reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    ReadingTags,
+    WritingTags,
+    CheckingMissing,
+    ReadingPosts,
+    WritingMetrics,
+}
+
 /// Everything the core needs from outside.
 pub trait Host {
     /// One HTTP exchange; no retries, no redirects.
@@ -135,4 +145,7 @@ pub trait Host {
     fn log(&mut self, level: Level, message: &str, fields: &[(&str, &str)]);
     /// Persist a rotated OAuth pair before it is used.
     fn store_tokens(&mut self, tokens: &OAuthTokens) -> Result<(), String>;
+    /// How far long work has come; hosts that draw nothing keep this
+    /// default.
+    fn progress(&mut self, _phase: Phase, _done: u64, _total: Option<u64>) {}
 }

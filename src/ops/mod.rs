@@ -1,10 +1,15 @@
-//! The three operations, written against [`Host`] only.
+//! The operations and the trigger, written against [`Host`] only.
 
+mod new_posts;
 mod stats_sync;
 mod tag_details;
 mod tag_sync;
 mod writer;
 
+pub use new_posts::{
+    new_posts, NewPostsReport, NewPostsRequest, SocialPost, CLOCK_SKEW_MS, DEFAULT_MAX_POSTS, DEFAULT_OVERLAP_MS,
+    MAX_OVERLAP_MS, MAX_POSTS,
+};
 pub use stats_sync::{stats_sync, StatsRequest, PLATFORMS};
 pub use tag_details::{tag_details_push, TagDetailsEvent};
 pub use tag_sync::{tag_sync, TagSyncEvent};

@@ -4,12 +4,14 @@
 use super::{dedup, id, Run};
 use crate::auth::Scope;
 use crate::ghl::model::StatisticsEnvelope;
-use crate::ghl::EP_STATISTICS;
+use crate::ghl::{self, EP_ACCOUNTS, EP_STATISTICS};
 use crate::hash::fnv1a;
-use crate::io::{Host, Method};
+use crate::instant;
+use crate::io::{Host, Level, Method, Phase};
 use crate::rankr::model::{MetricBatchResponse, MetricPoint};
 use crate::rankr::{metric_batch_body, metrics_path, EP_METRICS, MAX_POINTS_PER_BATCH};
 use crate::report::{Service, SyncError, SyncFailure, SyncReport};
+use crate::settings::check_id;
 use crate::settings::SettingsInput;
 use crate::state::{self, StatsState, STATS_KEEP_DAYS};
 use crate::stats::{day_of, parse_day, PointBuilder};
@@ -50,14 +52,14 @@ pub fn stats_sync<H: Host + ?Sized>(
 ) -> Result<SyncReport, SyncFailure> {
     id("location-id", &req.location_id)?;
     id("dashboard-id", &req.dashboard_id)?;
-    let profiles = dedup(&req.profile_ids);
-    if profiles.is_empty() || profiles.len() > MAX_PROFILES {
+    if req.profile_ids.len() > MAX_PROFILES {
         return Err(SyncError::InvalidConfig(format!(
-            "profile-ids has {} ids; give 1 to {MAX_PROFILES} (the `profileId`s of connected accounts)",
-            profiles.len()
+            "profile-ids has {} ids; give at most {MAX_PROFILES} (the `profileId`s of connected accounts), or none to use the location's connected accounts",
+            req.profile_ids.len()
         ))
         .into());
     }
+    let profiles = dedup(&req.profile_ids);
     for p in &profiles {
         id("profile-id", p)?;
     }
@@ -75,7 +77,12 @@ pub fn stats_sync<H: Host + ?Sized>(
     };
     let location = req.location_id.as_str();
     let mut stats_state = state::decode_stats(state, location, &req.dashboard_id).map_err(SyncError::InvalidConfig)?;
-    let mut run = Run::start(host, settings, "stats-sync", location, &[Scope::StatisticsRead])?;
+    let scopes: &[Scope] = if profiles.is_empty() {
+        &[Scope::StatisticsRead, Scope::AccountRead]
+    } else {
+        &[Scope::StatisticsRead]
+    };
+    let mut run = Run::start(host, settings, "stats-sync", location, scopes)?;
     let given = run.settings.dry_run.then(|| state::encode_stats(&stats_state));
     let outcome = sync(&mut run, &mut stats_state, req, location, as_of, &profiles, &platforms);
     let blob = given.unwrap_or_else(|| state::encode_stats(&stats_state));
@@ -83,6 +90,62 @@ pub fn stats_sync<H: Host + ?Sized>(
         Ok(()) => Ok(run.finish(blob)),
         Err(e) => Err(run.fail(e, Some(blob))),
     }
+}
+
+/// The `profileId`s of the location's connected accounts that have not
+/// expired, sorted, at most [`MAX_PROFILES`]. Each account left out is an
+/// item error that says why.
+fn connected_profiles<H: Host + ?Sized>(
+    run: &mut Run<'_, H>,
+    location: &str,
+    now: u64,
+) -> Result<Vec<String>, SyncError> {
+    let request = run.settings.ghl().accounts(location);
+    let accounts = run.exchange.call(Service::Ghl, EP_ACCOUNTS, request, |resp| {
+        ghl::read_accounts(&resp.body)
+    })?;
+    let mut profiles = Vec::new();
+    for account in accounts {
+        let name = format!(
+            "account {} ({}, {})",
+            account.id.as_deref().unwrap_or("?"),
+            account.platform.as_deref().unwrap_or("unknown platform"),
+            account.name.as_deref().unwrap_or("no name")
+        );
+        let expired_at = account.expire.as_deref().and_then(|e| instant::parse_ms(e).ok());
+        if account.is_expired == Some(true) || expired_at.is_some_and(|at| at <= now) {
+            run.report.reject(
+                name,
+                Service::Ghl,
+                "the account's connection has expired: its statistics are not read; reconnect it in GHL's Social Planner",
+            );
+            continue;
+        }
+        match account.profile_id {
+            Some(p) if check_id("profileId", &p).is_ok() => profiles.push(p),
+            _ => run
+                .report
+                .reject(name, Service::Ghl, "the account has no usable profileId; it is skipped"),
+        }
+    }
+    profiles.sort_unstable();
+    profiles.dedup();
+    if profiles.len() > MAX_PROFILES {
+        for p in profiles.drain(MAX_PROFILES..) {
+            run.report.reject(
+                format!("profile {p}"),
+                Service::Ghl,
+                format!("GHL takes {MAX_PROFILES} profiles per statistics request; give profile-ids to choose them"),
+            );
+        }
+    }
+    let n = profiles.len().to_string();
+    run.exchange.log(
+        Level::Info,
+        "statistics for the connected accounts",
+        &[("profiles", &n)],
+    );
+    Ok(profiles)
 }
 
 /// The state's key of a point: its natural key in Rankr.
@@ -103,12 +166,25 @@ fn sync<H: Host + ?Sized>(
     profiles: &[String],
     platforms: &[String],
 ) -> Result<(), SyncError> {
+    let now = run.exchange.host().now_ms();
     let as_of = match as_of {
         Some(d) => d,
-        None => {
-            let now = run.exchange.host().now_ms();
-            day_of(now).map_err(SyncError::InvalidConfig)?
+        None => day_of(now).map_err(SyncError::InvalidConfig)?,
+    };
+    let discovered;
+    let profiles = if profiles.is_empty() {
+        discovered = connected_profiles(run, location, now)?;
+        if discovered.is_empty() {
+            run.report.reject(
+                format!("location {location}"),
+                Service::Ghl,
+                "the location has no connected social account that has not expired; connect one in GHL's Social Planner, or give profile-ids",
+            );
+            return Ok(());
         }
+        discovered.as_slice()
+    } else {
+        profiles
     };
     let today = i64::from(as_of.to_julian_day());
     state.points.retain(|_, (day, _)| *day >= today - STATS_KEEP_DAYS);
@@ -167,6 +243,10 @@ fn sync<H: Host + ?Sized>(
         run.report.created += created as u32;
         run.report.updated += updated as u32;
         run.report.unchanged += (accepted - created - updated) as u32;
+        let written = u64::from(run.report.created + run.report.updated + run.report.unchanged);
+        run.exchange
+            .host()
+            .progress(Phase::WritingMetrics, written, Some(points.len() as u64));
         if accepted < n {
             // Which ones is not said: none is recorded, all go again next run.
             run.report.reject(

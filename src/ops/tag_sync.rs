@@ -12,7 +12,7 @@ use super::writer::TagWriter;
 use super::{dedup, id, stop_reason, Run};
 use crate::auth::Scope;
 use crate::ghl::{self, BadTag, TagPage, EP_POST, EP_TAGS, MAX_IDS_PER_DETAILS};
-use crate::io::{Host, Level, Method, Request};
+use crate::io::{Host, Level, Method, Phase, Request};
 use crate::rankr::model::{PostTagsResponse, TagBatchResponse, TagListPage};
 use crate::rankr::{self, EP_LIST_TAGS, EP_POST_TAGS};
 use crate::report::{Service, SyncError, SyncFailure, SyncReport};
@@ -252,6 +252,7 @@ fn read_all<H: Host + ?Sized>(
             stale_pages = 0;
             *next = skip + got;
             count = page.count;
+            run.exchange.host().progress(Phase::ReadingTags, *next, count);
             let done = match page.count {
                 Some(count) => *next >= count,
                 None => got < page_size as u64,
@@ -367,7 +368,12 @@ fn archive_gone<H: Host + ?Sized>(
         return Ok(());
     }
     let mut gone: HashSet<String> = unseen.iter().cloned().collect();
-    for chunk in unseen.chunks(MAX_IDS_PER_DETAILS) {
+    let total = unseen.len() as u64;
+    for (i, chunk) in unseen.chunks(MAX_IDS_PER_DETAILS).enumerate() {
+        let checked = ((i * MAX_IDS_PER_DETAILS + chunk.len()) as u64).min(total);
+        run.exchange
+            .host()
+            .progress(Phase::CheckingMissing, checked, Some(total));
         for mut tag in run.read_tag_details(location, chunk)?.into_iter().flatten() {
             if !gone.remove(&tag.id) {
                 continue;

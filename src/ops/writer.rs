@@ -5,13 +5,13 @@
 
 use super::Run;
 use crate::hash::fnv1a;
-use crate::io::{Host, Method, Request};
+use crate::io::{Host, Method, Phase, Request};
 use crate::rankr::model::{TagBatchResponse, TagInput, TagResult, TagStatus};
 use crate::rankr::{
     check_tag_results, read_tag_results, tag_batch_body, tag_batch_bytes, tag_item, EP_TAGS, MAX_BODY_BYTES,
     MAX_TAGS_PER_BATCH,
 };
-use crate::report::{Service, SyncError};
+use crate::report::{Change, Service, SyncError};
 use crate::state::{item_hash, TagEntry, TagState};
 use serde_json::value::RawValue;
 
@@ -237,6 +237,7 @@ impl TagWriter {
         batches: Vec<Batch>,
         answers: Vec<Option<Result<TagBatchResponse, SyncError>>>,
     ) -> Result<(), SyncError> {
+        let wrote = !batches.is_empty();
         let mut answers = answers.into_iter();
         let mut first_error = None;
         for batch in batches {
@@ -257,6 +258,12 @@ impl TagWriter {
                 }
             }
         }
+        if wrote {
+            let written = run.report.created + run.report.updated + run.report.unchanged + run.report.rejected;
+            run.exchange
+                .host()
+                .progress(Phase::WritingTags, u64::from(written), None);
+        }
         first_error.map_or(Ok(()), Err)
     }
 }
@@ -269,10 +276,19 @@ fn apply_results<H: Host + ?Sized>(
     results: Vec<TagResult>,
 ) {
     for (item, result) in items.into_iter().zip(results) {
-        match result.status {
-            TagStatus::Created => run.report.created += 1,
-            TagStatus::Updated => run.report.updated += 1,
-            TagStatus::Unchanged => run.report.unchanged += 1,
+        let change = match result.status {
+            TagStatus::Created => {
+                run.report.created += 1;
+                Some(Change::Created)
+            }
+            TagStatus::Updated => {
+                run.report.updated += 1;
+                Some(Change::Updated)
+            }
+            TagStatus::Unchanged => {
+                run.report.unchanged += 1;
+                None
+            }
             TagStatus::Rejected => {
                 let why = result.error.unwrap_or_else(|| "rejected without a reason".into());
                 run.report.reject(result.external_id, Service::Rankr, why);
@@ -282,9 +298,13 @@ fn apply_results<H: Host + ?Sized>(
                 }
                 continue;
             }
-        }
+        };
         if item.archived {
             run.report.archived += 1;
+        }
+        if let Some(change) = change {
+            let change = if item.archived { Change::Archived } else { change };
+            run.report.changed_tags.note(change, &item.ghl_id);
         }
         confirm(state, item);
     }

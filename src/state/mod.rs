@@ -112,8 +112,8 @@ impl TagState {
     }
 }
 
-fn sorted_by_id<S: Serializer>(tags: &HashMap<String, TagEntry>, serializer: S) -> Result<S::Ok, S::Error> {
-    let mut entries: Vec<(&String, &TagEntry)> = tags.iter().collect();
+fn sorted_by_id<S: Serializer, V: Serialize>(map: &HashMap<String, V>, serializer: S) -> Result<S::Ok, S::Error> {
+    let mut entries: Vec<(&String, &V)> = map.iter().collect();
     entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
     serializer.collect_map(entries)
 }
@@ -127,11 +127,46 @@ pub struct StatsState {
     pub points: BTreeMap<String, (i64, f64)>,
 }
 
+/// Post ids the trigger remembers as emitted, at most.
+pub const MAX_SEEN_POSTS: usize = 10_000;
+
+/// A poll window being read across calls.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PostWindow {
+    /// `fromDate` and `toDate`, ms since the epoch.
+    pub from: u64,
+    pub to: u64,
+    /// The offset to read next in the window.
+    pub skip: u64,
+    /// The first call's window: its posts are recorded, not emitted.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub baseline: bool,
+}
+
+/// The trigger state of one location.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct PostsState {
+    pub location: String,
+    /// The newest `createdAt` seen (ms); each poll looks back from here by
+    /// the overlap.
+    pub watermark: u64,
+    /// Post id -> its `createdAt` (ms): the ids already emitted, or
+    /// recorded by the baseline, and not yet out of the overlap window.
+    /// Written sorted by id.
+    #[serde(serialize_with = "sorted_by_id")]
+    pub seen: HashMap<String, u64>,
+    /// The window a call stopped in (deadline, rate budget, or the cap on
+    /// posts per call); the next call carries on with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<PostWindow>,
+}
+
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 enum Kind {
     Tags,
     Stats,
+    Posts,
 }
 
 /// The blob as written: `v` and `kind`, then the body's fields.
@@ -162,11 +197,19 @@ fn check_head(blob: &[u8], want: Kind) -> Result<(), String> {
             head.v
         ));
     }
-    match (head.kind, want) {
-        (Kind::Tags, Kind::Tags) | (Kind::Stats, Kind::Stats) => Ok(()),
-        (Kind::Stats, Kind::Tags) => Err("the state is a stats-sync state; tag-sync and tag-details-push need their own (one state per operation family and location)".into()),
-        (Kind::Tags, Kind::Stats) => Err("the state is a tag-sync state; stats-sync needs its own (one state per operation family and location)".into()),
+    let name = |k: &Kind| match k {
+        Kind::Tags => "a tag-sync state",
+        Kind::Stats => "a stats-sync state",
+        Kind::Posts => "a new-posts state",
+    };
+    if std::mem::discriminant(&head.kind) == std::mem::discriminant(&want) {
+        return Ok(());
     }
+    Err(format!(
+        "the state is {}, this operation needs {}: keep one state per operation family and location (tag-sync and tag-details-push share theirs)",
+        name(&head.kind),
+        name(&want)
+    ))
 }
 
 fn body<T: for<'de> Deserialize<'de>>(blob: &[u8]) -> Result<T, String> {
@@ -211,6 +254,28 @@ pub fn decode_stats(blob: Option<&[u8]>, location: &str, dashboard: &str) -> Res
         ));
     }
     Ok(state)
+}
+
+/// Reads a trigger state for `location`; none or empty = no state (the
+/// first call).
+pub fn decode_posts(blob: Option<&[u8]>, location: &str) -> Result<Option<PostsState>, String> {
+    let Some(blob) = blob.filter(|b| !b.is_empty()) else {
+        return Ok(None);
+    };
+    check_head(blob, Kind::Posts)?;
+    let state: PostsState = body(blob)?;
+    if state.location != location {
+        return Err(format!(
+            "the state is for location `{}`, this call is for `{location}`; keep one state per location",
+            state.location
+        ));
+    }
+    Ok(Some(state))
+}
+
+/// The blob of a trigger state.
+pub fn encode_posts(state: &PostsState) -> Vec<u8> {
+    encode(Kind::Posts, state)
 }
 
 /// The blob of a tag state.

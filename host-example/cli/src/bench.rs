@@ -161,6 +161,7 @@ fn env(canned: Arc<Canned>) -> Env {
         clock: Arc::new(SystemClock::default()),
         tokens: None,
         captured_logs: None,
+        progress: None,
     }
 }
 

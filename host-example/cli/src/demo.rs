@@ -1,5 +1,6 @@
-//! `ghl-rankr demo`: the three operations through the real component and
-//! real HTTP, against fake GHL and Rankr servers on loopback.
+//! `ghl-rankr demo`: the operations and the new-posts trigger through the
+//! real component and real HTTP, against fake GHL and Rankr servers on
+//! loopback.
 
 use crate::config::{settings, ConfigFile, SettingsParts};
 use crate::render;
@@ -10,8 +11,8 @@ use ghl_rankr_host::egress::Allowlist;
 use ghl_rankr_host::engine::ConnectorEngine;
 use ghl_rankr_host::imports::Env;
 use ghl_rankr_host::transport::UreqTransport;
-use ghl_rankr_host::types::{StatsRequest, TagDetailsEvent, TagSyncEvent};
-use ghl_rankr_testkit::fakes::ghl::{DEMO_LOCATION, DEMO_POST};
+use ghl_rankr_host::types::{NewPostsRequest, StatsRequest, TagDetailsEvent, TagSyncEvent};
+use ghl_rankr_testkit::fakes::ghl::{wall_ms, FakePost, DEMO_LOCATION, DEMO_POST};
 use ghl_rankr_testkit::fakes::{GhlFake, GhlState, RankrFake, RankrState};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -21,6 +22,8 @@ use std::sync::Arc;
 /// Tags the fake GHL is seeded with: three pages at 100 a page.
 pub const DEMO_TAGS: usize = 260;
 pub const DEMO_DASHBOARD: &str = "social-overview";
+/// The post created while the demo runs, found by the trigger.
+pub const NEW_POST: &str = "6750f1c2a9b8e7d6c5b4a391";
 
 /// The fakes alone, for trying the CLI against them: prints where they
 /// listen and what to export, then serves until the process is stopped.
@@ -65,6 +68,7 @@ pub fn run(engine: &ConnectorEngine, out: &mut dyn Write, json_out: bool) -> any
         clock: Arc::new(SystemClock::default()),
         tokens: None,
         captured_logs: None,
+        progress: None,
     };
     let mut text = String::new();
     text.push_str(&format!(
@@ -72,6 +76,19 @@ pub fn run(engine: &ConnectorEngine, out: &mut dyn Write, json_out: bool) -> any
         ghl.base_url(),
         rankr.base_url()
     ));
+
+    // 0. The new-posts trigger's first call: a baseline, nothing emitted.
+    let poll = NewPostsRequest {
+        location_id: DEMO_LOCATION.into(),
+        overlap_ms: None,
+        backfill_since: None,
+        max_posts: None,
+    };
+    let baseline = engine
+        .new_posts(&env, &settings, &poll, None)?
+        .map_err(|f| anyhow!(render::error_message(&f.error)))?;
+    text.push_str(&render::posts_summary(&baseline));
+    text.push('\n');
 
     // 1. A post was created: sync every tag, then the post's tags.
     let event = TagSyncEvent {
@@ -122,10 +139,11 @@ pub fn run(engine: &ConnectorEngine, out: &mut dyn Write, json_out: bool) -> any
     text.push_str(&render::summary("tag-sync again, with the state", &rerun_report));
     text.push('\n');
 
-    // 4. Statistics for two connected accounts into a dashboard.
+    // 4. Statistics of the location's connected accounts (found through
+    // GHL; the expired one is named and skipped) into a dashboard.
     let request = StatsRequest {
         location_id: DEMO_LOCATION.into(),
-        profile_ids: vec!["67a5a9aa776c837de4aa5b12".into(), "67a5a9aa776c837de4aa5b13".into()],
+        profile_ids: vec![],
         platforms: vec!["facebook".into(), "instagram".into()],
         dashboard_id: DEMO_DASHBOARD.into(),
         as_of: None,
@@ -134,6 +152,37 @@ pub fn run(engine: &ConnectorEngine, out: &mut dyn Write, json_out: bool) -> any
         .stats_sync(&env, &settings, &request, None)?
         .map_err(|f| anyhow!(render::error_message(&f.error)))?;
     text.push_str(&render::summary("stats-sync", &stats_report));
+    text.push('\n');
+
+    // 5. Someone posts: the trigger finds the post with its tag ids, and
+    // tag-sync applies them (no read of the post, no tag written again).
+    ghl.state
+        .lock()
+        .map_err(|_| anyhow!("fake GHL state poisoned"))?
+        .add_post(FakePost::new(
+            NEW_POST,
+            wall_ms().saturating_sub(60_000),
+            &["tag00004", "tag00009"],
+        ));
+    let found = engine
+        .new_posts(&env, &settings, &poll, Some(&baseline.state))?
+        .map_err(|f| anyhow!(render::error_message(&f.error)))?;
+    text.push_str(&render::posts_summary(&found));
+    let mut tag_state = rerun_report.state.clone();
+    let mut post_reports = Vec::new();
+    for post in &found.posts {
+        let event = TagSyncEvent {
+            location_id: DEMO_LOCATION.into(),
+            post_id: Some(post.id.clone()),
+            tag_ids: Some(post.tag_ids.clone()),
+        };
+        let report = engine
+            .tag_sync(&env, &settings, &event, Some(&tag_state))?
+            .map_err(|f| anyhow!(render::error_message(&f.error)))?;
+        text.push_str(&render::summary(&format!("tag-sync for post {}", post.id), &report));
+        tag_state = report.state.clone();
+        post_reports.push(render::report_json(&report));
+    }
     text.push('\n');
 
     // What Rankr now holds.
@@ -166,6 +215,8 @@ pub fn run(engine: &ConnectorEngine, out: &mut dyn Write, json_out: bool) -> any
         text.push_str(&format!("  e.g. {}\n", t.input));
     }
     text.push_str(&format!("  post {DEMO_POST} tags: {}\n", post_tags.join(", ")));
+    let new_post_tags = r.post_tags.get(NEW_POST).cloned().unwrap_or_default();
+    text.push_str(&format!("  post {NEW_POST} tags: {}\n", new_post_tags.join(", ")));
     text.push_str(&format!(
         "  dashboard {DEMO_DASHBOARD}: {} points in {} metrics; daily points {} .. {}\n",
         r.points.len(),
@@ -196,6 +247,9 @@ pub fn run(engine: &ConnectorEngine, out: &mut dyn Write, json_out: bool) -> any
             "tag_details_push": render::report_json(&details_report),
             "tag_sync_rerun": render::report_json(&rerun_report),
             "stats_sync": render::report_json(&stats_report),
+            "new_posts_baseline": render::posts_json(&baseline),
+            "new_posts": render::posts_json(&found),
+            "tag_sync_new_posts": post_reports,
             "rankr": {
                 "tags": r.tags.len(),
                 "archived": archived,

@@ -11,5 +11,6 @@ pub mod credentials;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod files;
+pub mod progress;
 pub mod render;
 pub mod secret;

@@ -4,15 +4,19 @@ use clap::{Parser, Subcommand};
 use ghl_rankr::config::{settings, ConfigFile, SettingsParts};
 use ghl_rankr::credentials::{credential, TokenFile};
 use ghl_rankr::files::{read_optional, write_atomic};
+use ghl_rankr::progress::TermProgress;
 use ghl_rankr::render;
 use ghl_rankr::secret::Secret;
 use ghl_rankr_host::clock::SystemClock;
 use ghl_rankr_host::egress::Allowlist;
 use ghl_rankr_host::engine::{ConnectorEngine, EngineOptions};
+use ghl_rankr_host::imports::ProgressSink;
 use ghl_rankr_host::imports::{Env, TokenStore};
 use ghl_rankr_host::limits::Limits;
 use ghl_rankr_host::transport::UreqTransport;
-use ghl_rankr_host::types::{StatsRequest, SyncFailure, SyncReport, TagDetailsEvent, TagSyncEvent};
+use ghl_rankr_host::types::{
+    NewPostsReport, NewPostsRequest, Settings, StatsRequest, SyncFailure, SyncReport, TagDetailsEvent, TagSyncEvent,
+};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -129,7 +133,9 @@ enum Command {
     StatsSync {
         #[arg(long, value_name = "ID")]
         location: String,
-        #[arg(long = "profile-id", value_name = "ID", required = true)]
+        /// Connected social accounts (GHL profileIds); none = the location's
+        /// connected accounts that have not expired.
+        #[arg(long = "profile-id", value_name = "ID")]
         profile_ids: Vec<String>,
         /// facebook, instagram, linkedin, google, pinterest, youtube, tiktok (default: all).
         #[arg(long = "platform", value_name = "P")]
@@ -140,7 +146,39 @@ enum Command {
         #[arg(long, value_name = "YYYY-MM-DD")]
         as_of: Option<String>,
     },
-    /// Run all three operations against fake GHL and Rankr servers on loopback.
+    /// Poll for posts created since the last call (the Social Planner sends
+    /// no webhooks). Keep its state with --state-file: the first call only
+    /// records what exists (unless --backfill-since), each later call prints
+    /// the new posts once.
+    NewPosts {
+        #[arg(long, value_name = "ID")]
+        location: String,
+        /// Look back this far before the last poll, for late and back-dated
+        /// posts (default 15).
+        #[arg(long, value_name = "MINUTES")]
+        overlap_minutes: Option<u64>,
+        /// First call only: print the posts created since then
+        /// (2026-11-01 or 2026-11-01T00:00:00Z) instead of a baseline.
+        #[arg(long, value_name = "WHEN")]
+        backfill_since: Option<String>,
+        /// Most posts one call returns (1..=1000, default 100).
+        #[arg(long, value_name = "N")]
+        max_posts: Option<u32>,
+        /// Run tag-sync for each new post, with its tag ids, before the
+        /// trigger's state is saved: a failed tag-sync leaves the posts to
+        /// come again next time.
+        #[arg(long)]
+        then_tag_sync: bool,
+        /// tag-sync's own state (with --then-tag-sync); without it each
+        /// tag-sync writes every tag.
+        #[arg(long, value_name = "FILE", requires = "then_tag_sync")]
+        tag_state_file: Option<PathBuf>,
+    },
+    /// Print the catalog: every operation and trigger with its inputs,
+    /// outputs and scopes as JSON Schema (--json for the document itself).
+    Describe,
+    /// Run the operations and the new-posts trigger against fake GHL and
+    /// Rankr servers on loopback.
     #[cfg(feature = "demo")]
     Demo {
         /// Only start the fakes and keep them up, printing what to export to
@@ -204,11 +242,16 @@ fn pick(flag: Option<String>, env: &str, file: Option<&String>, default: &str) -
         .unwrap_or_else(|| default.to_string())
 }
 
-/// One of the three operations, with its input.
+/// One of the operations, with its input.
 enum Operation {
     TagSync(TagSyncEvent),
     TagDetailsPush(TagDetailsEvent),
     StatsSync(StatsRequest),
+    NewPosts {
+        request: NewPostsRequest,
+        then_tag_sync: bool,
+        tag_state_file: Option<PathBuf>,
+    },
 }
 
 impl Operation {
@@ -217,6 +260,7 @@ impl Operation {
             Operation::TagSync(_) => "tag-sync",
             Operation::TagDetailsPush(_) => "tag-details-push",
             Operation::StatsSync(_) => "stats-sync",
+            Operation::NewPosts { .. } => "new-posts",
         }
     }
 }
@@ -250,6 +294,40 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             dashboard_id: dashboard,
             as_of,
         }),
+        Command::NewPosts {
+            location,
+            overlap_minutes,
+            backfill_since,
+            max_posts,
+            then_tag_sync,
+            tag_state_file,
+        } => Operation::NewPosts {
+            request: NewPostsRequest {
+                location_id: location,
+                overlap_ms: overlap_minutes.map(|m| m.saturating_mul(60_000)),
+                backfill_since,
+                max_posts,
+            },
+            then_tag_sync,
+            tag_state_file,
+        },
+        Command::Describe => {
+            let engine = engine(&cli.component, cli.inlining, cli.no_cache, limits)?;
+            let env = Env {
+                transport: Arc::new(UreqTransport::with_max_timeout(Duration::from_secs(1))),
+                clock: Arc::new(SystemClock::default()),
+                tokens: None,
+                captured_logs: None,
+                progress: None,
+            };
+            let catalog: serde_json::Value = serde_json::from_str(&engine.describe(&env)?)?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&catalog)?);
+            } else {
+                print!("{}", render::catalog_summary(&catalog));
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
         Command::Bench { runs } => {
             let figures = ghl_rankr::bench::run(&component_bytes(cli.component.as_deref())?, runs)?;
             if cli.json {
@@ -312,18 +390,42 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         UreqTransport::with_max_timeout(Duration::from_secs(cli.request_timeout.max(1) as u64)),
         &[&settings.ghl_base_url, &settings.rankr_base_url],
     );
+    let bar = TermProgress::if_terminal().map(Arc::new);
     let env = Env {
         transport: Arc::new(transport),
         clock: Arc::new(SystemClock::default()),
         tokens: token_file.map(|f| Arc::new(f) as Arc<dyn TokenStore>),
         captured_logs: None,
+        progress: bar.clone().map(|b| b as Arc<dyn ProgressSink>),
     };
     let state = state.as_deref();
     let result: Result<SyncReport, SyncFailure> = match &operation {
         Operation::TagSync(event) => engine.tag_sync(&env, &settings, event, state)?,
         Operation::TagDetailsPush(event) => engine.tag_details_push(&env, &settings, event, state)?,
         Operation::StatsSync(request) => engine.stats_sync(&env, &settings, request, state)?,
+        Operation::NewPosts {
+            request,
+            then_tag_sync,
+            tag_state_file,
+        } => {
+            let run = PollRun {
+                engine: &engine,
+                env: &env,
+                settings: &settings,
+                state_file: cli.state_file.as_deref(),
+                tag_state_file: tag_state_file.as_deref(),
+                json: cli.json,
+            };
+            let code = run.poll(request, state, *then_tag_sync);
+            if let Some(bar) = &bar {
+                bar.finish();
+            }
+            return code;
+        }
     };
+    if let Some(bar) = &bar {
+        bar.finish();
+    }
     let operation = operation.name();
     // The state describes what was written, on success and on failure alike.
     let new_state = match &result {
@@ -362,6 +464,102 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             eprintln!("error: {operation}: {}", render::error_message(&e));
             Ok(ExitCode::from(render::exit_code(&e) as u8))
         }
+    }
+}
+
+/// `new-posts`, and with `--then-tag-sync` a `tag-sync` per new post.
+struct PollRun<'a> {
+    engine: &'a ConnectorEngine,
+    env: &'a Env,
+    settings: &'a Settings,
+    state_file: Option<&'a std::path::Path>,
+    tag_state_file: Option<&'a std::path::Path>,
+    json: bool,
+}
+
+impl PollRun<'_> {
+    /// Polls; the trigger's state is saved only once every post was acted
+    /// on (at least once: a failure leaves the posts to come again).
+    fn poll(&self, request: &NewPostsRequest, state: Option<&[u8]>, then_tag_sync: bool) -> anyhow::Result<ExitCode> {
+        let report: NewPostsReport = match self.engine.new_posts(self.env, self.settings, request, state)? {
+            Ok(report) => report,
+            Err(SyncFailure { error: e, .. }) => return Ok(self.failed("new-posts", &e)),
+        };
+        let mut synced = Vec::new();
+        if then_tag_sync && !self.settings.dry_run {
+            let mut tag_state = match self.tag_state_file {
+                Some(p) => read_optional(p)
+                    .map_err(|e| anyhow::anyhow!("cannot read the tag state file {}: {e}", p.display()))?,
+                None => None,
+            };
+            for post in &report.posts {
+                let event = TagSyncEvent {
+                    location_id: request.location_id.clone(),
+                    post_id: Some(post.id.clone()),
+                    tag_ids: Some(post.tag_ids.clone()),
+                };
+                let result = self
+                    .engine
+                    .tag_sync(self.env, self.settings, &event, tag_state.as_deref())?;
+                let blob = match &result {
+                    Ok(r) => Some(r.state.clone()),
+                    Err(f) => f.state.clone(),
+                };
+                if let (Some(path), Some(blob)) = (self.tag_state_file, &blob) {
+                    write_atomic(path, blob)
+                        .map_err(|e| anyhow::anyhow!("cannot write the tag state file {}: {e}", path.display()))?;
+                }
+                tag_state = blob.or(tag_state);
+                match result {
+                    // An incomplete tag-sync holds the post in its checkpoint:
+                    // queued durably, it is applied when the pass completes.
+                    Ok(r) => synced.push((post.id.clone(), r)),
+                    Err(SyncFailure { error: e, .. }) => {
+                        eprintln!(
+                            "new-posts: tag-sync of post {} failed; the trigger's state is not saved, so the new posts come again next time",
+                            post.id
+                        );
+                        return Ok(self.failed("tag-sync", &e));
+                    }
+                }
+            }
+        }
+        if let (Some(path), false) = (self.state_file, self.settings.dry_run) {
+            write_atomic(path, &report.state)
+                .map_err(|e| anyhow::anyhow!("cannot write the state file {}: {e}", path.display()))?;
+        }
+        if self.json {
+            let tag_syncs: Vec<serde_json::Value> = synced
+                .iter()
+                .map(|(post, r)| serde_json::json!({"post": post, "report": render::report_json(r)}))
+                .collect();
+            let mut out =
+                serde_json::json!({"operation": "new-posts", "ok": true, "report": render::posts_json(&report)});
+            if then_tag_sync {
+                out["tag_syncs"] = serde_json::Value::Array(tag_syncs);
+            }
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        } else {
+            print!("{}", render::posts_summary(&report));
+            for (_, r) in &synced {
+                print!("{}", render::summary("tag-sync", r));
+            }
+        }
+        let incomplete = report.incomplete.is_some() || synced.iter().any(|(_, r)| r.incomplete.is_some());
+        Ok(if incomplete {
+            ExitCode::from(3)
+        } else {
+            ExitCode::SUCCESS
+        })
+    }
+
+    fn failed(&self, operation: &str, e: &ghl_rankr_host::types::SyncError) -> ExitCode {
+        if self.json {
+            let out = serde_json::json!({"operation": operation, "ok": false, "error": render::error_json(e)});
+            println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        }
+        eprintln!("error: {operation}: {}", render::error_message(e));
+        ExitCode::from(render::exit_code(e) as u8)
     }
 }
 
@@ -413,7 +611,7 @@ fn engine(
     let (component, start) = ghl_rankr::cache::load_or_compile(&wasmtime, &bytes, cache_dir.as_deref())
         .map_err(anyhow::Error::from)
         .map_err(|e| {
-            e.context("compiling the component (is it a wasm32-wasip2 component of rankr:ghl-connector@0.3.0?)")
+            e.context("compiling the component (is it a wasm32-wasip2 component of rankr:ghl-connector@0.4.0?)")
         })?;
     tracing::debug!(target: "ghl_rankr::start", warm = start.warm, ms = start.ms, "component ready");
     ConnectorEngine::from_component(wasmtime, &component, limits)

@@ -1,6 +1,8 @@
 //! Printing reports and errors for people (`--json` prints them as JSON).
 
-use ghl_rankr_host::types::{Incomplete, Service, StopReason, SyncError, SyncReport, UpstreamError};
+use ghl_rankr_host::types::{
+    Incomplete, NewPostsReport, Service, StopReason, SyncError, SyncReport, TagChanges, UpstreamError,
+};
 use serde_json::{json, Value};
 use std::fmt::Write as _;
 
@@ -30,6 +32,26 @@ pub fn summary(operation: &str, r: &SyncReport) -> String {
     );
     if let Some(n) = r.post_tags_applied {
         let _ = writeln!(out, "  post tags applied: {n}");
+    }
+    let c = &r.changed_tags;
+    for (what, ids) in [
+        ("created", &c.created),
+        ("updated", &c.updated),
+        ("archived", &c.archived),
+    ] {
+        if !ids.is_empty() {
+            // Ten ids read at a glance; `--json` lists them all.
+            let shown: Vec<&str> = ids.iter().take(10).map(String::as_str).collect();
+            let rest = if ids.len() > shown.len() {
+                format!(" … and {} more (--json lists them)", ids.len() - shown.len())
+            } else {
+                String::new()
+            };
+            let _ = writeln!(out, "  tags {what}: {}{rest}", shown.join(" "));
+        }
+    }
+    if c.more > 0 {
+        let _ = writeln!(out, "  and {} more tag changes (not listed)", c.more);
     }
     let _ = writeln!(out, "  requests: {} ({} retries)", r.requests, r.retries);
     if !r.writes.is_empty() {
@@ -162,6 +184,7 @@ pub fn report_json(r: &SyncReport) -> Value {
         })),
         "state_bytes": r.state.len(),
         "tokens_rotated": r.rotated_tokens.is_some(),
+        "changed_tags": changes_json(&r.changed_tags),
         "writes": r.writes.iter().map(|w| {
             let mut v = json!({"method": w.method, "path": w.path, "items": w.items});
             if !w.body.is_empty() {
@@ -169,6 +192,87 @@ pub fn report_json(r: &SyncReport) -> Value {
             }
             v
         }).collect::<Vec<_>>(),
+    })
+}
+
+fn changes_json(c: &TagChanges) -> Value {
+    json!({"created": c.created, "updated": c.updated, "archived": c.archived, "more": c.more})
+}
+
+/// A readable summary of a `new-posts` poll.
+pub fn posts_summary(r: &NewPostsReport) -> String {
+    let mut out = String::new();
+    let head = if r.baseline {
+        format!(
+            "new-posts: baseline recorded ({} posts exist in the window; none emitted, the next call emits what is new)",
+            r.fetched
+        )
+    } else {
+        format!("new-posts: {} new", r.posts.len())
+    };
+    let _ = match &r.incomplete {
+        None => writeln!(out, "{head}"),
+        Some(i) => writeln!(out, "{head}; incomplete: {}", incomplete_message(i)),
+    };
+    for p in &r.posts {
+        let _ = writeln!(
+            out,
+            "  {} {} {} {} tags: {}",
+            p.created_at,
+            p.id,
+            p.platform.as_deref().unwrap_or("-"),
+            p.status.as_deref().unwrap_or("-"),
+            if p.tag_ids.is_empty() {
+                "none".to_string()
+            } else {
+                p.tag_ids.join(" ")
+            }
+        );
+    }
+    if r.more {
+        let _ = writeln!(out, "  more new posts wait: run again now");
+    }
+    if r.evicted > 0 {
+        let _ = writeln!(
+            out,
+            "  {} remembered ids were forgotten (the state's cap): those posts could come again",
+            r.evicted
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  read {} posts in {} requests ({} retries)",
+        r.fetched, r.requests, r.retries
+    );
+    if !r.errors.is_empty() {
+        let _ = writeln!(out, "  item errors:");
+        for e in &r.errors {
+            let _ = writeln!(out, "    {} [{}]: {}", e.item, service(e.service), e.message);
+        }
+    }
+    out
+}
+
+/// A `new-posts` report as JSON.
+pub fn posts_json(r: &NewPostsReport) -> Value {
+    json!({
+        "posts": r.posts.iter().map(|p| json!({
+            "id": p.id, "created_at": p.created_at, "updated_at": p.updated_at, "status": p.status,
+            "platform": p.platform, "account_id": p.account_id, "tag_ids": p.tag_ids,
+        })).collect::<Vec<_>>(),
+        "baseline": r.baseline,
+        "more": r.more,
+        "fetched": r.fetched,
+        "evicted": r.evicted,
+        "errors": r.errors.iter().map(|e| json!({
+            "item": e.item, "service": service_name(e.service), "message": e.message,
+        })).collect::<Vec<_>>(),
+        "requests": r.requests,
+        "retries": r.retries,
+        "complete": r.incomplete.is_none(),
+        "incomplete": r.incomplete.as_ref().map(|i| json!({"resume_after_ms": i.resume_after_ms, "message": incomplete_message(i)})),
+        "state_bytes": r.state.len(),
+        "tokens_rotated": r.rotated_tokens.is_some(),
     })
 }
 
@@ -197,4 +301,33 @@ pub fn error_json(e: &SyncError) -> Value {
     };
     v["message"] = json!(error_message(e));
     v
+}
+
+/// The catalog for people: each operation and trigger, its kind, delivery
+/// and scopes (`--json` prints the document with its schemas).
+pub fn catalog_summary(catalog: &Value) -> String {
+    let mut out = String::new();
+    let text = |v: &Value| v.as_str().unwrap_or("").to_string();
+    let _ = writeln!(out, "{} {}", text(&catalog["catalog"]), text(&catalog["version"]));
+    for op in catalog["operations"].as_array().into_iter().flatten() {
+        let scopes: Vec<String> = op["scopes"].as_array().into_iter().flatten().map(text).collect();
+        let _ = writeln!(
+            out,
+            "\n{} ({}, {}): {}\n  scopes: {}",
+            text(&op["name"]),
+            text(&op["kind"]),
+            text(&op["delivery"]),
+            text(&op["title"]),
+            scopes.join(" ")
+        );
+        for c in op["conditional-scopes"].as_array().into_iter().flatten() {
+            let _ = writeln!(out, "  and {} when {}", text(&c["scope"]), text(&c["when"]));
+        }
+        let _ = writeln!(out, "  {}", text(&op["description"]));
+    }
+    let _ = writeln!(
+        out,
+        "\nghl-rankr describe --json prints the JSON Schemas of inputs, outputs and settings."
+    );
+    out
 }

@@ -32,16 +32,9 @@ fn run(w: &World, args: &[&str]) -> Output {
 /// Runs with this GHL token and `RUST_LOG=trace`.
 /// Every run, success or failure, is scanned for the secrets.
 fn run_as(w: &World, ghl_token: &str, args: &[&str]) -> Output {
-    let out = Command::new(BIN)
+    let out = command(w, ghl_token, "rankr-canary-key")
         .args(args)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("GHL_BASE_URL", w.ghl.base_url())
-        .env("RANKR_BASE_URL", w.rankr.base_url())
-        .env("GHL_ACCESS_TOKEN", ghl_token)
-        .env("RANKR_API_KEY", "rankr-canary-key")
         .env("RUST_LOG", "trace")
-        .env("GHL_RANKR_CACHE_DIR", CACHE)
         .output()
         .unwrap();
     no_secrets(&out);
@@ -54,6 +47,20 @@ fn run_as(w: &World, ghl_token: &str, args: &[&str]) -> Output {
         }
     }
     out
+}
+
+/// The binary with only these credentials and the fakes' URLs in its
+/// environment.
+fn command(w: &World, ghl_token: &str, rankr_key: &str) -> Command {
+    let mut c = Command::new(BIN);
+    c.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("GHL_BASE_URL", w.ghl.base_url())
+        .env("RANKR_BASE_URL", w.rankr.base_url())
+        .env("GHL_ACCESS_TOKEN", ghl_token)
+        .env("RANKR_API_KEY", rankr_key)
+        .env("GHL_RANKR_CACHE_DIR", CACHE);
+    c
 }
 
 /// Writes a settings file into a fresh temporary folder.
@@ -301,6 +308,13 @@ fn demo_runs_and_shows_paging_tags_and_points() {
     assert!(text.contains("post tags applied: 3"), "{text}");
     assert!(text.contains("refused by the official OpenAPI check: 0"), "{text}");
     assert!(text.contains("tags: 260 (2 archived"), "{text}");
+    assert!(text.contains("new-posts: baseline recorded"), "{text}");
+    assert!(text.contains("new-posts: 1 new"), "{text}");
+    assert!(
+        text.contains("post 6750f1c2a9b8e7d6c5b4a391 tags: tag00004, tag00009"),
+        "{text}"
+    );
+    assert!(text.contains("has expired"), "{text}");
 }
 
 #[test]
@@ -480,4 +494,185 @@ fn an_answer_over_the_body_limit_is_refused_once_not_retried() {
         1,
         "a too-large answer is not retried"
     );
+}
+
+/// A temporary folder of this test.
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("ghl-rankr-e2e-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn new_posts_then_tag_sync_applies_each_posts_tags_without_reading_single_posts() {
+    use ghl_rankr_testkit::fakes::ghl::{wall_ms, FakePost};
+    let w = world(150);
+    let dir = temp_dir("new-posts");
+    let (posts_state, tags_state) = (dir.join("posts.state"), dir.join("tags.state"));
+    let poll = |extra: &[&str]| {
+        let mut args = vec![
+            "--json",
+            "new-posts",
+            "--location",
+            DEMO_LOCATION,
+            "--state-file",
+            posts_state.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        json_out(&run(&w, &args))
+    };
+    // The first call is the baseline: nothing emitted, the state written.
+    let first = poll(&[]);
+    assert_eq!(first["report"]["baseline"], true);
+    assert_eq!(first["report"]["posts"], json!([]));
+    assert!(posts_state.exists());
+    // Two posts are created.
+    let now = wall_ms();
+    {
+        let mut g = w.ghl.state.lock().unwrap();
+        g.add_post(FakePost::new("post-a", now - 60_000, &["tag00001", "tag00005"]));
+        g.add_post(FakePost::new(
+            "post-b",
+            now - 30_000,
+            &["tag00010", "tag00149", "tag00003"],
+        ));
+    }
+    let then = poll(&["--then-tag-sync", "--tag-state-file", tags_state.to_str().unwrap()]);
+    let report = &then["report"];
+    let ids: Vec<&str> = report["posts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["post-a", "post-b"]);
+    assert_eq!(
+        report["posts"][1]["tag_ids"],
+        json!(["tag00010", "tag00149", "tag00003"])
+    );
+    let syncs = then["tag_syncs"].as_array().unwrap();
+    assert_eq!(syncs.len(), 2);
+    assert_eq!(syncs[0]["report"]["post_tags_applied"], 2);
+    assert_eq!(syncs[1]["report"]["post_tags_applied"], 3);
+    // The second tag-sync writes no tag again: the tag state carried over.
+    assert_eq!(syncs[1]["report"]["created"], 0);
+    {
+        let r = w.rankr.state.lock().unwrap();
+        assert_eq!(r.post_tags["post-a"], vec!["tag00001", "tag00005"]);
+        assert_eq!(r.post_tags["post-b"], vec!["tag00010", "tag00149", "tag00003"]);
+    }
+    let g = w.ghl.state.lock().unwrap();
+    assert_eq!(g.single_post_reads(), 0, "the trigger handed over the tag ids");
+    assert!(g.refusals.is_empty(), "{:?}", g.refusals);
+    drop(g);
+    // The next poll emits nothing.
+    let again = poll(&[]);
+    assert_eq!(again["report"]["posts"], json!([]));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_failed_tag_sync_leaves_the_new_posts_to_come_again() {
+    use ghl_rankr_testkit::fakes::ghl::{wall_ms, FakePost};
+    let w = world(20);
+    let dir = temp_dir("new-posts-fail");
+    let posts_state = dir.join("posts.state");
+    let state_arg = posts_state.to_str().unwrap();
+    let base = ["new-posts", "--location", DEMO_LOCATION, "--state-file", state_arg];
+    json_out(&run(&w, &[&["--json"], &base[..]].concat()));
+    let baseline = std::fs::read(&posts_state).unwrap();
+    w.ghl
+        .state
+        .lock()
+        .unwrap()
+        .add_post(FakePost::new("post-x", wall_ms() - 60_000, &["tag00001"]));
+    // Rankr refuses the key: tag-sync fails, the trigger's state stays.
+    let out = command(&w, "ghl-canary-token", "a-wrong-key")
+        .args([&base[..], &["--then-tag-sync"]].concat())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("come again next time"), "{stderr}");
+    assert_eq!(
+        std::fs::read(&posts_state).unwrap(),
+        baseline,
+        "the state was not saved"
+    );
+    // With the right key, the post comes again and lands.
+    let then = json_out(&run(&w, &[&["--json"], &base[..], &["--then-tag-sync"]].concat()));
+    assert_eq!(then["report"]["posts"][0]["id"], "post-x");
+    assert_eq!(w.rankr.state.lock().unwrap().post_tags["post-x"], vec!["tag00001"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn stats_sync_without_profile_ids_uses_the_accounts_that_have_not_expired() {
+    let w = world(5);
+    let out = run(
+        &w,
+        &[
+            "--json",
+            "stats-sync",
+            "--location",
+            DEMO_LOCATION,
+            "--dashboard",
+            "dash-1",
+        ],
+    );
+    let report = json_out(&out)["report"].clone();
+    assert!(report["created"].as_u64().unwrap() > 50);
+    // The expired LinkedIn account is named, not read.
+    assert_eq!(report["rejected"], 1);
+    let message = report["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("expired"), "{message}");
+    assert!(report["errors"][0]["item"].as_str().unwrap().contains("linkedin"));
+    let g = w.ghl.state.lock().unwrap();
+    let stats = g
+        .requests
+        .iter()
+        .find(|r| r.url.starts_with("/social-media-posting/statistics"))
+        .unwrap();
+    let body: Value = serde_json::from_slice(&stats.body).unwrap();
+    assert_eq!(body["profileIds"], json!(["prof-facebook-1", "prof-instagram-1"]));
+    assert!(g.requests.iter().any(|r| r.url.ends_with("/accounts")));
+    assert!(g.refusals.is_empty(), "{:?}", g.refusals);
+}
+
+#[test]
+fn describe_prints_the_catalog() {
+    let w = world(1);
+    let doc = json_out(&run(&w, &["--json", "describe"]));
+    let names: Vec<&str> = doc["operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["tag-sync", "tag-details-push", "stats-sync", "new-posts"]);
+    assert_eq!(doc["operations"][3]["kind"], "trigger");
+    assert_eq!(
+        doc["settings"]["$schema"],
+        "https://json-schema.org/draft/2020-12/schema"
+    );
+    let text = run(&w, &["describe"]);
+    assert!(text.status.success());
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("new-posts (trigger, at-least-once)"), "{text}");
+    assert!(
+        w.ghl.state.lock().unwrap().requests.is_empty(),
+        "describe sends nothing"
+    );
+}
+
+#[test]
+fn no_progress_bar_when_stderr_is_not_a_terminal() {
+    let w = world(250);
+    let out = command(&w, "ghl-canary-token", "rankr-canary-key")
+        .args(["tag-sync", "--location", DEMO_LOCATION])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
 }

@@ -75,6 +75,7 @@ impl host::Host for MyHost {
     fn store_tokens(&mut self, _tokens: types::OauthTokens) -> Result<(), String> {
         Ok(()) // persist durably before returning: the old refresh token is spent
     }
+    fn progress(&mut self, _update: types::ProgressUpdate) {} // draw a bar, or not
 }
 
 impl types::Host for MyHost {}

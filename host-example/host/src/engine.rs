@@ -8,7 +8,9 @@
 use crate::bindings::{Connector, ConnectorPre};
 use crate::imports::{Env, HostState};
 use crate::limits::{Limits, Runaway, EPOCH_TICK};
-use crate::types::{Settings, StatsRequest, SyncFailure, SyncReport, TagDetailsEvent, TagSyncEvent};
+use crate::types::{
+    NewPostsReport, NewPostsRequest, Settings, StatsRequest, SyncFailure, SyncReport, TagDetailsEvent, TagSyncEvent,
+};
 use anyhow::Context as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -56,7 +58,7 @@ impl ConnectorEngine {
         let engine = Engine::new(&Self::config(&limits, options)).map_err(anyhow::Error::from)?;
         let component = Component::new(&engine, bytes)
             .map_err(anyhow::Error::from)
-            .context("compiling the component (is it a wasm32-wasip2 component of rankr:ghl-connector@0.3.0?)")?;
+            .context("compiling the component (is it a wasm32-wasip2 component of rankr:ghl-connector@0.4.0?)")?;
         Self::from_component(engine, &component, limits)
     }
 
@@ -216,6 +218,41 @@ impl ConnectorEngine {
             connector
                 .rankr_ghl_connector_sync()
                 .call_stats_sync(store, settings, request, state)
+        })?;
+        Ok(answer)
+    }
+
+    /// Runs the `new-posts` trigger.
+    pub fn new_posts(
+        &self,
+        env: &Env,
+        settings: &Settings,
+        request: &NewPostsRequest,
+        state: Option<&[u8]>,
+    ) -> anyhow::Result<Result<NewPostsReport, SyncFailure>> {
+        let (answer, _) = self.new_posts_with_stats(env, settings, request, state)?;
+        Ok(answer)
+    }
+
+    /// `new-posts`, also returning what the call used.
+    pub fn new_posts_with_stats(
+        &self,
+        env: &Env,
+        settings: &Settings,
+        request: &NewPostsRequest,
+        state: Option<&[u8]>,
+    ) -> anyhow::Result<(Result<NewPostsReport, SyncFailure>, CallStats)> {
+        self.call(env, "running new-posts", |store, connector| {
+            connector
+                .rankr_ghl_connector_sync()
+                .call_new_posts(store, settings, request, state)
+        })
+    }
+
+    /// The component's catalog (`describe`), a JSON document.
+    pub fn describe(&self, env: &Env) -> anyhow::Result<String> {
+        let (answer, _) = self.call(env, "describing itself", |store, connector| {
+            connector.rankr_ghl_connector_sync().call_describe(store)
         })?;
         Ok(answer)
     }

@@ -9,7 +9,7 @@ use crate::bindings::rankr::ghl_connector::{host, http};
 use crate::clock::Clock;
 use crate::limits::{Limits, Runaway};
 use crate::transport::HttpTransport;
-use crate::types::OauthTokens;
+use crate::types::{OauthTokens, ProgressUpdate};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use wasmtime::component::ResourceTable;
@@ -30,8 +30,13 @@ pub trait TokenStore: Send + Sync {
     fn store(&self, tokens: &OauthTokens) -> Result<(), String>;
 }
 
+/// Where the component's progress reports go (the CLI draws a bar).
+pub trait ProgressSink: Send + Sync {
+    fn update(&self, update: &ProgressUpdate);
+}
+
 /// What an operation runs against: the transport, the clock, where rotated
-/// tokens go, and where its log lines go besides `tracing`.
+/// tokens go, and where its log lines and progress go besides `tracing`.
 #[derive(Clone)]
 pub struct Env {
     pub transport: Arc<dyn HttpTransport>,
@@ -39,6 +44,7 @@ pub struct Env {
     /// None: rotated tokens are only in the report (or the failure).
     pub tokens: Option<Arc<dyn TokenStore>>,
     pub captured_logs: Option<Arc<Mutex<Vec<LogLine>>>>,
+    pub progress: Option<Arc<dyn ProgressSink>>,
 }
 
 /// A store's data: WASI (the component's std needs it; it is given no
@@ -298,6 +304,13 @@ impl host::Host for HostState {
             Some(store) => store.store(&tokens),
             None => Ok(()),
         })
+    }
+
+    fn progress(&mut self, update: ProgressUpdate) -> wasmtime::Result<()> {
+        if let Some(sink) = &self.env.progress {
+            sink.update(&update);
+        }
+        Ok(())
     }
 }
 

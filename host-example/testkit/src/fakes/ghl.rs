@@ -1,4 +1,5 @@
-//! A fake GHL Social Planner: tags (paged), tag details, posts, statistics,
+//! A fake GHL Social Planner: tags (paged), tag details, posts (one, and the
+//! list by date window), connected accounts, statistics,
 //! with the official spec's shapes. Every request is checked against the
 //! official OpenAPI file first; a request it would not accept gets a 422.
 //!
@@ -11,7 +12,7 @@ use super::oauth::OAuthServer;
 use super::openapi::{split_url, OpenApi};
 use super::server::{FakeRequest, FakeResponse, FakeServer, Outcome};
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -86,8 +87,10 @@ pub struct GhlState {
     pub location_id: String,
     /// `SocialMediaTagSchema` objects, in listing order.
     pub tags: Vec<Value>,
-    /// Post id -> tag ids.
-    pub posts: BTreeMap<String, Vec<String>>,
+    /// Posts, in the order they were added.
+    pub posts: Vec<FakePost>,
+    /// `GetAccountSchema` objects: the connected social accounts.
+    pub accounts: Vec<Value>,
     /// Most tags one page returns, whatever `limit` asks (real servers cap).
     pub max_page: usize,
     /// Every request received, in order.
@@ -109,6 +112,61 @@ pub struct GhlState {
     pub oauth: Option<OAuthServer>,
 }
 
+/// A Social Planner post as the fake holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakePost {
+    pub id: String,
+    /// `createdAt`, ms since the epoch (what `fromDate`/`toDate` filter on).
+    pub created_at_ms: u64,
+    pub updated_at_ms: u64,
+    pub status: String,
+    pub platform: String,
+    pub account_id: String,
+    pub tags: Vec<String>,
+}
+
+impl FakePost {
+    /// A published facebook post created at `created_at_ms`.
+    pub fn new(id: impl Into<String>, created_at_ms: u64, tags: &[&str]) -> Self {
+        FakePost {
+            id: id.into(),
+            created_at_ms,
+            updated_at_ms: created_at_ms,
+            status: "published".into(),
+            platform: "facebook".into(),
+            account_id: "acc-facebook-1".into(),
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+        }
+    }
+
+    /// The post as `GetPostFormattedSchema`.
+    pub fn to_json(&self, location: &str) -> Value {
+        json!({
+            "_id": self.id, "locationId": location, "platform": self.platform, "status": self.status,
+            "type": "post", "summary": "New product launch", "tags": self.tags, "error": "",
+            "accountId": self.account_id, "accountIds": [self.account_id], "source": "composer",
+            "createdAt": iso(self.created_at_ms), "updatedAt": iso(self.updated_at_ms),
+        })
+    }
+}
+
+/// RFC 3339 with milliseconds, as GHL writes dates.
+pub fn iso(ms: u64) -> String {
+    let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let format =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+    at.format(format).unwrap_or_default()
+}
+
+fn parse_iso(text: &str) -> Option<u64> {
+    let at = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
+    u64::try_from(at.unix_timestamp_nanos() / 1_000_000).ok()
+}
+
+/// When the demo post was created: 2024-03-10T09:00:00Z.
+pub const DEMO_POST_CREATED_MS: u64 = 1_710_061_200_000;
+
 pub const DEMO_LOCATION: &str = "ve9EPM428h8vShlRW1KT";
 pub const DEMO_POST: &str = "65fac446d599990d1313c1dd";
 
@@ -129,22 +187,32 @@ impl GhlState {
                 })
             })
             .collect();
-        let mut posts = BTreeMap::new();
+        let mut posts = Vec::new();
         if n >= 3 {
-            posts.insert(
-                DEMO_POST.to_string(),
-                vec![
-                    "tag00000".to_string(),
-                    "tag00002".to_string(),
-                    format!("tag{:05}", n - 1),
-                ],
-            );
+            let last = format!("tag{:05}", n - 1);
+            posts.push(FakePost::new(
+                DEMO_POST,
+                DEMO_POST_CREATED_MS,
+                &["tag00000", "tag00002", &last],
+            ));
         }
+        let accounts = vec![
+            json!({"id": format!("{location}_acc-facebook-1"), "oauthId": "oauth-1", "profileId": "prof-facebook-1",
+                   "name": "Demo Page", "platform": "facebook", "type": "page", "expire": "2099-01-01T00:00:00.000Z",
+                   "isExpired": false, "meta": {}}),
+            json!({"id": format!("{location}_acc-instagram-1"), "oauthId": "oauth-2", "profileId": "prof-instagram-1",
+                   "name": "Demo Insta", "platform": "instagram", "type": "business", "expire": "2099-01-01T00:00:00.000Z",
+                   "isExpired": false, "meta": {}}),
+            json!({"id": format!("{location}_acc-linkedin-1"), "oauthId": "oauth-3", "profileId": "prof-linkedin-1",
+                   "name": "Old LinkedIn", "platform": "linkedin", "type": "page", "expire": "2024-03-11T19:29:59.785Z",
+                   "isExpired": true, "meta": {}}),
+        ];
         GhlState {
             token: token.into(),
             location_id: location.into(),
             tags,
             posts,
+            accounts,
             max_page: 100,
             requests: Vec::new(),
             refusals: Vec::new(),
@@ -162,6 +230,30 @@ impl GhlState {
     /// Plays `fault` on API call number `at_call` (1-based).
     pub fn fault_at(&mut self, at_call: u32, fault: GhlFault) {
         self.faults.push(ScheduledFault { at_call, fault });
+    }
+
+    /// Adds a post (while a test runs, too).
+    pub fn add_post(&mut self, post: FakePost) {
+        self.posts.push(post);
+    }
+
+    /// `get-posts` (`posts/list`) calls received.
+    pub fn post_list_calls(&self) -> usize {
+        self.requests
+            .iter()
+            .filter(|r| r.method == "POST" && split_url(&r.url).0.ends_with("/posts/list"))
+            .count()
+    }
+
+    /// `get-post` calls received (single posts read).
+    pub fn single_post_reads(&self) -> usize {
+        self.requests
+            .iter()
+            .filter(|r| {
+                let path = split_url(&r.url).0;
+                r.method == "GET" && path.contains("/posts/") && !path.ends_with("/posts/list")
+            })
+            .count()
     }
 }
 
@@ -380,16 +472,21 @@ fn answer(spec: &OpenApi, s: &mut GhlState, req: &FakeRequest, now_ms: u64) -> F
                 .find(|(k, _)| k == "id")
                 .map(|(_, v)| v.as_str())
                 .unwrap_or("");
-            match s.posts.get(id) {
-                Some(tags) => FakeResponse::json(
+            match s.posts.iter().find(|p| p.id == id) {
+                Some(post) => FakeResponse::json(
                     200,
-                    &json!({"success": true, "statusCode": 200, "message": "Fetched Post", "results": {"post": {
-                        "_id": id, "locationId": s.location_id, "platform": "facebook", "status": "published",
-                        "type": "post", "summary": "New product launch", "tags": tags, "error": ""}}}),
+                    &json!({"success": true, "statusCode": 200, "message": "Fetched Post",
+                            "results": {"post": post.to_json(&s.location_id)}}),
                 ),
                 None => error(400, json!(format!("Post {id} not found")), "Bad Request"),
             }
         }
+        "get-posts" => list_posts(s, &req.body),
+        "get-account" => FakeResponse::json(
+            200,
+            &json!({"success": true, "statusCode": 200, "message": "Fetched Accounts",
+                    "results": {"accounts": s.accounts, "groups": []}}),
+        ),
         "get-social-media-statistics" => statistics(&req.body),
         other => error(404, json!(format!("{other} is not faked")), "Not Found"),
     }
@@ -418,6 +515,43 @@ fn list_tags(s: &GhlState, query: &[(String, String)]) -> FakeResponse {
         200,
         &json!({"success": true, "statusCode": 200, "message": "Fetched Tags by Location ID",
                 "results": {"tags": page, "count": s.tags.len()}}),
+    )
+}
+
+/// `posts/list`: the posts whose `createdAt` lies in `[fromDate, toDate]`,
+/// newest first (ties by id), paged by `skip` and `limit` (at most
+/// [`GhlState::max_page`]). The spec types every field a string; a field
+/// that does not read as its number or date is a 422, as a strict server
+/// would answer.
+fn list_posts(s: &GhlState, body: &[u8]) -> FakeResponse {
+    let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let text = |k: &str| v[k].as_str().unwrap_or("");
+    let bad = |why: String| error(422, json!([why]), "Unprocessable Entity");
+    let (Ok(skip), Ok(limit)) = (text("skip").parse::<usize>(), text("limit").parse::<usize>()) else {
+        return bad("skip and limit must be number strings".into());
+    };
+    let (Some(from), Some(to)) = (parse_iso(text("fromDate")), parse_iso(text("toDate"))) else {
+        return bad("fromDate and toDate must be ISO 8601 dates".into());
+    };
+    if !matches!(text("includeUsers"), "true" | "false") {
+        return bad("includeUsers must be \"true\" or \"false\"".into());
+    }
+    let mut window: Vec<&FakePost> = s
+        .posts
+        .iter()
+        .filter(|p| (from..=to).contains(&p.created_at_ms))
+        .collect();
+    window.sort_by(|a, b| b.created_at_ms.cmp(&a.created_at_ms).then(a.id.cmp(&b.id)));
+    let page: Vec<Value> = window
+        .iter()
+        .skip(skip)
+        .take(limit.min(s.max_page))
+        .map(|p| p.to_json(&s.location_id))
+        .collect();
+    FakeResponse::json(
+        201,
+        &json!({"success": true, "statusCode": 201, "message": "Fetched Posts",
+                "results": {"posts": page, "count": window.len()}}),
     )
 }
 
