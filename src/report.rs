@@ -96,21 +96,40 @@ pub struct TagChanges {
     pub archived: Vec<String>,
     /// Changes beyond the cap.
     pub more: u32,
+    /// Noted but not yet in the lists: the ids one after another in one
+    /// buffer, with their kind and length. The first changes come from the
+    /// first pages and live to the end of the call; a thousand small
+    /// allocations among the large buffers of a long sync fragment the
+    /// guest heap (BENCHMARKS.md), one buffer does not.
+    noted: String,
+    kinds: Vec<(Change, u32)>,
 }
 
 impl TagChanges {
     /// Records one change: listed while there is room, counted after.
     pub fn note(&mut self, change: Change, ghl_id: &str) {
-        if self.created.len() + self.updated.len() + self.archived.len() >= MAX_CHANGES_LISTED {
+        if self.kinds.len() + self.created.len() + self.updated.len() + self.archived.len() >= MAX_CHANGES_LISTED {
             self.more = self.more.saturating_add(1);
             return;
         }
-        let list = match change {
-            Change::Created => &mut self.created,
-            Change::Updated => &mut self.updated,
-            Change::Archived => &mut self.archived,
-        };
-        list.push(ghl_id.to_string());
+        self.noted.push_str(ghl_id);
+        self.kinds.push((change, ghl_id.len() as u32));
+    }
+
+    /// Moves what was noted into the lists (done once, as the call ends).
+    pub fn settle(&mut self) {
+        let mut at = 0usize;
+        for (change, len) in std::mem::take(&mut self.kinds) {
+            let end = at + len as usize;
+            let id = self.noted.get(at..end).unwrap_or_default().to_string();
+            at = end;
+            match change {
+                Change::Created => self.created.push(id),
+                Change::Updated => self.updated.push(id),
+                Change::Archived => self.archived.push(id),
+            }
+        }
+        self.noted = String::new();
     }
 }
 
@@ -283,5 +302,34 @@ impl fmt::Display for RateLimit {
             write!(f, " (retry after {} s)", ms.div_ceil(1000))?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod change_tests {
+    use super::*;
+
+    #[test]
+    fn changes_are_listed_in_order_up_to_the_cap_then_counted() {
+        let mut c = TagChanges::default();
+        c.note(Change::Created, "a");
+        c.note(Change::Updated, "bé");
+        c.note(Change::Archived, "c");
+        c.note(Change::Created, "d");
+        for i in 0..MAX_CHANGES_LISTED {
+            c.note(Change::Updated, &format!("u{i}"));
+        }
+        c.settle();
+        assert_eq!(c.created, ["a", "d"]);
+        assert_eq!(c.updated.len(), MAX_CHANGES_LISTED - 3);
+        assert_eq!(&c.updated[..2], ["bé", "u0"]);
+        assert_eq!(c.archived, ["c"]);
+        assert_eq!(c.more, 4);
+        // Settling again changes nothing; noting after settling still counts.
+        let before = c.clone();
+        c.settle();
+        assert_eq!(c, before);
+        c.note(Change::Created, "late");
+        assert_eq!(c.more, 5);
     }
 }

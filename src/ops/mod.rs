@@ -150,6 +150,7 @@ impl<'h, H: Host + ?Sized> Run<'h, H> {
     pub fn finish(mut self, state: Vec<u8>) -> SyncReport {
         self.report.requests = self.exchange.requests;
         self.report.retries = self.exchange.retries;
+        self.report.changed_tags.settle();
         self.report.state = state;
         self.report.rotated_tokens = self.exchange.rotated.clone();
         let fields = [

@@ -141,10 +141,10 @@ pub fn new_posts<H: Host + ?Sized>(
     let mut found = Found::default();
     let outcome = read_window(&mut run, &mut posts_state, &poll, first, &mut found);
     let settled = match outcome {
-        Ok(()) => settle(&mut run, &mut posts_state, &poll, found, None),
+        Ok(()) => settle(&mut run, &mut posts_state, &poll, found, false),
         Err(e) => match stop_reason(&e) {
             Some(reason) => {
-                let out = settle(&mut run, &mut posts_state, &poll, found, Some(()));
+                let out = settle(&mut run, &mut posts_state, &poll, found, true);
                 run.stop(reason);
                 out
             }
@@ -329,14 +329,13 @@ fn instant_of(post: &ListedPost) -> Result<u64, String> {
 }
 
 /// Chooses what to emit from `found`, records it in the state, and moves
-/// the watermark or keeps the window. `stopped` is set when the read ended
-/// early.
+/// the watermark or keeps the window. `stopped`: the read ended early.
 fn settle<H: Host + ?Sized>(
     run: &mut Run<'_, H>,
     st: &mut PostsState,
     poll: &Poll,
     found: Found,
-    stopped: Option<()>,
+    stopped: bool,
 ) -> Settled {
     let Some(window) = found.window else {
         return Settled::default();
@@ -359,25 +358,25 @@ fn settle<H: Host + ?Sized>(
     }
     st.window = match (stopped, cut) {
         // Read to the end and all emitted: the window is done.
-        (None, false) => {
+        (false, false) => {
             st.watermark = st.watermark.max(window.to.saturating_sub(CLOCK_SKEW_MS));
             None
         }
         // Read to the end, cut by the cap: every new post older than the
         // last one emitted is out, so the window narrows to start there.
-        (None, true) => Some(PostWindow {
+        (false, true) => Some(PostWindow {
             from: last_emitted.unwrap_or(window.from).max(window.from),
             skip: 0,
             ..window
         }),
         // Stopped early, nothing cut: carry on from where the read stopped.
-        (Some(()), false) => Some(PostWindow {
+        (true, false) => Some(PostWindow {
             skip: found.next_skip,
             ..window
         }),
         // Stopped early and cut: posts read but not emitted lie before the
         // stop, so the window is read again from its start.
-        (Some(()), true) => Some(PostWindow { skip: 0, ..window }),
+        (true, true) => Some(PostWindow { skip: 0, ..window }),
     };
     // Ids dated before every window still to read can no longer be listed
     // as new: a kept window reads from its `from`, and once done the next
