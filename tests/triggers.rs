@@ -564,3 +564,38 @@ fn a_backlog_of_ten_thousand_posts_drains_in_bounded_memory() {
     assert!(largest_state < 450_000, "state {largest_state}");
     assert_spec_clean(&w);
 }
+
+#[test]
+fn a_spent_daily_budget_stops_the_poll_and_the_next_day_resumes_it() {
+    use ghl_rankr_testkit::fakes::RateLimits;
+    let w = world();
+    let base = poll(&w, None);
+    w.clock.sleep_ms(MIN);
+    let want = add_250(&w);
+    let used = w.ghl.lock().unwrap().daily_used;
+    w.ghl.lock().unwrap().limits = RateLimits {
+        max: 100,
+        interval_ms: 10_000,
+        daily: used + 2, // two more pages today
+    };
+    let req = NewPostsRequest {
+        max_posts: Some(1000),
+        ..request()
+    };
+    let first = poll_with(&w, &settings(), &req, Some(&base.state));
+    let reason = first.incomplete.as_ref().map(|i| &i.reason);
+    assert!(matches!(reason, Some(StopReason::RateLimited(_))), "{reason:?}");
+    assert_eq!(first.posts.len(), 200);
+    {
+        let mut g = w.ghl.lock().unwrap();
+        g.daily_used = 0; // a new day
+        g.limits.daily = 200_000;
+    }
+    let second = poll_with(&w, &settings(), &req, Some(&first.state));
+    assert!(second.incomplete.is_none());
+    let mut got: Vec<String> = ids(&first);
+    got.extend(ids(&second));
+    got.sort();
+    assert_eq!(got, want, "every post once");
+    assert_spec_clean(&w);
+}
