@@ -150,13 +150,12 @@ impl FakePost {
     }
 }
 
-/// RFC 3339 with milliseconds, as GHL writes dates.
+/// RFC 3339 in UTC, as GHL writes dates (a whole second has no fraction).
 pub fn iso(ms: u64) -> String {
     let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    let format =
-        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
-    at.format(format).unwrap_or_default()
+    at.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 fn parse_iso(text: &str) -> Option<u64> {
