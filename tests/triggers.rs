@@ -84,6 +84,22 @@ fn ids(r: &NewPostsReport) -> Vec<String> {
     r.posts.iter().map(|p| p.id.clone()).collect()
 }
 
+/// The first call (a baseline), then a minute later.
+fn baseline(w: &FakeWorld) -> NewPostsReport {
+    let base = poll(w, None);
+    w.clock.sleep_ms(MIN);
+    base
+}
+
+/// From the next call's second page on, GHL hangs, again and again.
+fn hang_from_the_second_page(w: &FakeWorld) {
+    let mut g = w.ghl.lock().unwrap();
+    let next = g.api_calls + 2;
+    for at in next..next + 10 {
+        g.fault_at(at, GhlFault::Hang);
+    }
+}
+
 /// Every request the fake GHL received matched the official spec.
 fn assert_spec_clean(w: &FakeWorld) {
     let g = w.ghl.lock().unwrap();
@@ -174,8 +190,7 @@ fn add_250(w: &FakeWorld) -> Vec<String> {
 #[test]
 fn two_hundred_fifty_posts_over_three_pages_come_in_order_once() {
     let w = world();
-    let base = poll(&w, None);
-    w.clock.sleep_ms(MIN);
+    let base = baseline(&w);
     let want = add_250(&w);
     let calls_before = w.ghl.lock().unwrap().post_list_calls();
     let req = NewPostsRequest {
@@ -192,8 +207,7 @@ fn two_hundred_fifty_posts_over_three_pages_come_in_order_once() {
 #[test]
 fn the_cap_per_call_hands_the_rest_to_the_next_calls_in_order() {
     let w = world();
-    let base = poll(&w, None);
-    w.clock.sleep_ms(MIN);
+    let base = baseline(&w);
     let want = add_250(&w);
     let mut state = base.state;
     let mut got = Vec::new();
@@ -233,17 +247,10 @@ fn backfill_emits_the_older_posts_once() {
 #[test]
 fn a_deadline_mid_window_ends_incomplete_and_the_next_call_resumes_without_loss_or_duplicate() {
     let w = world();
-    let base = poll(&w, None);
-    w.clock.sleep_ms(MIN);
+    let base = baseline(&w);
     let want: HashSet<String> = add_250(&w).into_iter().collect();
     // The second page hangs, again and again, past the deadline.
-    {
-        let mut g = w.ghl.lock().unwrap();
-        let next = g.api_calls + 2;
-        for at in next..next + 10 {
-            g.fault_at(at, GhlFault::Hang);
-        }
-    }
+    hang_from_the_second_page(&w);
     let mut s = settings();
     s.deadline_ms = Some(12_000);
     let req = NewPostsRequest {
@@ -271,8 +278,7 @@ fn a_deadline_mid_window_ends_incomplete_and_the_next_call_resumes_without_loss_
 #[test]
 fn a_failed_poll_returns_the_state_it_was_given() {
     let w = world();
-    let base = poll(&w, None);
-    w.clock.sleep_ms(MIN);
+    let base = baseline(&w);
     add(&w, "p1", w.clock.now_ms() - MIN, &[]);
     {
         let mut g = w.ghl.lock().unwrap();
@@ -420,8 +426,7 @@ fn long_work_reports_its_progress_through_the_host() {
     assert!(written.windows(2).all(|p| p[0] <= p[1]), "only grows: {written:?}");
 
     // The trigger reports the posts read, page by page.
-    let base = poll(&w, None);
-    w.clock.sleep_ms(MIN);
+    let base = baseline(&w);
     add_250(&w);
     updates.0.lock().unwrap().clear();
     let req = NewPostsRequest {
@@ -498,13 +503,7 @@ fn tag_changes_are_listed_by_id_with_a_cap() {
 fn a_baseline_cut_by_the_deadline_still_emits_nothing_when_resumed() {
     let w = world();
     add_250(&w); // inside the first call's window
-    {
-        let mut g = w.ghl.lock().unwrap();
-        let next = g.api_calls + 2;
-        for at in next..next + 10 {
-            g.fault_at(at, GhlFault::Hang);
-        }
-    }
+    hang_from_the_second_page(&w);
     let mut s = settings();
     s.deadline_ms = Some(12_000);
     let cut = poll_with(&w, &s, &request(), None);
@@ -569,8 +568,7 @@ fn a_backlog_of_ten_thousand_posts_drains_in_bounded_memory() {
 fn a_spent_daily_budget_stops_the_poll_and_the_next_day_resumes_it() {
     use ghl_rankr_testkit::fakes::RateLimits;
     let w = world();
-    let base = poll(&w, None);
-    w.clock.sleep_ms(MIN);
+    let base = baseline(&w);
     let want = add_250(&w);
     let used = w.ghl.lock().unwrap().daily_used;
     w.ghl.lock().unwrap().limits = RateLimits {
