@@ -138,24 +138,24 @@ pub fn new_posts<H: Host + ?Sized>(
             &[],
         );
     }
+    // A failure emits nothing and hands back the state as given, so the
+    // next call reads the same window again.
+    let window = match open_window(&mut run, &mut posts_state, &poll, first) {
+        Ok(window) => window,
+        Err(e) => return Err(run.fail(e, state.map(<[u8]>::to_vec))),
+    };
     let mut found = Found::default();
-    let outcome = read_window(&mut run, &mut posts_state, &poll, first, &mut found);
-    let settled = match outcome {
-        Ok(()) => settle(&mut run, &mut posts_state, &poll, found, false),
+    let stopped = match read_window(&mut run, &posts_state, &window, &mut found) {
+        Ok(()) => None,
         Err(e) => match stop_reason(&e) {
-            Some(reason) => {
-                let out = settle(&mut run, &mut posts_state, &poll, found, true);
-                run.stop(reason);
-                out
-            }
-            None => {
-                // Nothing is emitted: the state stays as given, so the next
-                // call reads the same window again.
-                let blob = state.map(<[u8]>::to_vec);
-                return Err(run.fail(e, blob));
-            }
+            Some(reason) => Some(reason),
+            None => return Err(run.fail(e, state.map(<[u8]>::to_vec))),
         },
     };
+    let settled = settle(&mut run, &mut posts_state, &poll, window, found, stopped.is_some());
+    if let Some(reason) = stopped {
+        run.stop(reason);
+    }
     let evicted = evict(&mut posts_state);
     if evicted > 0 {
         let n = evicted.to_string();
@@ -188,59 +188,63 @@ pub fn new_posts<H: Host + ?Sized>(
     })
 }
 
-/// The posts read in the window that were not emitted before, and the
-/// window as read.
+/// The posts read in the window that were not emitted before.
 #[derive(Default)]
 struct Found {
-    window: Option<PostWindow>,
     /// (instant, post), not yet sorted.
     new: Vec<(u64, ListedPost)>,
     /// Where the read stopped.
     next_skip: u64,
 }
 
-/// Reads the window page by page into `found`. An error leaves in `found`
-/// what was read before it.
-fn read_window<H: Host + ?Sized>(
+/// The window this call reads: the one a previous call stopped in, or a
+/// new one from the watermark (or, on the first call, from the overlap or
+/// `backfill-since`) to now plus the clock-skew margin.
+fn open_window<H: Host + ?Sized>(
     run: &mut Run<'_, H>,
     st: &mut PostsState,
     poll: &Poll,
     first: bool,
-    found: &mut Found,
-) -> Result<(), SyncError> {
+) -> Result<PostWindow, SyncError> {
+    if let Some(w) = st.window.take() {
+        let skip = w.skip.to_string();
+        run.exchange
+            .log(Level::Info, "resuming the poll window", &[("skip", &skip)]);
+        return Ok(w);
+    }
     let now = run.exchange.host().now_ms();
-    let window = match st.window.take() {
-        Some(w) => {
-            let skip = w.skip.to_string();
-            run.exchange
-                .log(Level::Info, "resuming the poll window", &[("skip", &skip)]);
-            w
-        }
-        None => {
-            let from = match (first, poll.backfill) {
-                (true, Some(since)) => since,
-                (true, None) => now.saturating_sub(poll.overlap),
-                (false, _) => st.watermark.saturating_sub(poll.overlap),
-            };
-            PostWindow {
-                from,
-                to: now.saturating_add(CLOCK_SKEW_MS),
-                skip: 0,
-                baseline: first && poll.backfill.is_none(),
-            }
-        }
+    let from = match (first, poll.backfill) {
+        (true, Some(since)) => since,
+        (true, None) => now.saturating_sub(poll.overlap),
+        (false, _) => st.watermark.saturating_sub(poll.overlap),
     };
-    if window.from > window.to {
+    let to = now.saturating_add(CLOCK_SKEW_MS);
+    if from > to {
         return Err(SyncError::InvalidConfig(format!(
             "backfill-since is {}, after now ({}); give an instant in the past",
-            instant::format_ms(window.from),
+            instant::format_ms(from),
             instant::format_ms(now)
         )));
     }
+    Ok(PostWindow {
+        from,
+        to,
+        skip: 0,
+        baseline: first && poll.backfill.is_none(),
+    })
+}
+
+/// Reads `window` page by page into `found`. An error leaves in `found`
+/// what was read before it.
+fn read_window<H: Host + ?Sized>(
+    run: &mut Run<'_, H>,
+    st: &PostsState,
+    window: &PostWindow,
+    found: &mut Found,
+) -> Result<(), SyncError> {
     // A resumed window starts one page early: posts deleted or added since
     // shift the offsets, and ids already emitted are skipped anyway.
     let mut skip = window.skip.saturating_sub(u64::from(POSTS_PAGE));
-    found.window = Some(window.clone());
     found.next_skip = skip;
     let (from_text, to_text) = (instant::format_ms(window.from), instant::format_ms(window.to));
     let mut read_in_call: HashSet<String> = HashSet::new();
@@ -334,12 +338,10 @@ fn settle<H: Host + ?Sized>(
     run: &mut Run<'_, H>,
     st: &mut PostsState,
     poll: &Poll,
+    window: PostWindow,
     found: Found,
     stopped: bool,
 ) -> Settled {
-    let Some(window) = found.window else {
-        return Settled::default();
-    };
     let mut new = found.new;
     // Ids are unique here (read once per call), so the order is total.
     new.sort_unstable_by(|a, b| (a.0, &a.1.id).cmp(&(b.0, &b.1.id)));
@@ -394,7 +396,6 @@ fn settle<H: Host + ?Sized>(
 }
 
 /// What a poll emits.
-#[derive(Default)]
 struct Settled {
     posts: Vec<SocialPost>,
     /// More new posts wait beyond the cap.

@@ -15,7 +15,8 @@ use ghl_rankr_host::imports::{Env, TokenStore};
 use ghl_rankr_host::limits::Limits;
 use ghl_rankr_host::transport::UreqTransport;
 use ghl_rankr_host::types::{
-    NewPostsReport, NewPostsRequest, Settings, StatsRequest, SyncFailure, SyncReport, TagDetailsEvent, TagSyncEvent,
+    NewPostsReport, NewPostsRequest, Settings, StatsRequest, SyncError, SyncFailure, SyncReport, TagDetailsEvent,
+    TagSyncEvent,
 };
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -452,19 +453,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Err(SyncFailure { error: e, .. }) => {
-            if cli.json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(
-                        &serde_json::json!({"operation": operation, "ok": false, "error": render::error_json(&e)})
-                    )?
-                );
-            }
-            eprintln!("error: {operation}: {}", render::error_message(&e));
-            Ok(ExitCode::from(render::exit_code(&e) as u8))
-        }
+        Err(SyncFailure { error: e, .. }) => Ok(failed(operation, &e, cli.json)),
     }
+}
+
+/// Prints a failed operation (as JSON on stdout with `--json`; always on
+/// stderr) and returns its exit status.
+fn failed(operation: &str, e: &SyncError, json: bool) -> ExitCode {
+    if json {
+        let out = serde_json::json!({"operation": operation, "ok": false, "error": render::error_json(e)});
+        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    }
+    eprintln!("error: {operation}: {}", render::error_message(e));
+    ExitCode::from(render::exit_code(e) as u8)
 }
 
 /// `new-posts`, and with `--then-tag-sync` a `tag-sync` per new post.
@@ -483,7 +484,7 @@ impl PollRun<'_> {
     fn poll(&self, request: &NewPostsRequest, state: Option<&[u8]>, then_tag_sync: bool) -> anyhow::Result<ExitCode> {
         let report: NewPostsReport = match self.engine.new_posts(self.env, self.settings, request, state)? {
             Ok(report) => report,
-            Err(SyncFailure { error: e, .. }) => return Ok(self.failed("new-posts", &e)),
+            Err(SyncFailure { error: e, .. }) => return Ok(failed("new-posts", &e, self.json)),
         };
         let mut synced = Vec::new();
         if then_tag_sync && !self.settings.dry_run {
@@ -519,7 +520,7 @@ impl PollRun<'_> {
                             "new-posts: tag-sync of post {} failed; the trigger's state is not saved, so the new posts come again next time",
                             post.id
                         );
-                        return Ok(self.failed("tag-sync", &e));
+                        return Ok(failed("tag-sync", &e, self.json));
                     }
                 }
             }
@@ -551,15 +552,6 @@ impl PollRun<'_> {
         } else {
             ExitCode::SUCCESS
         })
-    }
-
-    fn failed(&self, operation: &str, e: &ghl_rankr_host::types::SyncError) -> ExitCode {
-        if self.json {
-            let out = serde_json::json!({"operation": operation, "ok": false, "error": render::error_json(e)});
-            println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
-        }
-        eprintln!("error: {operation}: {}", render::error_message(e));
-        ExitCode::from(render::exit_code(e) as u8)
     }
 }
 
