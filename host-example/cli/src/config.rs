@@ -34,7 +34,7 @@ use serde::Deserialize;
 use std::path::Path;
 
 /// The settings file.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
     pub ghl_base_url: Option<String>,
@@ -53,7 +53,7 @@ pub struct ConfigFile {
     pub metric_mapping: Vec<MetricRenameConfig>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RetryConfig {
     pub max_attempts: u32,
@@ -61,7 +61,7 @@ pub struct RetryConfig {
     pub max_delay_ms: u32,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MappingRowConfig {
     pub source: String,
@@ -71,7 +71,7 @@ pub struct MappingRowConfig {
 }
 
 /// `"trim"`, or `{ prefix = "ghl-" }`, `{ replace = { from = "_", to = " " } }`...
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "lowercase", deny_unknown_fields)]
 pub enum TransformConfig {
     Trim,
@@ -85,7 +85,7 @@ pub enum TransformConfig {
     Default(String),
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetricRenameConfig {
     pub source: String,

@@ -2,7 +2,8 @@
 //! credential from the environment and the token file ([`credentials`]), the
 //! compile cache ([`cache`]), atomic private files ([`files`]), output for
 //! people and machines ([`render`]), `bench`, and (with the `demo` feature)
-//! the demo against the fakes.
+//! the demo against the fakes, and `serve`, the long-running service
+//! ([`serve`]).
 
 pub mod bench;
 pub mod cache;
@@ -14,3 +15,9 @@ pub mod files;
 pub mod progress;
 pub mod render;
 pub mod secret;
+pub mod serve;
+
+/// Where GHL's API is, unless configured otherwise.
+pub const DEFAULT_GHL: &str = "https://services.leadconnectorhq.com";
+/// Where Rankr's API is, unless configured otherwise.
+pub const DEFAULT_RANKR: &str = "https://api.rankr.io";

@@ -23,8 +23,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-const DEFAULT_GHL: &str = "https://services.leadconnectorhq.com";
-const DEFAULT_RANKR: &str = "https://api.rankr.io";
+use ghl_rankr::{DEFAULT_GHL, DEFAULT_RANKR};
 
 /// Sync HighLevel Social Planner tags, tag details and statistics into
 /// Rankr, through the connector WebAssembly component.
@@ -174,6 +173,18 @@ enum Command {
         /// tag-sync writes every tag.
         #[arg(long, value_name = "FILE", requires = "then_tag_sync")]
         tag_state_file: Option<PathBuf>,
+    },
+    /// Keep many locations in step, unattended: polls for new posts and
+    /// syncs their tags, runs full tag syncs and statistics on schedules,
+    /// takes events over HTTP, with state in SQLite. --config names the
+    /// connections file (README: "Run it as a service").
+    Serve,
+    /// What the service's database says: each connection's last and next
+    /// runs, paused connections, queued posts.
+    Status {
+        /// The database (default: the one --config names).
+        #[arg(long, value_name = "FILE")]
+        database: Option<PathBuf>,
     },
     /// Print the catalog: every operation and trigger with its inputs,
     /// outputs and scopes as JSON Schema (--json for the document itself).
@@ -328,6 +339,66 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 print!("{}", render::catalog_summary(&catalog));
             }
             return Ok(ExitCode::SUCCESS);
+        }
+        Command::Serve => {
+            let Some(path) = &cli.config else {
+                eprintln!("error: serve needs --config connections.toml (README: \"Run it as a service\")");
+                return Ok(ExitCode::from(2));
+            };
+            let config = match ghl_rankr::serve::config::ServeConfig::load(path) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            if let Err(e) = config.check_variables(&|k: &str| std::env::var(k).ok()) {
+                eprintln!("error: {e}");
+                return Ok(ExitCode::from(2));
+            }
+            // Each run stops at its deadline with a checkpoint; the host's
+            // hard limit comes a minute later.
+            let limits = Limits {
+                call_timeout: config.run_deadline + Duration::from_secs(60),
+                ..limits
+            };
+            let engine = engine(&cli.component, cli.inlining, cli.no_cache, limits)?;
+            return Ok(match ghl_rankr::serve::run(config, engine) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(2)
+                }
+            });
+        }
+        Command::Status { database } => {
+            let database = match (database, &cli.config) {
+                (Some(d), _) => d,
+                (None, Some(path)) => match ghl_rankr::serve::config::ServeConfig::load(path) {
+                    Ok(c) => c.database,
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return Ok(ExitCode::from(2));
+                    }
+                },
+                (None, None) => {
+                    eprintln!("error: status needs --config connections.toml or --database FILE");
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            return Ok(match ghl_rankr::serve::status(&database, cli.json) {
+                Ok(text) => {
+                    print!("{text}");
+                    if cli.json {
+                        println!();
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(2)
+                }
+            });
         }
         Command::Bench { runs } => {
             let figures = ghl_rankr::bench::run(&component_bytes(cli.component.as_deref())?, runs)?;

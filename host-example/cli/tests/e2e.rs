@@ -7,6 +7,9 @@ use ghl_rankr_testkit::fakes::{GhlFake, GhlState, RankrFake, RankrState};
 use serde_json::{json, Value};
 use std::process::{Command, Output};
 
+#[path = "e2e/serve.rs"]
+mod serve;
+
 const BIN: &str = env!("CARGO_BIN_EXE_ghl-rankr");
 
 /// The compile cache the runs share (under cargo's target folder): the first

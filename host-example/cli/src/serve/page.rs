@@ -1,0 +1,124 @@
+//! `GET /`: the status page, server-rendered HTML with no script. One row
+//! per connection (last run, next run, queue, paused or failing), then the
+//! last errors. It refreshes itself every 30 s.
+
+use super::db::{iso, DbResult, Overview};
+use super::Service;
+use html_escape::encode_text as esc;
+use std::fmt::Write as _;
+
+pub fn render(svc: &Service) -> DbResult<String> {
+    let overview = svc.db.overview()?;
+    let mut rows = String::new();
+    let mut errors = String::new();
+    for c in &svc.config.connections {
+        let o = overview.iter().find(|o| o.name == c.name);
+        let (state, class) = state(o);
+        let last = o.and_then(|o| o.last_run.as_ref()).map_or("never".to_string(), |r| {
+            format!(
+                "{} · {} · {}",
+                r.operation,
+                r.outcome,
+                when(r.ended_ms.or(r.started_ms))
+            )
+        });
+        let next = o
+            .and_then(|o| o.next.first())
+            .map_or("—".to_string(), |(op, at)| format!("{op} · {}", when(Some(*at))));
+        let _ = write!(
+            rows,
+            "<tr><td>{}</td><td><code>{}</code></td><td class=\"{class}\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&c.name),
+            esc(&c.location),
+            esc(&state),
+            esc(&last),
+            esc(&next),
+            o.map_or(0, |o| o.queue),
+        );
+        for r in o.map(|o| o.last_errors.as_slice()).unwrap_or_default() {
+            let _ = write!(
+                errors,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&c.name),
+                esc(&r.operation),
+                esc(&when(r.ended_ms)),
+                esc(r.error.as_deref().unwrap_or("")),
+            );
+        }
+    }
+    if errors.is_empty() {
+        errors = "<tr><td colspan=\"4\">No failed runs.</td></tr>".into();
+    }
+    Ok(format!(
+        r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="refresh" content="30">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>ghl-rankr</title>
+<style>
+body {{ font: 14px/1.4 system-ui, sans-serif; margin: 2em; color: #222; }}
+table {{ border-collapse: collapse; width: 100%; margin-bottom: 2em; }}
+th, td {{ text-align: left; padding: .4em .6em; border-bottom: 1px solid #ddd; vertical-align: top; }}
+th {{ background: #f4f4f4; }}
+.ok {{ color: #17692a; }} .failing {{ color: #a4470b; }} .paused {{ color: #b00020; font-weight: bold; }}
+footer {{ color: #777; }}
+</style>
+</head>
+<body>
+<h1>ghl-rankr</h1>
+<p>{count} connections · runs at most {max} at once · <a href="/metrics">metrics</a> · <a href="/runs">run history (JSON)</a></p>
+<table>
+<thead><tr><th>Connection</th><th>Location</th><th>State</th><th>Last run</th><th>Next run</th><th>Queued posts</th></tr></thead>
+<tbody>{rows}</tbody>
+</table>
+<h2>Last errors</h2>
+<table>
+<thead><tr><th>Connection</th><th>Operation</th><th>When</th><th>Error</th></tr></thead>
+<tbody>{errors}</tbody>
+</table>
+<footer>ghl-rankr {version} · times in UTC · this page refreshes every 30 s</footer>
+</body>
+</html>
+"#,
+        count = svc.config.connections.len(),
+        max = svc.config.max_concurrent,
+        version = env!("CARGO_PKG_VERSION"),
+    ))
+}
+
+/// A connection's state in words, and its CSS class.
+pub fn state(o: Option<&Overview>) -> (String, &'static str) {
+    match o {
+        Some(o) if o.health.paused.is_some() => (
+            format!("paused: {}", o.health.paused.as_deref().unwrap_or("")),
+            "paused",
+        ),
+        Some(o) if o.health.consecutive_failures > 0 => (
+            format!("failing ({} in a row)", o.health.consecutive_failures),
+            "failing",
+        ),
+        Some(o) if o.last_run.is_some() => ("ok".into(), "ok"),
+        _ => ("waiting for its first run".into(), "ok"),
+    }
+}
+
+/// The next run: the soonest due operation, or the end of a backoff.
+pub fn next_run(o: &Overview) -> String {
+    let Some((op, at)) = o.next.first() else {
+        return "—".into();
+    };
+    match o.health.retry_at_ms {
+        Some(retry) if o.health.consecutive_failures > 0 && retry > *at => format!("retry · {}", when(Some(retry))),
+        _ => format!("{op} · {}", when(Some(*at))),
+    }
+}
+
+/// An instant as `2026-12-01 10:30:00` (UTC, to the second), or "—".
+pub fn when(ms: Option<u64>) -> String {
+    match iso(ms.map(|ms| ms - ms % 1000)) {
+        serde_json::Value::String(s) => s.replace('T', " ").trim_end_matches('Z').to_string(),
+        _ => "—".into(),
+    }
+}
