@@ -40,6 +40,7 @@ impl Guest for Component {
             location_id: event.location_id,
             post_id: event.post_id,
             tag_ids: event.tag_ids,
+            full_pass: event.full_pass,
         };
         finish(crate::tag_sync(
             &mut Imports,
@@ -283,6 +284,7 @@ fn settings_in(settings: t::Settings) -> SettingsInput {
         }),
         deadline_ms: settings.deadline_ms,
         full_refresh: settings.full_refresh,
+        full_pass: settings.full_pass,
         archive_missing: settings.archive_missing,
         max_in_flight: settings.max_in_flight,
     }

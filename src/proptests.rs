@@ -261,7 +261,7 @@ proptest! {
         };
         let mut host = ScriptedHost::new(handler);
         let blob = state_blob.as_deref();
-        let event = TagSyncEvent { location_id: "loc".into(), post_id: Some("p".into()), tag_ids: None };
+        let event = TagSyncEvent { location_id: "loc".into(), post_id: Some("p".into()), tag_ids: None, full_pass: false };
         let _ = tag_sync(&mut host, &settings(), &event, blob);
         let ev = TagDetailsEvent { location_id: "loc".into(), tag_ids: vec!["a".into(), "b".into()] };
         let _ = tag_details_push(&mut host, &settings(), &ev, blob);

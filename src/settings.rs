@@ -25,6 +25,8 @@ pub struct SettingsInput {
     pub retry: Option<RetryPolicy>,
     pub deadline_ms: Option<u64>,
     pub full_refresh: bool,
+    /// `tag-sync` reads every page even when the post's tag ids are known.
+    pub full_pass: bool,
     pub archive_missing: bool,
     pub max_in_flight: Option<u32>,
 }
@@ -44,6 +46,7 @@ pub struct Settings {
     pub retry: RetryPolicy,
     pub deadline_ms: u64,
     pub full_refresh: bool,
+    pub full_pass: bool,
     pub archive_missing: bool,
     /// Requests sent at once (GHL pages within the rate budget, Rankr batches).
     pub max_in_flight: usize,
@@ -131,6 +134,7 @@ impl SettingsInput {
             retry,
             deadline_ms,
             full_refresh: self.full_refresh,
+            full_pass: self.full_pass,
             archive_missing: self.archive_missing,
             max_in_flight: max_in_flight as usize,
         })

@@ -68,6 +68,7 @@ fn tag_sync_with(env: &Env, settings: &Settings, location: &str) -> anyhow::Resu
         location_id: location.into(),
         post_id: None,
         tag_ids: None,
+        full_pass: false,
     };
     engine().tag_sync(env, settings, &event, None)
 }
@@ -79,8 +80,8 @@ fn the_release_wasm_is_a_component_exporting_the_operations_and_describe() {
     let component = wasmtime::component::Component::new(&engine, wasm).unwrap();
     let ty = component.component_type();
     let exports: Vec<&str> = ty.exports(&engine).map(|(n, _)| n).collect();
-    assert_eq!(exports, vec!["rankr:ghl-connector/sync@0.4.0"]);
-    let sync = ty.get_export(&engine, "rankr:ghl-connector/sync@0.4.0").unwrap();
+    assert_eq!(exports, vec!["rankr:ghl-connector/sync@0.5.0"]);
+    let sync = ty.get_export(&engine, "rankr:ghl-connector/sync@0.5.0").unwrap();
     let wasmtime::component::types::ComponentItem::ComponentInstance(sync) = sync.ty else {
         panic!("sync is not an instance");
     };
@@ -95,8 +96,8 @@ fn the_release_wasm_is_a_component_exporting_the_operations_and_describe() {
         vec!["describe", "new-posts", "stats-sync", "tag-details-push", "tag-sync"]
     );
     let imports: Vec<&str> = ty.imports(&engine).map(|(n, _)| n).collect();
-    assert!(imports.contains(&"rankr:ghl-connector/http@0.4.0"), "{imports:?}");
-    assert!(imports.contains(&"rankr:ghl-connector/host@0.4.0"), "{imports:?}");
+    assert!(imports.contains(&"rankr:ghl-connector/http@0.5.0"), "{imports:?}");
+    assert!(imports.contains(&"rankr:ghl-connector/host@0.5.0"), "{imports:?}");
     // No sockets, no HTTP, no clocks, no files of its own: everything goes
     // through the two connector imports. (std's HashMap seeds itself from
     // wasi:random/insecure-seed, which is kept: ids come from servers.)
@@ -114,6 +115,7 @@ fn post_p1() -> TagSyncEvent {
         location_id: "loc/1".into(),
         post_id: Some("p1".into()),
         tag_ids: None,
+        full_pass: false,
     }
 }
 
@@ -318,6 +320,7 @@ fn server_errors_are_retried_with_backoff_in_virtual_time() {
                 location_id: "loc/1".into(),
                 post_id: None,
                 tag_ids: None,
+                full_pass: false,
             },
             None,
         )
@@ -450,6 +453,8 @@ fn dry_run_writes_nothing() {
                 location_id: "loc/1".into(),
                 post_id: Some("p1".into()),
                 tag_ids: Some(vec!["t003".into()]),
+                // Every page, so that the dry run plans every batch.
+                full_pass: true,
             },
             None,
         )
@@ -512,6 +517,7 @@ fn hostile_answers_never_trap_the_component() {
                     location_id: "l".into(),
                     post_id: Some("p".into()),
                     tag_ids: None,
+                    full_pass: false,
                 },
                 None,
             );

@@ -71,6 +71,7 @@ fn sync_post(w: &FakeWorld, s: &Settings, state: Option<&[u8]>, post: Option<&st
         location_id: LOC.into(),
         post_id: post.map(str::to_string),
         tag_ids: None,
+        full_pass: false,
     };
     engine().tag_sync(&env(w, None), s, &event, state).expect("no trap")
 }
@@ -246,6 +247,7 @@ fn sync_oauth(w: &FakeWorld, s: &Settings, store: &Arc<Captured>) -> Result<Sync
         location_id: LOC.into(),
         post_id: None,
         tag_ids: None,
+        full_pass: false,
     };
     engine()
         .tag_sync(&env(w, Some(store.clone())), s, &event, None)
@@ -593,4 +595,236 @@ fn twenty_thousand_tags_under_100_per_10s_meet_no_429_and_stay_near_the_minimum_
     eprintln!("20k tags: {calls} GHL calls, {took} ms virtual (minimum {minimum_ms} ms), 0 x 429");
     drop(g);
     assert_ledger_exact(&w);
+}
+
+// ---- The post path -------------------------------------------------------
+//
+// `tag-sync` with the post's tag ids reads those tags by id, not every
+// page. Each fault above that can meet it is played on it too; every case
+// ends with the post's tags in Rankr as GHL has them, its tag set applied,
+// and nothing written twice.
+
+const POST: &str = "post-1";
+const POST_TAGS: [&str; 3] = ["tag00001", "tag00002", "tag00003"];
+
+fn post_path(
+    w: &FakeWorld,
+    s: &Settings,
+    state: Option<&[u8]>,
+    tokens: Option<Arc<Captured>>,
+) -> Result<SyncReport, SyncFailure> {
+    let event = TagSyncEvent {
+        location_id: LOC.into(),
+        post_id: Some(POST.into()),
+        tag_ids: Some(POST_TAGS.iter().map(|t| t.to_string()).collect()),
+        full_pass: false,
+    };
+    engine().tag_sync(&env(w, tokens), s, &event, state).expect("no trap")
+}
+
+/// Within one call, a retried write keeps its key: no body came under two.
+/// (A new call after a failure or a crash may send a body again under its
+/// own key; Rankr then holds it unchanged, which `applied_twice` checks.)
+fn assert_one_key_per_body(w: &FakeWorld) {
+    assert_eq!(
+        w.rankr.lock().unwrap().bodies_with_several_keys(),
+        0,
+        "a retried write came under a new key"
+    );
+}
+
+/// The post's tags are in Rankr as GHL has them, its tag set is applied,
+/// and no tag changed twice.
+fn assert_post_exact(w: &FakeWorld) {
+    let g = w.ghl.lock().unwrap();
+    let r = w.rankr.lock().unwrap();
+    for id in POST_TAGS {
+        let t = g.tags.iter().find(|t| t["_id"] == id).unwrap();
+        let stored = r
+            .tags
+            .get(&("ghl".to_string(), LOC.to_string(), id.to_string()))
+            .unwrap_or_else(|| panic!("tag {id} is missing from Rankr"));
+        assert_eq!(stored.input["name"], json!(t["tag"].as_str().unwrap().trim()), "{id}");
+    }
+    assert_eq!(
+        r.post_tags.get(POST).map(Vec::as_slice),
+        Some(&POST_TAGS.map(String::from)[..])
+    );
+    assert!(r.applied_twice().is_empty(), "changed twice: {:?}", r.applied_twice());
+    assert!(g.refusals.is_empty(), "{:?}", g.refusals);
+}
+
+/// GHL reads and Rankr writes since `(reads, writes)` were taken.
+fn since(w: &FakeWorld, (reads, writes): (usize, usize)) -> (usize, usize) {
+    let g = w.ghl.lock().unwrap().requests.len();
+    let r = w.rankr.lock().unwrap().ledger.len();
+    (g - reads, r - writes)
+}
+
+#[test]
+fn on_50_000_tags_a_post_costs_one_read_on_the_post_path_and_500_on_the_full_path() {
+    // The post path.
+    let w = world(50_000);
+    let r = ok(post_path(&w, &settings(), None, None));
+    let post_path_cost = since(&w, (0, 0));
+    assert_eq!(
+        post_path_cost,
+        (1, 2),
+        "one tags/details read; one batch and the post's tag set"
+    );
+    assert_eq!((r.fetched, r.created, r.post_tags_applied), (3, 3, Some(3)));
+    assert_post_exact(&w);
+    assert_one_key_per_body(&w);
+    // The same post on the full path, next: it reads every page and writes
+    // the location's other tags, but none of the post's three (the state is
+    // shared), and its tag set is already applied.
+    let event = TagSyncEvent {
+        location_id: LOC.into(),
+        post_id: Some(POST.into()),
+        tag_ids: Some(POST_TAGS.iter().map(|t| t.to_string()).collect()),
+        full_pass: true,
+    };
+    let full = engine()
+        .tag_sync(&env(&w, None), &settings(), &event, Some(&r.state))
+        .expect("no trap");
+    let full = ok(full);
+    let full_path_cost = since(&w, post_path_cost);
+    assert_eq!(full_path_cost.0, 500, "every page");
+    assert_eq!(full.skipped, 3);
+    assert_eq!(full.post_tags_applied, Some(3));
+    {
+        let rk = w.rankr.lock().unwrap();
+        for id in POST_TAGS {
+            assert_eq!(rk.applied[&(LOC.to_string(), id.to_string())], 1, "{id} written once");
+        }
+        assert_eq!(
+            rk.ledger.iter().filter(|e| e.method == "PUT").count(),
+            1,
+            "the tag set is applied once"
+        );
+    }
+    assert_ledger_exact(&w);
+    eprintln!(
+        "a post with 3 tags on a location of 50,000: post path {} GHL request, {} Rankr writes; full path {} GHL requests, {} Rankr writes (the other 49,997 tags, then nothing for the post)",
+        post_path_cost.0, post_path_cost.1, full_path_cost.0, full_path_cost.1
+    );
+}
+
+#[test]
+fn the_post_path_recovers_from_each_transient_fault_in_one_call() {
+    let status = |status, retry_after_secs| GhlFault::Status {
+        status,
+        retry_after_secs,
+    };
+    let ghl: [(&str, GhlFault); 8] = [
+        ("429 with Retry-After", status(429, Some(2))),
+        ("502", status(502, None)),
+        ("503", status(503, None)),
+        ("a hang past the timeout", GhlFault::Hang),
+        ("a reset mid-body", GhlFault::Reset),
+        ("a truncated body", GhlFault::Truncate),
+        ("a body that is not JSON", GhlFault::MalformedJson),
+        ("remaining 0", GhlFault::RemainingZero),
+    ];
+    for (name, fault) in ghl {
+        let w = world(250);
+        w.ghl.lock().unwrap().hang = std::time::Duration::from_secs(10);
+        ghl_fault(&w, 1, fault);
+        let r = post_path(&w, &settings(), None, None).unwrap_or_else(|f| panic!("GHL {name}: {:?}", f.error));
+        assert_eq!(r.post_tags_applied, Some(3), "GHL {name}");
+        assert_post_exact(&w);
+        assert_one_key_per_body(&w);
+    }
+    let rankr: [(&str, RankrFault); 3] = [
+        (
+            "503 with Retry-After",
+            RankrFault::Status {
+                status: 503,
+                retry_after_secs: Some(1),
+            },
+        ),
+        ("500 after the commit", RankrFault::ErrorAfterCommit),
+        ("the answer lost after the commit", RankrFault::LostAfterCommit),
+    ];
+    for (name, fault) in rankr {
+        let w = world(250);
+        rankr_fault(&w, 1, fault);
+        let r = post_path(&w, &settings(), None, None).unwrap_or_else(|f| panic!("Rankr {name}: {:?}", f.error));
+        assert_eq!(r.post_tags_applied, Some(3), "Rankr {name}");
+        assert_post_exact(&w);
+        assert_one_key_per_body(&w);
+    }
+}
+
+#[test]
+fn the_post_path_after_a_bad_item_a_409_or_a_crash_ends_exact_on_the_next_run() {
+    // A tag GHL sends with the wrong types, or without its id: an item
+    // error, not applied (without its id, the post's tag also counts as not
+    // returned); the next run writes it and applies the whole set.
+    for (fault, errors) in [(GhlFault::WrongTypes, 1), (GhlFault::MissingId, 2)] {
+        let w = world(250);
+        ghl_fault(&w, 1, fault.clone());
+        let first = ok(post_path(&w, &settings(), None, None));
+        assert_eq!(first.errors.len(), errors, "{fault:?}: {:?}", first.errors);
+        assert_eq!(first.post_tags_applied, Some(2), "{fault:?}");
+        let second = ok(post_path(&w, &settings(), Some(&first.state), None));
+        assert_eq!((second.created, second.skipped), (1, 2), "{fault:?}");
+        assert_post_exact(&w);
+    }
+    // A 409 on the batch fails the call; its state lets the next run redo it.
+    let w = world(250);
+    rankr_fault(&w, 1, RankrFault::Conflict);
+    let f = post_path(&w, &settings(), None, None).unwrap_err();
+    assert!(
+        matches!(&f.error, SyncError::Upstream(u) if u.status == 409),
+        "{:?}",
+        f.error
+    );
+    assert!(
+        w.rankr.lock().unwrap().post_tags.is_empty(),
+        "not applied before its tags are written"
+    );
+    ok(post_path(&w, &settings(), f.state.as_deref(), None));
+    assert_post_exact(&w);
+    // The host died before saving the state: the rerun replays, Rankr
+    // sees the same content.
+    let w = world(250);
+    ok(post_path(&w, &settings(), None, None));
+    let again = ok(post_path(&w, &settings(), None, None));
+    assert_eq!((again.created, again.unchanged), (0, 3));
+    assert_post_exact(&w);
+}
+
+#[test]
+fn the_post_path_refreshes_oauth_once_and_stops_on_a_refused_refresh_or_a_missing_scope() {
+    let (w, s) = oauth_world(250, 86_399);
+    ghl_fault(&w, 1, GhlFault::ExpireToken);
+    let store = Arc::new(Captured::default());
+    ok(post_path(&w, &s, None, Some(store.clone())));
+    assert_eq!(store.0.lock().unwrap().len(), 1, "the rotated pair was stored");
+    assert!(w.ghl.lock().unwrap().oauth.as_ref().unwrap().spent_reused.is_empty());
+    assert_post_exact(&w);
+
+    let (w, s) = oauth_world(250, 86_399);
+    ghl_fault(&w, 1, GhlFault::ExpireToken);
+    w.ghl.lock().unwrap().oauth.as_mut().unwrap().refuse = true;
+    let f = post_path(&w, &s, None, Some(Arc::new(Captured::default()))).unwrap_err();
+    assert!(
+        matches!(f.error, SyncError::ReauthorizationRequired(_)),
+        "{:?}",
+        f.error
+    );
+    assert!(w.rankr.lock().unwrap().ledger.is_empty());
+
+    let (w, mut s) = oauth_world(250, 86_399);
+    if let Credential::Oauth(o) = &mut s.ghl_credential {
+        o.tokens.scopes = vec!["socialplanner/post.readonly".into()];
+    }
+    let f = post_path(&w, &s, None, None).unwrap_err();
+    assert!(
+        matches!(&f.error, SyncError::MissingScope(m) if m.scope == "socialplanner/tag.readonly"),
+        "{:?}",
+        f.error
+    );
+    assert!(w.ghl.lock().unwrap().requests.is_empty());
 }

@@ -40,6 +40,7 @@ fn every_ghl_request_matches_the_official_spec() {
                 location_id: DEMO_LOCATION.into(),
                 post_id: Some(DEMO_POST.into()),
                 tag_ids: None,
+                full_pass: false,
             },
             None,
         )
@@ -162,6 +163,7 @@ fn ghl_requests_carry_exactly_one_accept_and_no_empty_body() {
                 location_id: DEMO_LOCATION.into(),
                 post_id: None,
                 tag_ids: None,
+                full_pass: false,
             },
             None,
         )

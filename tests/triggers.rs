@@ -410,6 +410,7 @@ fn long_work_reports_its_progress_through_the_host() {
         location_id: LOC.into(),
         post_id: None,
         tag_ids: None,
+        full_pass: false,
     };
     let mut s = settings();
     s.max_in_flight = Some(1);
@@ -460,6 +461,7 @@ fn tag_changes_are_listed_by_id_with_a_cap() {
         location_id: LOC.into(),
         post_id: None,
         tag_ids: None,
+        full_pass: false,
     };
     let first = engine().tag_sync(&env(&w), &settings(), &event, None).unwrap().unwrap();
     let c = &first.changed_tags;

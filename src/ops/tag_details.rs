@@ -53,7 +53,41 @@ fn push<H: Host + ?Sized>(
     ids: &[String],
 ) -> Result<(), SyncError> {
     let mut writer = TagWriter::new(run.settings.full_refresh, run.settings.max_in_flight);
+    let read = write_by_id(run, state, &mut writer, location, ids)?;
+    for missing in read.missing {
+        run.report.reject(
+            missing,
+            Service::Ghl,
+            format!("GHL returned no tag with this id for location {location}"),
+        );
+    }
+    Ok(())
+}
+
+/// What [`write_by_id`] read.
+#[derive(Debug, Default)]
+pub(super) struct ById {
+    /// Tags GHL returned, mapped, and not deleted there, in request order.
+    pub live: Vec<String>,
+    /// Tags GHL returned as deleted (written archived).
+    pub deleted: Vec<String>,
+    /// Ids GHL did not return.
+    pub missing: Vec<String>,
+}
+
+/// Reads `ids` with `tags/details` (at most 100 ids a call) and writes the
+/// changed ones through `writer`, flushed before returning; a tag that does
+/// not map is an item error. `ids` are distinct.
+pub(super) fn write_by_id<H: Host + ?Sized>(
+    run: &mut Run<'_, H>,
+    state: &mut TagState,
+    writer: &mut TagWriter,
+    location: &str,
+    ids: &[String],
+) -> Result<ById, SyncError> {
     let mut seen: HashSet<String> = HashSet::new();
+    let mut live: HashSet<String> = HashSet::new();
+    let mut deleted: HashSet<String> = HashSet::new();
     for chunk in ids.chunks(MAX_IDS_PER_DETAILS) {
         for parsed in run.read_tag_details(location, chunk)? {
             match parsed {
@@ -64,6 +98,11 @@ fn push<H: Host + ?Sized>(
                     run.report.fetched += 1;
                     match run.settings.tag_mapping.apply(&mut tag, location) {
                         Ok(input) => {
+                            if input.archived {
+                                deleted.insert(tag.id.clone());
+                            } else {
+                                live.insert(tag.id.clone());
+                            }
                             writer.offer(run, state, tag.id, input, 0);
                             if writer.wants_send() {
                                 writer.send_ready(run, state)?;
@@ -72,16 +111,18 @@ fn push<H: Host + ?Sized>(
                         Err(why) => run.report.reject(tag.id, Service::Ghl, why),
                     }
                 }
-                Err(BadTag { item, why }) => run.report.reject(item, Service::Ghl, why),
+                Err(BadTag { item, why }) => {
+                    seen.insert(item.clone());
+                    run.report.reject(item, Service::Ghl, why)
+                }
             }
         }
-        for missing in chunk.iter().filter(|i| !seen.contains(*i)) {
-            run.report.reject(
-                missing.clone(),
-                Service::Ghl,
-                format!("GHL returned no tag with this id for location {location}"),
-            );
-        }
     }
-    writer.flush(run, state)
+    writer.flush(run, state)?;
+    let pick = |set: &HashSet<String>| ids.iter().filter(|i| set.contains(*i)).cloned().collect();
+    Ok(ById {
+        live: pick(&live),
+        deleted: pick(&deleted),
+        missing: ids.iter().filter(|i| !seen.contains(*i)).cloned().collect(),
+    })
 }

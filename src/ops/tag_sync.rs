@@ -1,6 +1,13 @@
-//! `tag-sync`: a post was created. Read every page of the location's tags,
-//! write the changed ones to Rankr, archive the ones gone from GHL, then
-//! apply the post's tags to its Rankr record.
+//! `tag-sync`: a post was created. Two paths share one tag state:
+//!
+//! - **The post path**, when the event names the post and its tag ids (the
+//!   trigger hands them over): read those tags by id (`tags/details`, 100
+//!   ids a call), write the changed ones, apply the post's tag set. A post
+//!   costs what its tags cost, whatever the size of the location.
+//! - **The full pass** otherwise, or when the event or the settings ask for
+//!   it (`full-pass`): read every page of the location's tags, write the
+//!   changed ones, archive the ones gone from GHL, then apply the post's
+//!   tags. It is what catches edits to other tags and deletions.
 //!
 //! A pass over the tags may span several calls: when the deadline or the
 //! rate budget runs out, the call returns an incomplete report whose state
@@ -8,6 +15,7 @@
 //! the next call resumes there. Posts wait in the checkpoint until the pass
 //! completes, so their tags are applied against the whole set.
 
+use super::tag_details::write_by_id;
 use super::writer::TagWriter;
 use super::{dedup, id, stop_reason, Run};
 use crate::auth::Scope;
@@ -26,6 +34,15 @@ pub struct TagSyncEvent {
     pub location_id: String,
     pub post_id: Option<String>,
     pub tag_ids: Option<Vec<String>>,
+    /// Read every page even though the post's tag ids are known.
+    pub full_pass: bool,
+}
+
+impl TagSyncEvent {
+    /// Whether this event takes the post path (see the module's docs).
+    pub fn post_path(&self, settings_full_pass: bool) -> bool {
+        self.post_id.is_some() && self.tag_ids.is_some() && !self.full_pass && !settings_full_pass
+    }
 }
 
 /// Runs `tag-sync` from `state` (the blob the previous call returned).
@@ -48,7 +65,11 @@ pub fn tag_sync<H: Host + ?Sized>(
     if let Some(pace) = tag_state.pace.take() {
         run.exchange.restore_pace(&pace);
     }
-    let outcome = sync(&mut run, &mut tag_state, event);
+    let outcome = if event.post_path(run.settings.full_pass) {
+        post_path(&mut run, &mut tag_state, event)
+    } else {
+        sync(&mut run, &mut tag_state, event)
+    };
     tag_state.pace = Some(run.exchange.pace_record());
     let blob = given.unwrap_or_else(|| state::encode_tags(&tag_state));
     match outcome {
@@ -79,6 +100,43 @@ fn check_event(event: &TagSyncEvent) -> Result<(), SyncError> {
         }
     }
     Ok(())
+}
+
+/// The post path: the post's tags by id, then its tag set. A full pass in
+/// progress keeps its checkpoint; the tags written here carry their hashes
+/// into it, so it skips them if they have not changed since.
+fn post_path<H: Host + ?Sized>(
+    run: &mut Run<'_, H>,
+    state: &mut TagState,
+    event: &TagSyncEvent,
+) -> Result<(), SyncError> {
+    let location = event.location_id.as_str();
+    let (Some(post), Some(tag_ids)) = (&event.post_id, &event.tag_ids) else {
+        return Ok(());
+    };
+    let ids = dedup(tag_ids);
+    let mut writer = TagWriter::new(run.settings.full_refresh, run.settings.max_in_flight);
+    let read = write_by_id(run, state, &mut writer, location, &ids)?;
+    for (ids, why) in [
+        (
+            &read.missing,
+            "GHL returned no tag with this id (deleted since the post named it?)",
+        ),
+        (&read.deleted, "the tag is deleted in GHL (written archived)"),
+    ] {
+        for id in ids {
+            run.report.reject(
+                id.clone(),
+                Service::Ghl,
+                format!("{why}; it was not applied to post {post} in location {location}"),
+            );
+        }
+    }
+    let post = PendingPost {
+        post: post.clone(),
+        tags: read.live,
+    };
+    apply_post_tags(run, state, location, &post)
 }
 
 fn sync<H: Host + ?Sized>(run: &mut Run<'_, H>, state: &mut TagState, event: &TagSyncEvent) -> Result<(), SyncError> {

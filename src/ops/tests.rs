@@ -37,6 +37,22 @@ fn world(n: usize, cap: usize) -> impl FnMut(&Request) -> Result<Response, Trans
                     j!({"success": true, "statusCode": 200, "message": "ok", "results": {"tags": tags, "count": n}}),
                 )
             }
+            (Method::Post, "/social-media-posting/loc/tags/details") => {
+                let body: Value = serde_json::from_slice(r.body.as_ref().unwrap()).unwrap();
+                let tags: Vec<Value> = body["tagIds"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter_map(|id| id.as_str()?.strip_prefix('t')?.parse::<usize>().ok())
+                    .filter(|i| *i < n)
+                    .map(tag)
+                    .collect();
+                let count = tags.len();
+                json(
+                    200,
+                    j!({"success": true, "statusCode": 200, "message": "ok", "results": {"tags": tags, "count": count}}),
+                )
+            }
             (Method::Get, "/social-media-posting/loc/posts/p1") => json(
                 200,
                 j!({"success": true, "statusCode": 200, "message": "ok", "results": {"post": {"tags": ["t0", "t5"]}}}),
@@ -76,6 +92,7 @@ fn tag_sync_reads_every_page_even_when_pages_are_short() {
         location_id: "loc".into(),
         post_id: Some("p1".into()),
         tag_ids: None,
+        full_pass: false,
     };
     let report = tag_sync(&mut host, &settings(), &event, None).unwrap();
     let pages: Vec<(String, String)> = host
@@ -140,6 +157,7 @@ fn dry_run_reads_everything_and_writes_nothing() {
         location_id: "loc".into(),
         post_id: Some("p1".into()),
         tag_ids: Some(vec!["t1".into()]),
+        full_pass: true,
     };
     let report = tag_sync(&mut host, &s, &event, None).unwrap();
     assert!(host.requests.iter().all(|r| r.url.starts_with("https://ghl.test")));
@@ -151,6 +169,112 @@ fn dry_run_reads_everything_and_writes_nothing() {
     assert_eq!(first["items"][1]["name"], "Tag 1");
     assert_eq!(report.writes[2].method, Method::Put);
     assert_eq!(report.post_tags_applied, Some(1));
+}
+
+fn post_event(tag_ids: &[&str]) -> TagSyncEvent {
+    TagSyncEvent {
+        location_id: "loc".into(),
+        post_id: Some("p1".into()),
+        tag_ids: Some(tag_ids.iter().map(|t| t.to_string()).collect()),
+        full_pass: false,
+    }
+}
+
+/// (GHL requests, Rankr tag batches, post tag sets) a call made.
+fn counts(host: &ScriptedHost<impl FnMut(&Request) -> Result<Response, TransportError>>) -> (usize, usize, usize) {
+    let ghl = host
+        .requests
+        .iter()
+        .filter(|r| r.url.starts_with("https://ghl.test"))
+        .count();
+    let batches = host
+        .requests
+        .iter()
+        .filter(|r| path(&r.url) == "/v1/tags/batch-upsert")
+        .count();
+    let puts = host.requests.iter().filter(|r| r.method == Method::Put).count();
+    (ghl, batches, puts)
+}
+
+#[test]
+fn the_post_path_reads_only_the_posts_tags_and_shares_the_state_with_the_full_pass() {
+    let mut host = ScriptedHost::new(world(250, 100));
+    let report = tag_sync(&mut host, &settings(), &post_event(&["t0", "t5", "t0"]), None).unwrap();
+    assert_eq!(counts(&host), (1, 1, 1), "one read, one batch, one tag set");
+    assert_eq!((report.fetched, report.created), (2, 2));
+    assert_eq!(report.post_tags_applied, Some(2));
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    // The full pass skips the two tags the post path wrote.
+    let mut full = ScriptedHost::new(world(250, 100));
+    let event = TagSyncEvent {
+        location_id: "loc".into(),
+        ..Default::default()
+    };
+    let report = tag_sync(&mut full, &settings(), &event, Some(&report.state)).unwrap();
+    assert_eq!(report.fetched, 250);
+    assert_eq!(report.skipped, 2);
+    let written: Vec<String> = full
+        .requests
+        .iter()
+        .filter(|r| path(&r.url) == "/v1/tags/batch-upsert")
+        .flat_map(|r| {
+            let body: Value = serde_json::from_slice(r.body.as_ref().unwrap()).unwrap();
+            body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["externalId"].to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(
+        !written.iter().any(|id| id == "\"t0\"" || id == "\"t5\""),
+        "{written:?}"
+    );
+    // And the reverse: the post path after the full pass writes no tag.
+    let mut again = ScriptedHost::new(world(250, 100));
+    let report = tag_sync(&mut again, &settings(), &post_event(&["t0", "t6"]), Some(&report.state)).unwrap();
+    assert_eq!(counts(&again), (1, 0, 1));
+    assert_eq!(report.skipped, 2);
+}
+
+#[test]
+fn a_missing_or_deleted_tag_is_an_item_error_and_the_rest_are_applied() {
+    let mut host = ScriptedHost::new(world(10, 100));
+    // t3 is deleted in GHL; t99 is not returned at all.
+    let report = tag_sync(&mut host, &settings(), &post_event(&["t1", "t3", "t99"]), None).unwrap();
+    let errors: Vec<(&str, &str)> = report
+        .errors
+        .iter()
+        .map(|e| (e.item.as_str(), e.message.as_str()))
+        .collect();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(
+        errors[0].0 == "t99" && errors[0].1.contains("GHL returned no tag with this id"),
+        "{errors:?}"
+    );
+    assert!(
+        errors[1].0 == "t3" && errors[1].1.contains("deleted in GHL"),
+        "{errors:?}"
+    );
+    let put = host.requests.iter().find(|r| r.method == Method::Put).unwrap();
+    let body: Value = serde_json::from_slice(put.body.as_ref().unwrap()).unwrap();
+    assert_eq!(body["tagExternalIds"], j!(["t1"]));
+    assert_eq!(report.post_tags_applied, Some(1));
+}
+
+#[test]
+fn full_pass_reads_every_page_even_with_the_posts_tags() {
+    for (event_flag, settings_flag) in [(true, false), (false, true)] {
+        let mut host = ScriptedHost::new(world(250, 100));
+        let mut s = settings();
+        s.full_pass = settings_flag;
+        let mut event = post_event(&["t0"]);
+        event.full_pass = event_flag;
+        let report = tag_sync(&mut host, &s, &event, None).unwrap();
+        assert_eq!(report.fetched, 250);
+        assert_eq!(counts(&host).0, 3, "three pages");
+    }
 }
 
 #[test]
@@ -424,6 +548,7 @@ fn nothing_a_server_sends_panics() {
                     location_id: "loc".into(),
                     post_id: Some("p".into()),
                     tag_ids: None,
+                    full_pass: false,
                 },
                 None,
             );

@@ -62,6 +62,7 @@ pub fn parse_settings(text: &[u8]) -> Result<SettingsInput, SyncError> {
         }),
         deadline_ms: s.deadline_ms,
         full_refresh: s.full_refresh,
+        full_pass: s.full_pass,
         archive_missing: s.archive_missing,
         max_in_flight: s.max_in_flight,
     })
@@ -77,6 +78,7 @@ pub fn parse_event(operation: Operation, text: &[u8]) -> Result<Event, SyncError
                 location_id: e.location_id,
                 post_id: e.post_id,
                 tag_ids: e.tag_ids,
+                full_pass: e.full_pass,
             })
         }
         Operation::TagDetailsPush => {
@@ -146,6 +148,8 @@ struct Settings {
     deadline_ms: Option<u64>,
     #[serde(default)]
     full_refresh: bool,
+    #[serde(default)]
+    full_pass: bool,
     #[serde(default)]
     archive_missing: bool,
     #[serde(default)]
@@ -248,6 +252,8 @@ struct TagSyncJson {
     post_id: Option<String>,
     #[serde(default)]
     tag_ids: Option<Vec<String>>,
+    #[serde(default)]
+    full_pass: bool,
 }
 
 #[derive(Deserialize)]

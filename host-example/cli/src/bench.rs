@@ -170,6 +170,7 @@ fn event() -> TagSyncEvent {
         location_id: LOCATION.into(),
         post_id: None,
         tag_ids: None,
+        full_pass: false,
     }
 }
 

@@ -7,6 +7,7 @@
 //! request_timeout_secs = 30
 //! deadline_secs = 900
 //! archive_missing = true
+//! full_pass = false
 //!
 //! [retry]
 //! max_attempts = 5
@@ -44,6 +45,8 @@ pub struct ConfigFile {
     pub request_timeout_secs: Option<u32>,
     pub deadline_secs: Option<u64>,
     pub archive_missing: Option<bool>,
+    /// `tag-sync` always reads every page, even with the post's tag ids.
+    pub full_pass: Option<bool>,
     /// Requests sent at once (1..=64, default 16).
     pub max_in_flight: Option<u32>,
     pub retry: Option<RetryConfig>,
@@ -114,6 +117,8 @@ pub struct SettingsParts<'a> {
     /// Flags for the run (they win over the file).
     pub deadline_secs: Option<u64>,
     pub full_refresh: bool,
+    /// `tag-sync` reads every page even with the post's tag ids.
+    pub full_pass: bool,
     pub no_archive: bool,
     pub max_in_flight: Option<u32>,
     pub config: &'a ConfigFile,
@@ -137,6 +142,7 @@ impl<'a> SettingsParts<'a> {
             dry_run: false,
             deadline_secs: None,
             full_refresh: false,
+            full_pass: false,
             no_archive: false,
             max_in_flight: None,
             config,
@@ -179,6 +185,7 @@ pub fn settings(p: SettingsParts<'_>) -> types::Settings {
         }),
         deadline_ms: p.deadline_secs.or(c.deadline_secs).map(|s| s.saturating_mul(1000)),
         full_refresh: p.full_refresh,
+        full_pass: p.full_pass || c.full_pass.unwrap_or(false),
         // Archiving tags gone from GHL is on unless turned off.
         archive_missing: !p.no_archive && c.archive_missing.unwrap_or(true),
         max_in_flight: p.max_in_flight.or(c.max_in_flight),

@@ -95,6 +95,7 @@ pub fn run(engine: &ConnectorEngine, out: &mut dyn Write, json_out: bool) -> any
         location_id: DEMO_LOCATION.into(),
         post_id: Some(DEMO_POST.into()),
         tag_ids: None,
+        full_pass: false,
     };
     let tag_report = engine
         .tag_sync(&env, &settings, &event, None)?
@@ -132,6 +133,7 @@ pub fn run(engine: &ConnectorEngine, out: &mut dyn Write, json_out: bool) -> any
         location_id: DEMO_LOCATION.into(),
         post_id: None,
         tag_ids: None,
+        full_pass: false,
     };
     let rerun_report = engine
         .tag_sync(&env, &settings, &event, Some(&details_report.state))?
@@ -175,6 +177,7 @@ pub fn run(engine: &ConnectorEngine, out: &mut dyn Write, json_out: bool) -> any
             location_id: DEMO_LOCATION.into(),
             post_id: Some(post.id.clone()),
             tag_ids: Some(post.tag_ids.clone()),
+            full_pass: false,
         };
         let report = engine
             .tag_sync(&env, &settings, &event, Some(&tag_state))?

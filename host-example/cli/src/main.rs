@@ -111,16 +111,22 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// A post was created: sync all the location's tags, then the post's tags.
+    /// A post was created: sync its tags (with --tag-id, only those; else
+    /// every page of the location's), then apply them to the post.
     TagSync {
         #[arg(long, value_name = "ID")]
         location: String,
         /// The new post; its tags are applied to its Rankr record.
         #[arg(long, value_name = "ID")]
         post: Option<String>,
-        /// The post's tag ids, if known (otherwise read from GHL).
+        /// The post's tag ids, if known (otherwise read from GHL). With them
+        /// only these tags are read (the post path), not every page.
         #[arg(long = "tag-id", value_name = "ID")]
         tag_ids: Vec<String>,
+        /// Read every page of the location's tags even with --tag-id (it
+        /// also catches edits to other tags and deletions).
+        #[arg(long)]
+        full_pass: bool,
     },
     /// Tags changed in GHL: read them by id and update Rankr.
     TagDetailsPush {
@@ -284,10 +290,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             location,
             post,
             tag_ids,
+            full_pass,
         } => Operation::TagSync(TagSyncEvent {
             location_id: location,
             post_id: post,
             tag_ids: (!tag_ids.is_empty()).then_some(tag_ids),
+            full_pass,
         }),
         Command::TagDetailsPush { location, tag_ids } => Operation::TagDetailsPush(TagDetailsEvent {
             location_id: location,
@@ -453,6 +461,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         dry_run: cli.dry_run,
         deadline_secs: cli.deadline,
         full_refresh: cli.full_refresh,
+        full_pass: false,
         no_archive: cli.no_archive,
         max_in_flight: cli.max_in_flight,
         config: &config,
@@ -569,6 +578,7 @@ impl PollRun<'_> {
                     location_id: request.location_id.clone(),
                     post_id: Some(post.id.clone()),
                     tag_ids: Some(post.tag_ids.clone()),
+                    full_pass: false,
                 };
                 let result = self
                     .engine
@@ -674,7 +684,7 @@ fn engine(
     let (component, start) = ghl_rankr::cache::load_or_compile(&wasmtime, &bytes, cache_dir.as_deref())
         .map_err(anyhow::Error::from)
         .map_err(|e| {
-            e.context("compiling the component (is it a wasm32-wasip2 component of rankr:ghl-connector@0.4.0?)")
+            e.context("compiling the component (is it a wasm32-wasip2 component of rankr:ghl-connector@0.5.0?)")
         })?;
     tracing::debug!(target: "ghl_rankr::start", warm = start.warm, ms = start.ms, "component ready");
     ConnectorEngine::from_component(wasmtime, &component, limits)

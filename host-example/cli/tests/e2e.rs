@@ -558,8 +558,11 @@ fn new_posts_then_tag_sync_applies_each_posts_tags_without_reading_single_posts(
     assert_eq!(syncs.len(), 2);
     assert_eq!(syncs[0]["report"]["post_tags_applied"], 2);
     assert_eq!(syncs[1]["report"]["post_tags_applied"], 3);
-    // The second tag-sync writes no tag again: the tag state carried over.
-    assert_eq!(syncs[1]["report"]["created"], 0);
+    // Each tag-sync took the post path: it read and wrote the post's tags
+    // only, not the location's 150.
+    assert_eq!(syncs[0]["report"]["fetched"], 2);
+    assert_eq!(syncs[1]["report"]["fetched"], 3);
+    assert_eq!(syncs[1]["report"]["created"], 3);
     {
         let r = w.rankr.state.lock().unwrap();
         assert_eq!(r.post_tags["post-a"], vec!["tag00001", "tag00005"]);

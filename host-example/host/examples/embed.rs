@@ -113,6 +113,7 @@ fn main() -> wasmtime::Result<()> {
         retry: None,
         deadline_ms: None,
         full_refresh: false,
+        full_pass: false,
         archive_missing: true,
         max_in_flight: None,
     };
@@ -120,6 +121,7 @@ fn main() -> wasmtime::Result<()> {
         location_id: "location-1".into(),
         post_id: None,
         tag_ids: None,
+        full_pass: false,
     };
     let result = connector
         .rankr_ghl_connector_sync()

@@ -28,6 +28,7 @@ pub fn settings(ghl_base_url: &str, ghl_key: &str, rankr_base_url: &str, rankr_k
         retry: None,
         deadline_ms: None,
         full_refresh: false,
+        full_pass: false,
         archive_missing: true,
         max_in_flight: None,
     }

@@ -385,6 +385,7 @@ fn call(svc: &Arc<Service>, connection: &str, job: &Job) -> Result<Answer, Strin
         dry_run: false,
         deadline_secs: Some(svc.config.run_deadline.as_secs()),
         full_refresh: false,
+        full_pass: false,
         no_archive: false,
         max_in_flight: None,
         config: &c.settings,
@@ -421,6 +422,7 @@ fn call(svc: &Arc<Service>, connection: &str, job: &Job) -> Result<Answer, Strin
                         location_id: location,
                         post_id: Some(p.post_id.clone()),
                         tag_ids: Some(p.tag_ids.clone()),
+                        full_pass: false,
                     },
                     state,
                 )
@@ -450,6 +452,7 @@ fn call(svc: &Arc<Service>, connection: &str, job: &Job) -> Result<Answer, Strin
                         location_id: location,
                         post_id: None,
                         tag_ids: None,
+                        full_pass: false,
                     },
                     state,
                 )
@@ -466,6 +469,7 @@ fn call(svc: &Arc<Service>, connection: &str, job: &Job) -> Result<Answer, Strin
                         location_id: location,
                         post_id: input.post_id.clone(),
                         tag_ids: input.tag_ids.clone(),
+                        full_pass: false,
                     },
                     state,
                 )

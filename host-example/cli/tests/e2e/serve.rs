@@ -327,6 +327,8 @@ fn serve_keeps_three_locations_in_step_once_each() {
         let post_runs: Vec<&Value> = runs.iter().filter(|r| r["trigger"] == "queue").collect();
         assert_eq!(post_runs.len(), posts.len(), "{}: one tag-sync per post", l.name);
         assert!(post_runs.iter().all(|r| r["outcome"] == "ok"));
+        // The post path: each reads its post's two tags, not the location's 30.
+        assert!(post_runs.iter().all(|r| r["counters"]["fetched"] == 2), "{post_runs:?}");
         no_duplicates(l);
     }
 
