@@ -82,6 +82,36 @@ fn upstream(kind: &str, e: &UpstreamError, hint: &str) -> String {
 
 /// The error's message, with what to do about it.
 pub fn error_message(e: &SyncError) -> String {
+    error_message_for(e, &Hints::cli())
+}
+
+/// Where the credentials come from, for the hints in error messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hints {
+    /// Where the GHL credential is set (variables, or a file).
+    pub ghl_credential: String,
+    /// Where the OAuth refresh token is set.
+    pub ghl_refresh: String,
+    /// Where the Rankr API key is set.
+    pub rankr_key: String,
+    /// How to give a run more time.
+    pub more_time: String,
+}
+
+impl Hints {
+    /// The CLI's flags and variables.
+    pub fn cli() -> Self {
+        Hints {
+            ghl_credential: "GHL_ACCESS_TOKEN".into(),
+            ghl_refresh: "GHL_REFRESH_TOKEN / the token file".into(),
+            rankr_key: "RANKR_API_KEY".into(),
+            more_time: "raise --deadline or run again".into(),
+        }
+    }
+}
+
+/// A readable error, its hints naming where `hints` says the credentials are.
+pub fn error_message_for(e: &SyncError, hints: &Hints) -> String {
     match e {
         SyncError::InvalidConfig(m) => format!("invalid configuration: {m}"),
         SyncError::MissingScope(m) => format!(
@@ -93,13 +123,22 @@ pub fn error_message(e: &SyncError) -> String {
         SyncError::ReauthorizationRequired(u) => upstream(
             "reauthorization required",
             u,
-            "; the refresh token was refused: authorize the connection again and update GHL_REFRESH_TOKEN / the token file",
+            &format!(
+                "; the refresh token was refused: authorize the connection again and update {}",
+                hints.ghl_refresh
+            ),
         ),
         SyncError::CredentialStore(m) => format!(
-            "could not store the rotated GHL tokens: {m}; the old refresh token is spent, so fix the token file's location before the next run"
+            "could not store the rotated GHL tokens: {m}; the old refresh token is spent, so fix where the tokens are kept before the next run"
         ),
-        SyncError::DeadlineExceeded(m) => format!("deadline exceeded: {m}; raise --deadline or run again"),
-        SyncError::Unauthorized(u) => upstream("unauthorized", u, "; check GHL_ACCESS_TOKEN / RANKR_API_KEY"),
+        SyncError::DeadlineExceeded(m) => format!("deadline exceeded: {m}; {}", hints.more_time),
+        SyncError::Unauthorized(u) => {
+            let hint = match u.service {
+                Service::Ghl => &hints.ghl_credential,
+                Service::Rankr => &hints.rankr_key,
+            };
+            upstream("unauthorized", u, &format!("; check {hint}"))
+        }
         SyncError::Forbidden(u) => upstream("forbidden", u, "; check the token's scopes and location"),
         SyncError::RateLimited(r) => {
             let after = r

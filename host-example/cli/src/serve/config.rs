@@ -162,6 +162,25 @@ impl GhlCredentialEnv {
     }
 }
 
+impl Connection {
+    /// Error hints that name this connection's variables.
+    pub fn hints(&self) -> crate::render::Hints {
+        let (ghl_credential, ghl_refresh) = match &self.ghl {
+            GhlCredentialEnv::Token(t) => (t.clone(), t.clone()),
+            GhlCredentialEnv::OAuth { refresh_token, .. } => (
+                format!("the OAuth pair (first from {refresh_token})"),
+                format!("{refresh_token}, then restart the service"),
+            ),
+        };
+        crate::render::Hints {
+            ghl_credential,
+            ghl_refresh,
+            rankr_key: self.rankr_api_key_env.clone(),
+            more_time: "raise service.run_deadline; the next run goes on".into(),
+        }
+    }
+}
+
 /// When a connection's operations run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Schedule {

@@ -17,8 +17,8 @@ use ghl_rankr_host::http::{Request, Response, TransportError};
 use ghl_rankr_host::imports::{Env, TokenStore};
 use ghl_rankr_host::transport::{HttpTransport, UreqTransport};
 use ghl_rankr_host::types::{
-    NewPostsReport, NewPostsRequest, OauthTokens, StatsRequest, SyncError, SyncFailure, SyncReport, TagDetailsEvent,
-    TagSyncEvent,
+    Incomplete, NewPostsReport, NewPostsRequest, OauthTokens, StatsRequest, SyncError, SyncFailure, SyncReport,
+    TagDetailsEvent, TagSyncEvent,
 };
 use serde_json::{json, Value};
 use std::sync::atomic::Ordering;
@@ -94,65 +94,18 @@ pub fn execute(svc: &Arc<Service>, connection: &str, job: Job) -> Done {
     let ended = svc.clock.now_ms();
     let seconds = started.elapsed().as_secs_f64();
     let draining = svc.draining.load(Ordering::SeqCst);
-
-    let (outcome, counters, error, reauth, items, retries) = match &answer {
-        Err(e) => (Outcome::Failed, None, Some(e.clone()), false, 0, 0),
-        Ok(Answer::Sync(Ok(r))) => (
-            if r.incomplete.is_some() {
-                Outcome::Incomplete
-            } else {
-                Outcome::Ok
-            },
-            Some(sync_counters(r)),
-            None,
-            false,
-            written(r),
-            r.retries,
-        ),
-        Ok(Answer::Posts(Ok(r))) => (
-            if r.incomplete.is_some() {
-                Outcome::Incomplete
-            } else {
-                Outcome::Ok
-            },
-            Some(posts_counters(r)),
-            None,
-            false,
-            0,
-            r.retries,
-        ),
-        Ok(Answer::Sync(Err(f))) | Ok(Answer::Posts(Err(f))) => (
-            // Refused requests while stopping are the stop, not a failure.
-            if draining {
-                Outcome::Interrupted
-            } else {
-                Outcome::Failed
-            },
-            None,
-            Some(render::error_message(&f.error)),
-            matches!(f.error, SyncError::ReauthorizationRequired(_)),
-            0,
-            0,
-        ),
-    };
-    let state: Option<&[u8]> = match &answer {
-        Ok(Answer::Sync(Ok(r))) => Some(&r.state),
-        Ok(Answer::Posts(Ok(r))) => Some(&r.state),
-        Ok(Answer::Sync(Err(f))) | Ok(Answer::Posts(Err(f))) => f.state.as_deref(),
-        Err(_) => None,
-    };
-    let enqueue: Vec<QueuedPost> = match &answer {
-        Ok(Answer::Posts(Ok(r))) => r
-            .posts
-            .iter()
-            .map(|p| QueuedPost {
-                post_id: p.id.clone(),
-                tag_ids: p.tag_ids.clone(),
-                created_at: p.created_at.clone(),
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
+    let Summary {
+        outcome,
+        counters,
+        error,
+        reauth,
+        items,
+        retries,
+        state,
+        resume_after_ms,
+        more,
+        found,
+    } = summarize(&answer, draining, &hints(svc, connection));
     let dequeue = match (&job, outcome) {
         (Job::Post(p), Outcome::Ok) => Some(p.post_id.as_str()),
         _ => None,
@@ -168,12 +121,13 @@ pub fn execute(svc: &Arc<Service>, connection: &str, job: Job) -> Done {
         counters: counters.clone(),
         error: error.clone(),
         state: state.filter(|_| !dry_run).map(|s| (op.state_slot(), s)),
-        enqueue: if dry_run { &[] } else { &enqueue },
+        enqueue: if dry_run { &[] } else { &found },
         dequeue,
     };
     if let Err(e) = svc.db.finish(&finish) {
-        // Nothing of this run is committed: the next run redoes it, and
-        // Rankr's idempotency keys make the rewrite a replay.
+        // Nothing of this run is committed: the next run redoes it from
+        // the last state, and Rankr, holding the same content, changes
+        // nothing twice.
         tracing::error!(target: "ghl_rankr::serve", connection, operation = %op, run = run_id, error = %e, "cannot commit the run");
     }
     let shown = counters.clone().unwrap_or(Value::Null);
@@ -193,16 +147,115 @@ pub fn execute(svc: &Arc<Service>, connection: &str, job: Job) -> Done {
         svc.metrics.queue_depth(connection, depth);
     }
     let health = after_run(svc, connection, op, outcome, error.as_deref(), reauth, ended);
-    let mut d = done(connection, job, outcome, &health);
-    match &answer {
-        Ok(Answer::Sync(Ok(r))) => d.resume_after_ms = r.incomplete.as_ref().and_then(|i| i.resume_after_ms),
-        Ok(Answer::Posts(Ok(r))) => {
-            d.resume_after_ms = r.incomplete.as_ref().and_then(|i| i.resume_after_ms);
-            d.more = r.more;
-        }
-        _ => {}
+    Done {
+        resume_after_ms,
+        more,
+        ..done(connection, job, outcome, &health)
     }
-    d
+}
+
+/// What a run's answer comes to.
+struct Summary<'a> {
+    outcome: Outcome,
+    /// The report's JSON form, for the run history.
+    counters: Option<Value>,
+    error: Option<String>,
+    /// The OAuth refresh was refused: the connection pauses.
+    reauth: bool,
+    items: u64,
+    retries: u32,
+    /// The state to commit with the outcome.
+    state: Option<&'a [u8]>,
+    resume_after_ms: Option<u64>,
+    /// The trigger has more posts right away.
+    more: bool,
+    /// Posts the trigger found, to queue.
+    found: Vec<QueuedPost>,
+}
+
+/// The connection's error hints (the CLI's if it left the configuration).
+fn hints(svc: &Service, connection: &str) -> render::Hints {
+    svc.config
+        .connection(connection)
+        .map_or_else(render::Hints::cli, |c| c.hints())
+}
+
+fn summarize<'a>(answer: &'a Result<Answer, String>, draining: bool, hints: &render::Hints) -> Summary<'a> {
+    let ended = |incomplete: &Option<Incomplete>| match incomplete {
+        Some(_) => Outcome::Incomplete,
+        None => Outcome::Ok,
+    };
+    let nothing = |outcome, error| Summary {
+        outcome,
+        counters: None,
+        error,
+        reauth: false,
+        items: 0,
+        retries: 0,
+        state: None,
+        resume_after_ms: None,
+        more: false,
+        found: Vec::new(),
+    };
+    match answer {
+        Err(e) => nothing(Outcome::Failed, Some(e.clone())),
+        Ok(Answer::Sync(Ok(r))) => Summary {
+            counters: Some(history_json(render::report_json(r))),
+            items: written(r),
+            retries: r.retries,
+            state: Some(&r.state),
+            resume_after_ms: r.incomplete.as_ref().and_then(|i| i.resume_after_ms),
+            ..nothing(ended(&r.incomplete), None)
+        },
+        Ok(Answer::Posts(Ok(r))) => Summary {
+            counters: Some(history_json(render::posts_json(r))),
+            retries: r.retries,
+            state: Some(&r.state),
+            resume_after_ms: r.incomplete.as_ref().and_then(|i| i.resume_after_ms),
+            more: r.more,
+            found: r
+                .posts
+                .iter()
+                .map(|p| QueuedPost {
+                    post_id: p.id.clone(),
+                    tag_ids: p.tag_ids.clone(),
+                    created_at: p.created_at.clone(),
+                })
+                .collect(),
+            ..nothing(ended(&r.incomplete), None)
+        },
+        Ok(Answer::Sync(Err(f))) | Ok(Answer::Posts(Err(f))) => Summary {
+            reauth: matches!(f.error, SyncError::ReauthorizationRequired(_)),
+            state: f.state.as_deref(),
+            // Refused requests while stopping are the stop, not a failure.
+            ..nothing(
+                if draining {
+                    Outcome::Interrupted
+                } else {
+                    Outcome::Failed
+                },
+                Some(render::error_message_for(&f.error, hints)),
+            )
+        },
+    }
+}
+
+/// Lists in a report kept to their first 20 entries, so that one run with
+/// thousands of item errors does not bloat the history; the planned
+/// writes (bodies, on a dry run) are left out.
+fn history_json(mut report: Value) -> Value {
+    const KEPT: usize = 20;
+    if let Some(o) = report.as_object_mut() {
+        o.remove("writes");
+        for key in ["errors", "posts"] {
+            if let Some(Value::Array(items)) = o.get_mut(key) {
+                let total = items.len();
+                items.truncate(KEPT);
+                o.insert(format!("{key}_total"), Value::from(total));
+            }
+        }
+    }
+    report
 }
 
 fn done(connection: &str, job: Job, outcome: Outcome, health: &Health) -> Done {
@@ -221,35 +274,6 @@ fn done(connection: &str, job: Job, outcome: Outcome, health: &Health) -> Done {
 /// points), and the post's tag set.
 fn written(r: &SyncReport) -> u64 {
     r.created as u64 + r.updated as u64 + r.post_tags_applied.map_or(0, |_| 1)
-}
-
-fn sync_counters(r: &SyncReport) -> Value {
-    json!({
-        "fetched": r.fetched,
-        "created": r.created,
-        "updated": r.updated,
-        "unchanged": r.unchanged,
-        "archived": r.archived,
-        "rejected": r.rejected,
-        "skipped": r.skipped,
-        "post_tags_applied": r.post_tags_applied,
-        "item_errors": r.errors.len(),
-        "requests": r.requests,
-        "retries": r.retries,
-    })
-}
-
-fn posts_counters(r: &NewPostsReport) -> Value {
-    json!({
-        "posts": r.posts.len(),
-        "fetched": r.fetched,
-        "more": r.more,
-        "baseline": r.baseline,
-        "evicted": r.evicted,
-        "item_errors": r.errors.len(),
-        "requests": r.requests,
-        "retries": r.retries,
-    })
 }
 
 /// Health after a run: failures counted, the connection paused on a
