@@ -828,3 +828,31 @@ fn the_post_path_refreshes_oauth_once_and_stops_on_a_refused_refresh_or_a_missin
     );
     assert!(w.ghl.lock().unwrap().requests.is_empty());
 }
+
+#[test]
+fn a_post_naming_a_deleted_tag_gets_one_item_error_and_its_other_tags() {
+    // GHL returns a deleted tag flagged `deleted` (tag 7 of the fake), or
+    // not at all (an id it no longer has).
+    for (gone, why) in [
+        ("tag00007", "deleted in GHL"),
+        ("tag99999", "GHL returned no tag with this id"),
+    ] {
+        let w = world(50);
+        let event = TagSyncEvent {
+            location_id: LOC.into(),
+            post_id: Some(POST.into()),
+            tag_ids: Some(vec!["tag00001".into(), gone.into(), "tag00002".into()]),
+            full_pass: false,
+        };
+        let r = ok(engine()
+            .tag_sync(&env(&w, None), &settings(), &event, None)
+            .expect("no trap"));
+        assert_eq!(r.errors.len(), 1, "{gone}: {:?}", r.errors);
+        assert_eq!(r.errors[0].item, gone);
+        assert!(r.errors[0].message.contains(why), "{:?}", r.errors[0]);
+        assert_eq!(r.post_tags_applied, Some(2));
+        assert_eq!(w.ghl.lock().unwrap().requests.len(), 1);
+        let rk = w.rankr.lock().unwrap();
+        assert_eq!(rk.post_tags[POST], ["tag00001", "tag00002"], "{gone} is not applied");
+    }
+}

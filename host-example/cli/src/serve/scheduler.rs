@@ -25,6 +25,8 @@ const TICK: Duration = Duration::from_millis(200);
 const DAY_MS: u64 = 86_400_000;
 /// Run history and event ids are pruned this often.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+/// Kept from the grace period for the process to exit.
+const EXIT_TIME: Duration = Duration::from_millis(200);
 /// The longest part of a stop's grace period spent draining.
 const DRAIN_TIME: Duration = Duration::from_secs(10);
 
@@ -117,9 +119,12 @@ pub fn run(svc: Arc<Service>, stop: Arc<AtomicBool>) -> DbResult<()> {
     // The last third of the grace period (at most 10 s) is for draining:
     // requests are refused and waits cut, so each run ends with the
     // checkpoint of what it wrote.
+    // The grace period counts from the signal: the stop ends early by the
+    // tick in which the signal was seen and the time the process takes to
+    // exit.
     let started = Instant::now();
-    let drain_at = started + grace - (grace / 3).min(DRAIN_TIME);
-    let end = started + grace;
+    let end = started + grace.saturating_sub(TICK + EXIT_TIME);
+    let drain_at = end - (grace / 3).min(DRAIN_TIME).min(end - started);
     while running > 0 {
         let now = Instant::now();
         if now >= end {
