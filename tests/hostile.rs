@@ -65,8 +65,7 @@ fn hostile_component(behave: &str) -> Vec<u8> {
         .push_path(concat!(env!("CARGO_MANIFEST_DIR"), "/../wit"))
         .expect("the WIT parses");
     let world = resolve.select_world(&[pkg], Some("connector")).unwrap();
-    wit_component::embed_component_metadata(&mut module, &resolve, world, wit_component::StringEncoding::UTF8, false)
-        .unwrap();
+    wit_component::embed_component_metadata(&mut module, &resolve, world, wit_component::StringEncoding::UTF8).unwrap();
     wit_component::ComponentEncoder::default()
         .module(&module)
         .unwrap()

@@ -7,6 +7,9 @@ use ghl_rankr_testkit::fakes::{GhlFake, GhlState, RankrFake, RankrState};
 use serde_json::{json, Value};
 use std::process::{Command, Output};
 
+// One test binary (one link): the faults over HTTP and `serve` are modules.
+#[path = "e2e/faults.rs"]
+mod faults;
 #[path = "e2e/serve.rs"]
 mod serve;
 
