@@ -141,27 +141,6 @@ pub enum GhlCredentialEnv {
     },
 }
 
-impl GhlCredentialEnv {
-    /// Every variable this credential reads, in a fixed order.
-    pub fn variables(&self) -> Vec<&str> {
-        match self {
-            GhlCredentialEnv::Token(t) => vec![t],
-            GhlCredentialEnv::OAuth {
-                refresh_token,
-                client_id,
-                client_secret,
-                access_token,
-                scopes,
-            } => {
-                let mut v = vec![refresh_token.as_str(), client_id, client_secret];
-                v.extend(access_token.as_deref());
-                v.extend(scopes.as_deref());
-                v
-            }
-        }
-    }
-}
-
 impl Connection {
     /// Error hints that name this connection's variables.
     pub fn hints(&self) -> crate::render::Hints {
@@ -654,7 +633,16 @@ mod tests {
             "ghl_refresh_token_env = \"R\"\nghl_client_id_env = \"I\"\nghl_client_secret_env = \"S\"\nghl_scopes_env = \"SC\"",
         );
         let c = parse(&text).unwrap();
-        assert_eq!(c.connections[0].ghl.variables(), ["R", "I", "S", "SC"]);
+        assert_eq!(
+            c.connections[0].ghl,
+            GhlCredentialEnv::OAuth {
+                refresh_token: "R".into(),
+                client_id: "I".into(),
+                client_secret: "S".into(),
+                access_token: None,
+                scopes: Some("SC".into()),
+            }
+        );
         let env = |k: &str| (k == "R").then(|| "r".to_string());
         assert_eq!(c.missing_variables(&env), ["acme: ACME_RANKR", "acme: I", "acme: S"]);
     }

@@ -80,8 +80,6 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub const FINAL: [Outcome; 4] = [Outcome::Ok, Outcome::Incomplete, Outcome::Failed, Outcome::Interrupted];
-
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Queued => "queued",
@@ -91,19 +89,6 @@ impl Outcome {
             Outcome::Failed => "failed",
             Outcome::Interrupted => "interrupted",
         }
-    }
-
-    pub fn parse(s: &str) -> Option<Outcome> {
-        [
-            Outcome::Queued,
-            Outcome::Running,
-            Outcome::Ok,
-            Outcome::Incomplete,
-            Outcome::Failed,
-            Outcome::Interrupted,
-        ]
-        .into_iter()
-        .find(|o| o.as_str() == s)
     }
 }
 
