@@ -37,6 +37,20 @@ pub enum Job {
 }
 
 impl Job {
+    /// What the operation is run with: a post's tag ids, an event's body,
+    /// or nothing for a schedule (a full pass, a poll, today's statistics).
+    fn input(&self) -> EventInput {
+        match self {
+            Job::Event { input, .. } => input.clone(),
+            Job::Post(p) => EventInput {
+                post_id: Some(p.post_id.clone()),
+                tag_ids: Some(p.tag_ids.clone()),
+                ..EventInput::default()
+            },
+            Job::Scheduled(_) => EventInput::default(),
+        }
+    }
+
     pub fn op(&self) -> Op {
         match self {
             Job::Event { op, .. } => *op,
@@ -436,23 +450,24 @@ fn call(svc: &Arc<Service>, connection: &str, job: &Job) -> Result<Answer, Strin
     let state = state.as_deref();
     let engine = &svc.engine;
     let host = |e: anyhow::Error| format!("{e:#}");
-    Ok(match job {
-        Job::Post(p) => Answer::Sync(
+    let input = job.input();
+    Ok(match job.op() {
+        Op::TagSync => Answer::Sync(
             engine
                 .tag_sync(
                     &env,
                     &settings,
                     &TagSyncEvent {
                         location_id: location,
-                        post_id: Some(p.post_id.clone()),
-                        tag_ids: Some(p.tag_ids.clone()),
+                        post_id: input.post_id,
+                        tag_ids: input.tag_ids,
                         full_pass: false,
                     },
                     state,
                 )
                 .map_err(host)?,
         ),
-        Job::Scheduled(Op::NewPosts) | Job::Event { op: Op::NewPosts, .. } => Answer::Posts(
+        Op::NewPosts => Answer::Posts(
             engine
                 .new_posts(
                     &env,
@@ -467,80 +482,40 @@ fn call(svc: &Arc<Service>, connection: &str, job: &Job) -> Result<Answer, Strin
                 )
                 .map_err(host)?,
         ),
-        Job::Scheduled(Op::TagSync) => Answer::Sync(
-            engine
-                .tag_sync(
-                    &env,
-                    &settings,
-                    &TagSyncEvent {
-                        location_id: location,
-                        post_id: None,
-                        tag_ids: None,
-                        full_pass: false,
-                    },
-                    state,
-                )
-                .map_err(host)?,
-        ),
-        Job::Event {
-            op: Op::TagSync, input, ..
-        } => Answer::Sync(
-            engine
-                .tag_sync(
-                    &env,
-                    &settings,
-                    &TagSyncEvent {
-                        location_id: location,
-                        post_id: input.post_id.clone(),
-                        tag_ids: input.tag_ids.clone(),
-                        full_pass: false,
-                    },
-                    state,
-                )
-                .map_err(host)?,
-        ),
-        Job::Scheduled(Op::TagDetailsPush) => {
-            return Err("tag-details-push runs on events (it needs tag ids), not on a schedule".into())
-        }
-        Job::Event {
-            op: Op::TagDetailsPush,
-            input,
-            ..
-        } => Answer::Sync(
-            engine
-                .tag_details_push(
-                    &env,
-                    &settings,
-                    &TagDetailsEvent {
-                        location_id: location,
-                        tag_ids: input.tag_ids.clone().unwrap_or_default(),
-                    },
-                    state,
-                )
-                .map_err(host)?,
-        ),
-        Job::Scheduled(Op::StatsSync) | Job::Event { op: Op::StatsSync, .. } => {
-            let as_of = match job {
-                Job::Event { input, .. } => input.as_of.clone(),
-                _ => None,
+        Op::TagDetailsPush => {
+            let Some(tag_ids) = input.tag_ids else {
+                return Err("tag-details-push needs tag ids: it runs on events, not on a schedule".into());
             };
             Answer::Sync(
                 engine
-                    .stats_sync(
+                    .tag_details_push(
                         &env,
                         &settings,
-                        &StatsRequest {
+                        &TagDetailsEvent {
                             location_id: location,
-                            profile_ids: vec![],
-                            platforms: vec![],
-                            dashboard_id: c.dashboard.clone().unwrap_or_default(),
-                            as_of,
+                            tag_ids,
                         },
                         state,
                     )
                     .map_err(host)?,
             )
         }
+        Op::StatsSync => Answer::Sync(
+            engine
+                .stats_sync(
+                    &env,
+                    &settings,
+                    &StatsRequest {
+                        location_id: location,
+                        profile_ids: vec![],
+                        platforms: vec![],
+                        dashboard_id: c.dashboard.clone().unwrap_or_default(),
+                        as_of: input.as_of,
+                    },
+                    state,
+                )
+                .map_err(host)?,
+        ),
     })
 }
 

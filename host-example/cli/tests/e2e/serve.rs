@@ -235,6 +235,16 @@ fn add_posts_to(g: &mut GhlState, prefix: &str, n: usize) -> Vec<(String, Vec<St
     added
 }
 
+/// The posts are in Rankr, and the runs that put them there are recorded
+/// (a run's outcome commits just after its last write).
+fn settled(s: &Serve, l: &Loc, posts: &[(String, Vec<String>)]) -> bool {
+    synced(l, posts)
+        && s.runs(&l.name)
+            .iter()
+            .filter(|r| r["trigger"] == "queue")
+            .all(|r| r["outcome"] != "running")
+}
+
 fn synced(l: &Loc, posts: &[(String, Vec<String>)]) -> bool {
     let r = l.rankr.state.lock().unwrap();
     posts.iter().all(|(id, tags)| r.post_tags.get(id) == Some(tags))
@@ -308,7 +318,9 @@ fn serve_keeps_three_locations_in_step_once_each() {
         .map(|l| (wall_ms(), add_posts(l, &format!("{}p", l.name), 3)))
         .collect();
     for (l, (_, posts)) in locs.iter().zip(&added) {
-        s.wait("the new posts in Rankr", || synced(l, posts));
+        // In Rankr, and the runs that put them there recorded (a run's
+        // outcome commits just after its last write).
+        s.wait("the new posts in Rankr", || settled(&s, l, posts));
     }
     // Each post was found by one of the two polls that followed it (a poll
     // under way when they were added counts as the first).
@@ -458,7 +470,7 @@ fn a_kill_9_mid_run_loses_and_duplicates_nothing() {
     let _ = s.child.wait();
     assert!(!synced(&l, &posts), "killed before the posts were synced");
     let s = Serve::start(&d, &[&l], &[]);
-    s.wait("every post synced after the restart", || synced(&l, &posts));
+    s.wait("every post synced after the restart", || settled(&s, &l, &posts));
     let runs = s.runs(&l.name);
     assert!(
         runs.iter()
