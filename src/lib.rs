@@ -1,50 +1,11 @@
-//! GHL (HighLevel Social Planner) -> Rankr CRM connector.
-//!
-//! The core is plain, safe Rust behind one trait, [`io::Host`] (HTTP, time,
-//! logs, a place for rotated tokens), so it compiles natively for its tests
-//! and to `wasm32-wasip2` for the component. The WIT glue lives in one
-//! module, `component`, built for wasm only; nothing else sees generated
-//! types, and only its generated bindings may use `unsafe`.
-//!
-//! Layers, lowest first: `secret`, `io`, `report`, `json`, `hash`; the two
-//! APIs (`ghl`, `rankr`) and `auth`; `client` (sending); `state`, `mapping`,
-//! `stats`, `settings`; `ops` (the operations).
+//! The connector component: the core ([`ghl_rankr_core`], re-exported whole
+//! so hosts and tests name one crate) plus the WIT glue of the `connector`
+//! world in `component`, built for wasm only. Nothing else sees generated
+//! types, and only the generated bindings may use `unsafe`.
 
 #![deny(unsafe_code)]
 
-pub mod auth;
-pub mod catalog;
-pub mod client;
-pub mod ghl;
-pub mod hash;
-pub mod instant;
-pub mod io;
-pub mod json;
-pub mod mapping;
-pub mod ops;
-pub mod rankr;
-pub mod report;
-pub mod secret;
-pub mod settings;
-pub mod state;
-pub mod stats;
-#[cfg(any(test, feature = "testing"))]
-pub mod testing;
-pub mod wire;
+pub use ghl_rankr_core::*;
 
 #[cfg(target_family = "wasm")]
 mod component;
-#[cfg(test)]
-mod proptests;
-
-pub use auth::{Credential, OAuthCredential, Scope};
-pub use ops::{
-    new_posts, stats_sync, tag_details_push, tag_sync, NewPostsReport, NewPostsRequest, SocialPost, StatsRequest,
-    TagDetailsEvent, TagSyncEvent,
-};
-pub use report::{
-    Change, Incomplete, ItemError, PlannedWrite, RateLimit, Service, StopReason, SyncError, SyncFailure, SyncReport,
-    TagChanges, UpstreamError,
-};
-pub use secret::{OAuthTokens, Secret};
-pub use settings::SettingsInput;

@@ -5,7 +5,9 @@
 
 mod catalog;
 mod component;
+mod deploy;
 mod fault_matrix;
 mod hostile;
 mod openapi_conformance;
 mod triggers;
+mod wasi_http;

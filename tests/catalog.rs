@@ -18,9 +18,9 @@
 //! `wire`), against the in-process fakes; the component's own `describe`
 //! is checked to return the same document.
 
-use ghl_rankr_connector::io::{self, Host, Level};
-use ghl_rankr_connector::wire::{self, Event, Operation};
-use ghl_rankr_connector::{OAuthTokens, SyncError, SyncFailure};
+use ghl_rankr_core::io::{self, Host, Level};
+use ghl_rankr_core::wire::{self, Event, Operation};
+use ghl_rankr_core::{OAuthTokens, SyncError, SyncFailure};
 use ghl_rankr_host::clock::Clock;
 use ghl_rankr_host::http;
 use ghl_rankr_host::imports::Env;
@@ -102,17 +102,15 @@ fn run(w: &FakeWorld, op: Operation, settings: &Value, input: &Value) -> Result<
         clock: w.clock.clone(),
     };
     match event {
-        Event::TagSync(e) => {
-            ghl_rankr_connector::tag_sync(&mut host, &settings, &e, None).map(|r| wire::report_json(&r))
-        }
+        Event::TagSync(e) => ghl_rankr_core::tag_sync(&mut host, &settings, &e, None).map(|r| wire::report_json(&r)),
         Event::TagDetailsPush(e) => {
-            ghl_rankr_connector::tag_details_push(&mut host, &settings, &e, None).map(|r| wire::report_json(&r))
+            ghl_rankr_core::tag_details_push(&mut host, &settings, &e, None).map(|r| wire::report_json(&r))
         }
         Event::StatsSync(e) => {
-            ghl_rankr_connector::stats_sync(&mut host, &settings, &e, None).map(|r| wire::report_json(&r))
+            ghl_rankr_core::stats_sync(&mut host, &settings, &e, None).map(|r| wire::report_json(&r))
         }
         Event::NewPosts(e) => {
-            ghl_rankr_connector::new_posts(&mut host, &settings, &e, None).map(|r| wire::new_posts_json(&r))
+            ghl_rankr_core::new_posts(&mut host, &settings, &e, None).map(|r| wire::new_posts_json(&r))
         }
     }
 }
@@ -147,7 +145,7 @@ fn settings(scopes: &[&str]) -> Value {
 }
 
 fn catalog() -> Value {
-    serde_json::from_str(&ghl_rankr_connector::catalog::describe()).unwrap()
+    serde_json::from_str(&ghl_rankr_core::catalog::describe()).unwrap()
 }
 
 /// A compiled schema (boon: draft 2020-12; `format` is an annotation, as

@@ -1,7 +1,7 @@
 // Shared by the targets: settings with throwaway secrets.
 #![allow(dead_code)]
 
-use ghl_rankr_connector::{Credential, Secret, SettingsInput};
+use ghl_rankr_core::{Credential, Secret, SettingsInput};
 
 pub fn settings() -> SettingsInput {
     SettingsInput {

@@ -4,12 +4,12 @@
 
 mod common;
 
-use ghl_rankr_connector::ghl::model::{PostEnvelope, StatisticsEnvelope, TagsEnvelope};
-use ghl_rankr_connector::ghl::{read_accounts, read_post_page, read_tag_page};
-use ghl_rankr_connector::json::parse;
-use ghl_rankr_connector::io::{Request, Response, TransportError};
-use ghl_rankr_connector::testing::ScriptedHost;
-use ghl_rankr_connector::{
+use ghl_rankr_core::ghl::model::{PostEnvelope, StatisticsEnvelope, TagsEnvelope};
+use ghl_rankr_core::ghl::{read_accounts, read_post_page, read_tag_page};
+use ghl_rankr_core::json::parse;
+use ghl_rankr_core::io::{Request, Response, TransportError};
+use ghl_rankr_core::testing::ScriptedHost;
+use ghl_rankr_core::{
     new_posts, stats_sync, tag_details_push, tag_sync, NewPostsRequest, Service, StatsRequest, TagDetailsEvent,
     TagSyncEvent,
 };

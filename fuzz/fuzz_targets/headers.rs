@@ -2,9 +2,9 @@
 //! pacing decisions over them.
 #![no_main]
 
-use ghl_rankr_connector::client::pace::{Budget, Pacer};
-use ghl_rankr_connector::client::retry::parse_retry_after;
-use ghl_rankr_connector::io::Response;
+use ghl_rankr_core::client::pace::{Budget, Pacer};
+use ghl_rankr_core::client::retry::parse_retry_after;
+use ghl_rankr_core::io::Response;
 use libfuzzer_sys::fuzz_target;
 
 const NAMES: [&str; 6] = [

@@ -2,9 +2,9 @@
 //! then applied to a tag.
 #![no_main]
 
-use ghl_rankr_connector::ghl::model::GhlTag;
-use ghl_rankr_connector::mapping::{MappingRow, TagMapping, Transform};
-use ghl_rankr_connector::stats::MetricRenames;
+use ghl_rankr_core::ghl::model::GhlTag;
+use ghl_rankr_core::mapping::{MappingRow, TagMapping, Transform};
+use ghl_rankr_core::stats::MetricRenames;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 

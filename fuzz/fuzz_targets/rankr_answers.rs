@@ -4,19 +4,19 @@
 
 mod common;
 
-use ghl_rankr_connector::client::error_message;
-use ghl_rankr_connector::io::{Request, Response, TransportError};
-use ghl_rankr_connector::json::parse;
-use ghl_rankr_connector::rankr::model::{MetricBatchResponse, TagBatchResponse, TagListPage};
-use ghl_rankr_connector::testing::ScriptedHost;
-use ghl_rankr_connector::{tag_sync, Service, TagSyncEvent};
+use ghl_rankr_core::client::error_message;
+use ghl_rankr_core::io::{Request, Response, TransportError};
+use ghl_rankr_core::json::parse;
+use ghl_rankr_core::rankr::model::{MetricBatchResponse, TagBatchResponse, TagListPage};
+use ghl_rankr_core::testing::ScriptedHost;
+use ghl_rankr_core::{tag_sync, Service, TagSyncEvent};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let _ = parse::<TagBatchResponse>(Service::Rankr, "x", data);
     let _ = parse::<MetricBatchResponse>(Service::Rankr, "x", data);
     let _ = parse::<TagListPage>(Service::Rankr, "x", data);
-    let _ = ghl_rankr_connector::rankr::error::message(data);
+    let _ = ghl_rankr_core::rankr::error::message(data);
     let status = data.first().map_or(200, |b| [200u16, 409, 422, 500][*b as usize % 4]);
     let _ = error_message(Service::Rankr, &Response {
         status,

@@ -4,11 +4,11 @@
 
 mod common;
 
-use ghl_rankr_connector::io::{Request, Response, TransportError};
-use ghl_rankr_connector::state;
-use ghl_rankr_connector::testing::ScriptedHost;
-use ghl_rankr_connector::wire::{self, Operation};
-use ghl_rankr_connector::{new_posts, stats_sync, tag_sync, NewPostsRequest, StatsRequest, TagSyncEvent};
+use ghl_rankr_core::io::{Request, Response, TransportError};
+use ghl_rankr_core::state;
+use ghl_rankr_core::testing::ScriptedHost;
+use ghl_rankr_core::wire::{self, Operation};
+use ghl_rankr_core::{new_posts, stats_sync, tag_sync, NewPostsRequest, StatsRequest, TagSyncEvent};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -1,8 +1,10 @@
-//! Builds the connector component for `wasm32-wasip2` (release profile) and
-//! hands its path to the crate, which embeds it. Like wasmtime's own
-//! test-programs artifacts crate, it runs a nested `cargo build` with its own
-//! target directory, so it never waits on the outer build's lock.
-//! `GHL_RANKR_COMPONENT=path` takes a component built beforehand instead.
+//! Builds the two components for `wasm32-wasip2` (release profile), the
+//! `connector` world's and the `wasi:http/proxy` one, and hands their paths
+//! to the crate, which embeds them. Like wasmtime's own test-programs
+//! artifacts crate, it runs a nested `cargo build` with its own target
+//! directory, so it never waits on the outer build's lock.
+//! `GHL_RANKR_COMPONENT=path` and `GHL_RANKR_HTTP_COMPONENT=path` take
+//! components built beforehand instead; with both given nothing is built.
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -17,14 +19,34 @@ fn main() {
         .nth(2)
         .expect("host-example/artifact lives inside the workspace")
         .to_path_buf();
-    for watched in ["src", "wit", "Cargo.toml", "Cargo.lock"] {
+    for watched in ["src", "core", "wasi-http", "wit", "Cargo.toml", "Cargo.lock"] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
-    println!("cargo:rerun-if-env-changed=GHL_RANKR_COMPONENT");
+    // (package, file, variable naming a prebuilt one, variable for the crate)
+    let components = [
+        (
+            "ghl-rankr-connector",
+            "ghl_rankr_connector.wasm",
+            "GHL_RANKR_COMPONENT",
+            "GHL_RANKR_COMPONENT_PATH",
+        ),
+        (
+            "ghl-rankr-wasi-http",
+            "ghl_rankr_wasi_http.wasm",
+            "GHL_RANKR_HTTP_COMPONENT",
+            "GHL_RANKR_HTTP_COMPONENT_PATH",
+        ),
+    ];
+    for (_, _, given, _) in components {
+        println!("cargo:rerun-if-env-changed={given}");
+    }
 
-    // A prebuilt component may be supplied instead (packaging, cross builds).
-    if let Ok(path) = env::var("GHL_RANKR_COMPONENT") {
-        println!("cargo:rustc-env=GHL_RANKR_COMPONENT_PATH={path}");
+    // Prebuilt components may be supplied instead (packaging, cross builds).
+    let prebuilt: Vec<Option<String>> = components.iter().map(|c| env::var(c.2).ok()).collect();
+    if prebuilt.iter().all(Option::is_some) {
+        for ((_, _, _, out), path) in components.iter().zip(&prebuilt) {
+            println!("cargo:rustc-env={out}={}", path.as_deref().unwrap_or_default());
+        }
         return;
     }
 
@@ -33,14 +55,8 @@ fn main() {
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&root)
-        .args([
-            "build",
-            "--release",
-            "--package",
-            "ghl-rankr-connector",
-            "--target",
-            TARGET,
-        ])
+        .args(["build", "--release", "--target", TARGET])
+        .args(components.iter().flat_map(|c| ["--package", c.0]))
         .arg("--target-dir")
         .arg(&target_dir);
     // The outer build's settings are not the component's.
@@ -63,17 +79,22 @@ fn main() {
             cmd.env_remove(key);
         }
     }
-    let status = cmd.status().expect("could not run cargo to build the component");
+    let status = cmd.status().expect("could not run cargo to build the components");
     if !status.success() {
-        panic!("building the component for {TARGET} failed (see the output above)");
+        panic!("building the components for {TARGET} failed (see the output above)");
     }
-    let wasm = target_dir.join(TARGET).join("release").join("ghl_rankr_connector.wasm");
-    assert!(
-        Path::new(&wasm).exists(),
-        "the component was not found at {}",
-        wasm.display()
-    );
-    println!("cargo:rustc-env=GHL_RANKR_COMPONENT_PATH={}", wasm.display());
+    for ((_, file, _, out), given) in components.iter().zip(prebuilt) {
+        let wasm = match given {
+            Some(path) => PathBuf::from(path),
+            None => target_dir.join(TARGET).join("release").join(file),
+        };
+        assert!(
+            Path::new(&wasm).exists(),
+            "the component was not found at {}",
+            wasm.display()
+        );
+        println!("cargo:rustc-env={out}={}", wasm.display());
+    }
 }
 
 /// Installs the wasm target with rustup when it is missing.

@@ -6,7 +6,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -165,6 +165,9 @@ fn read_request(stream: &TcpStream) -> std::io::Result<FakeRequest> {
 /// A running server; stops when dropped.
 pub struct FakeServer {
     pub base_url: String,
+    /// The most requests handled at once so far: a client that sends
+    /// several together shows a peak above 1.
+    peak: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
     addr: std::net::SocketAddr,
     thread: Option<JoinHandle<()>>,
@@ -181,6 +184,9 @@ impl FakeServer {
         let addr = listener.local_addr()?;
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = stop.clone();
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let (in_flight2, peak2) = (in_flight.clone(), peak.clone());
         let thread = std::thread::spawn(move || {
             for stream in listener.incoming() {
                 if stop2.load(Ordering::SeqCst) {
@@ -188,20 +194,32 @@ impl FakeServer {
                 }
                 let Ok(stream) = stream else { continue };
                 let handler = handler.clone();
+                let (in_flight, peak) = (in_flight2.clone(), peak2.clone());
                 std::thread::spawn(move || {
                     let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
                     if let Ok(req) = read_request(&stream) {
+                        let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                        peak.fetch_max(now, Ordering::SeqCst);
                         respond(stream, handler(req));
+                        in_flight.fetch_sub(1, Ordering::SeqCst);
                     }
                 });
             }
         });
         Ok(FakeServer {
             base_url: format!("http://127.0.0.1:{}", addr.port()),
+            peak,
             stop,
             addr,
             thread: Some(thread),
         })
+    }
+}
+
+impl FakeServer {
+    /// The most requests handled at once so far.
+    pub fn peak_in_flight(&self) -> usize {
+        self.peak.load(Ordering::SeqCst)
     }
 }
 

@@ -262,7 +262,7 @@ mod tests {
 
     fn spec_example() -> Statistics {
         let spec: serde_json::Value =
-            serde_json::from_str(include_str!("../../spec/social-media-posting.json")).unwrap();
+            serde_json::from_str(include_str!("../../../spec/social-media-posting.json")).unwrap();
         let example = &spec["paths"]["/social-media-posting/statistics"]["post"]["responses"]["201"]["content"]
             ["application/json"]["schema"]["example"];
         serde_json::from_value::<StatisticsEnvelope>(example.clone())

@@ -473,7 +473,7 @@ fn tag_details_push_chunks_ids_and_reports_missing_ones() {
 
 #[test]
 fn stats_sync_posts_points_for_the_seven_days_ending_as_of() {
-    let spec: Value = serde_json::from_str(include_str!("../../spec/social-media-posting.json")).unwrap();
+    let spec: Value = serde_json::from_str(include_str!("../../../spec/social-media-posting.json")).unwrap();
     let example = spec["paths"]["/social-media-posting/statistics"]["post"]["responses"]["201"]["content"]
         ["application/json"]["schema"]["example"]
         .clone();

@@ -1,0 +1,163 @@
+//! One request, start to end: route, read the body (only for a route that
+//! takes one), run the operation over a [`Host`], answer. The glue supplies
+//! the body reader and the host; the unit tests supply their own.
+
+use crate::answer::{Answer, RequestError};
+use crate::call::{Call, CallError};
+use crate::env::Env;
+use crate::route::{self, Route};
+use crate::MAX_BODY_BYTES;
+use ghl_rankr_core::io::Host;
+use ghl_rankr_core::wire::{self, Event};
+use ghl_rankr_core::{catalog, SyncFailure};
+use serde_json::json;
+
+/// The answer to `method path`. `read_body(limit)` reads at most `limit`
+/// bytes of the body, or says it is longer; `host` is made only when an
+/// operation runs.
+pub fn serve<H: Host>(
+    method: &str,
+    path: &str,
+    read_body: impl FnOnce(u64) -> Result<Vec<u8>, RequestError>,
+    host: impl FnOnce() -> H,
+    env: &Env,
+) -> Answer {
+    match route::route(method, path) {
+        Err(e) => e.answer(),
+        Ok(Route::Index) => Answer::json(200, &json!({ "name": "ghl-rankr-connector", "routes": route::all() })),
+        Ok(Route::Describe) => Answer::json(200, &catalog::document()),
+        Ok(Route::Run(operation)) => match read_body(MAX_BODY_BYTES) {
+            Err(e) => e.answer(),
+            Ok(body) => match Call::parse(operation, &body, env) {
+                Err(CallError::Request(e)) => e.answer(),
+                Err(CallError::Invalid(error)) => Answer::failure(&SyncFailure {
+                    error,
+                    state: None,
+                    rotated_tokens: None,
+                }),
+                Ok(call) => run(&mut host(), call),
+            },
+        },
+    }
+}
+
+fn run<H: Host>(host: &mut H, call: Call) -> Answer {
+    let state = call.state.as_deref();
+    let settings = &call.settings;
+    let outcome = match &call.event {
+        Event::TagSync(e) => ghl_rankr_core::tag_sync(host, settings, e, state).map(|r| wire::report_json(&r)),
+        Event::TagDetailsPush(e) => {
+            ghl_rankr_core::tag_details_push(host, settings, e, state).map(|r| wire::report_json(&r))
+        }
+        Event::StatsSync(e) => ghl_rankr_core::stats_sync(host, settings, e, state).map(|r| wire::report_json(&r)),
+        Event::NewPosts(e) => ghl_rankr_core::new_posts(host, settings, e, state).map(|r| wire::new_posts_json(&r)),
+    };
+    match outcome {
+        Ok(report) => Answer::json(200, &report),
+        Err(failure) => Answer::failure(&failure),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ghl_rankr_core::io::{Request, Response, TransportError};
+    use ghl_rankr_core::testing::{self, ScriptedHost};
+    use serde_json::{json, Value};
+
+    type Handler = fn(&Request) -> Result<Response, TransportError>;
+
+    fn unused_host() -> ScriptedHost<Handler> {
+        ScriptedHost::new(|r: &Request| panic!("no request was expected, got {}", r.url))
+    }
+
+    fn answer(method: &str, path: &str, body: &[u8]) -> (u16, Value) {
+        let body = body.to_vec();
+        let a = serve(method, path, move |_| Ok(body), unused_host, &Env::default());
+        (a.status, serde_json::from_slice(&a.body).unwrap())
+    }
+
+    #[test]
+    fn the_catalog_and_the_index_need_no_body_and_no_host() {
+        let (status, doc) = answer("GET", "/describe", b"");
+        assert_eq!(status, 200);
+        assert_eq!(doc, catalog::document());
+        let (status, index) = answer("GET", "/", b"");
+        assert_eq!((status, index["routes"].as_array().unwrap().len()), (200, 6));
+    }
+
+    #[test]
+    fn a_refused_route_never_reads_the_body() {
+        let a = serve(
+            "POST",
+            "/nope",
+            |_| -> Result<Vec<u8>, RequestError> { panic!("the body was read") },
+            unused_host,
+            &Env::default(),
+        );
+        assert_eq!(a.status, 404);
+    }
+
+    #[test]
+    fn bad_bodies_get_their_typed_4xx() {
+        let (status, v) = answer("POST", "/tag-sync", b"not json");
+        assert_eq!(status, 400);
+        assert!(v["error"]["not-json"]["message"].is_string());
+        let (status, v) = answer("POST", "/tag-sync", br#"{"settings": {}, "event": {}}"#);
+        assert_eq!(status, 422);
+        assert!(
+            v["error"]["invalid-config"]
+                .as_str()
+                .unwrap()
+                .contains("ghl-credential"),
+            "{v}"
+        );
+        let a = serve(
+            "POST",
+            "/stats-sync",
+            |limit| Err(RequestError::TooLarge { limit }),
+            unused_host,
+            &Env::default(),
+        );
+        assert_eq!(a.status, 413);
+    }
+
+    #[test]
+    fn an_operation_runs_over_the_host_and_answers_its_report() {
+        let body = json!({
+            "settings": {
+                "ghl-base-url": "https://ghl.test",
+                "ghl-credential": {"api-key": "pit"},
+                "rankr-base-url": "https://rankr.test",
+                "rankr-api-key": "rk"
+            },
+            "event": {"location-id": "L1", "tag-ids": ["t1"]}
+        })
+        .to_string()
+        .into_bytes();
+        let host = || {
+            ScriptedHost::new(|r: &Request| match testing::path(&r.url) {
+                "/social-media-posting/L1/tags/details" => testing::json(
+                    201,
+                    json!({"success": true, "statusCode": 201, "message": "ok", "results": {
+                        "tags": [{"_id": "t1", "tag": "Launch", "locationId": "L1", "createdBy": "u", "deleted": false,
+                                  "createdAt": "2024-01-01T00:00:00.000Z", "updatedAt": "2024-01-02T00:00:00.000Z"}],
+                        "count": 1}}),
+                ),
+                _ => testing::json(
+                    200,
+                    json!({"results": [{"externalId": "t1", "id": "r1", "status": "created"}]}),
+                ),
+            })
+        };
+        let a = serve("POST", "/tag-details-push", move |_| Ok(body), host, &Env::default());
+        let v: Value = serde_json::from_slice(&a.body).unwrap();
+        assert_eq!(a.status, 200, "{v}");
+        assert_eq!(
+            (v["fetched"].as_u64(), v["created"].as_u64()),
+            (Some(1), Some(1)),
+            "{v}"
+        );
+        assert!(v["state"].is_string());
+    }
+}
