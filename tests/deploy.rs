@@ -48,7 +48,7 @@ fn resolved(relative: &str) -> PathBuf {
 /// The origins the connector calls: the servers of the two API contracts.
 fn api_origins() -> Result<Vec<String>> {
     let ghl: Value = serde_json::from_str(include_str!("../spec/social-media-posting.json"))?;
-    let rankr: serde_yaml::Value = serde_yaml::from_str(include_str!("../spec/rankr-api.yaml"))?;
+    let rankr: serde_norway::Value = serde_norway::from_str(include_str!("../spec/rankr-api.yaml"))?;
     let ghl = ghl["servers"][0]["url"].as_str().context("GHL's server")?;
     let rankr = rankr["servers"][0]["url"].as_str().context("Rankr's server")?;
     Ok(vec![
@@ -85,7 +85,7 @@ fn spin_toml_has_one_route_the_built_component_and_only_the_api_origins() -> Res
 
 #[test]
 fn the_spinapp_runs_replicas_on_the_spin_shim() -> Result<()> {
-    let app: serde_yaml::Value = serde_yaml::from_str(&deploy_file("spinapp.yaml")?)?;
+    let app: serde_norway::Value = serde_norway::from_str(&deploy_file("spinapp.yaml")?)?;
     assert_eq!(app["apiVersion"].as_str(), Some("core.spinkube.dev/v1alpha1"));
     assert_eq!(app["kind"].as_str(), Some("SpinApp"));
     assert_eq!(app["spec"]["executor"].as_str(), Some("containerd-shim-spin"));
@@ -94,39 +94,69 @@ fn the_spinapp_runs_replicas_on_the_spin_shim() -> Result<()> {
     Ok(())
 }
 
-#[test]
-fn the_wadm_manifest_passes_wadms_own_validation_and_links_both_http_sides() -> Result<()> {
-    let text = deploy_file("wadm.yaml")?;
-    let runtime = tokio::runtime::Builder::new_current_thread().build()?;
-    let (manifest, failures) = runtime.block_on(wadm_types::validation::validate_manifest_bytes(&text))?;
-    let errors: Vec<String> = failures
-        .iter()
-        .filter(|f| f.level == wadm_types::validation::ValidationFailureLevel::Error)
-        .map(|f| f.to_string())
-        .collect();
-    assert!(errors.is_empty(), "wadm refuses the manifest: {errors:?}");
+/// A wadm link trait's (namespace, package, interfaces, target).
+fn link(t: &serde_norway::Value) -> Option<(String, String, Vec<String>, String)> {
+    let p = &t["properties"];
+    let text = |v: &serde_norway::Value| v.as_str().map(str::to_string);
+    Some((
+        text(&p["namespace"])?,
+        text(&p["package"])?,
+        p["interfaces"]
+            .as_sequence()?
+            .iter()
+            .filter_map(|i| i.as_str().map(str::to_string))
+            .collect(),
+        text(&p["target"])?,
+    ))
+}
 
-    let doc: serde_yaml::Value = serde_yaml::from_str(&text)?;
+#[test]
+fn the_wadm_manifest_runs_the_built_component_between_the_http_providers() -> Result<()> {
+    let doc: serde_norway::Value = serde_norway::from_str(&deploy_file("wadm.yaml")?)?;
+    assert_eq!(doc["apiVersion"].as_str(), Some("core.oam.dev/v1beta1"));
+    assert_eq!(doc["kind"].as_str(), Some("Application"));
     let components = doc["spec"]["components"].as_sequence().context("components")?;
-    let ours = components
-        .iter()
-        .find(|c| c["type"].as_str() == Some("component"))
-        .context("the component")?;
+    let named = |name: &str| components.iter().find(|c| c["name"].as_str() == Some(name));
+    let ours = named("ghl-rankr").context("the component")?;
+    assert_eq!(ours["type"].as_str(), Some("component"));
     let image = ours["properties"]["image"].as_str().context("image")?;
     assert_eq!(resolved(image.trim_start_matches("file://")), built_component());
-    let links = |c: &serde_yaml::Value| -> Vec<String> {
-        c["traits"]
+
+    // Every link names a component of the manifest and a wasi:http interface
+    // the component has: outgoing-handler from it, incoming-handler to it.
+    let mut links = Vec::new();
+    for c in components {
+        for t in c["traits"].as_sequence().into_iter().flatten() {
+            if t["type"].as_str() == Some("link") {
+                let (namespace, package, interfaces, target) = link(t).context("a link's properties")?;
+                assert!(named(&target).is_some(), "a link to no component: {target}");
+                assert_eq!((namespace.as_str(), package.as_str()), ("wasi", "http"));
+                links.push((c["name"].as_str().unwrap_or("").to_string(), interfaces, target));
+            }
+        }
+    }
+    let client = (
+        "ghl-rankr".to_string(),
+        vec!["outgoing-handler".to_string()],
+        "httpclient".to_string(),
+    );
+    let server = (
+        "httpserver".to_string(),
+        vec!["incoming-handler".to_string()],
+        "ghl-rankr".to_string(),
+    );
+    assert_eq!(links, [client, server]);
+    assert_eq!(
+        named("httpserver").map(|c| c["type"].as_str()),
+        Some(Some("capability"))
+    );
+    assert!(
+        ours["traits"]
             .as_sequence()
             .into_iter()
             .flatten()
-            .filter(|t| t["type"].as_str() == Some("link"))
-            .map(|t| serde_yaml::to_string(&t["properties"]["interfaces"]).unwrap_or_default())
-            .collect()
-    };
-    assert!(links(ours).iter().any(|l| l.contains("outgoing-handler")));
-    assert!(components
-        .iter()
-        .any(|c| links(c).iter().any(|l| l.contains("incoming-handler"))));
-    assert_eq!(manifest.metadata.name, "ghl-rankr");
+            .any(|t| t["type"].as_str() == Some("spreadscaler")),
+        "scaled by a spreadscaler"
+    );
     Ok(())
 }

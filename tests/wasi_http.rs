@@ -46,8 +46,8 @@ trait Runtime {
 /// per request, WASI and WASI HTTP from wasmtime's own crates.
 struct Wasmtime {
     base: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    /// The server's tasks; dropping it stops them.
+    runtime: Option<tokio::runtime::Runtime>,
 }
 
 struct Client {
@@ -75,55 +75,60 @@ impl WasiHttpView for Client {
     }
 }
 
+/// The component, compiled once for every server of the test binary.
+fn proxy_pre() -> Result<ProxyPre<Client>> {
+    static PRE: std::sync::OnceLock<std::result::Result<ProxyPre<Client>, String>> = std::sync::OnceLock::new();
+    let pre = PRE.get_or_init(|| {
+        let compile = || -> wasmtime::Result<ProxyPre<Client>> {
+            let engine = Engine::new(&Config::new())?;
+            let component = Component::new(&engine, ghl_rankr_artifact::HTTP_COMPONENT)?;
+            let mut linker = Linker::new(&engine);
+            wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+            wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+            ProxyPre::new(linker.instantiate_pre(&component)?)
+        };
+        compile().map_err(|e| format!("{e:?}"))
+    });
+    pre.clone()
+        .map_err(|e| anyhow!("the wasi:http component does not load: {e}"))
+}
+
 impl Wasmtime {
     fn serve(env: &[(&str, &str)]) -> Result<Wasmtime> {
-        let engine = Engine::new(&Config::new())?;
-        let component = Component::new(&engine, ghl_rankr_artifact::HTTP_COMPONENT)?;
-        let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
-        let pre = ProxyPre::new(linker.instantiate_pre(&component)?)?;
+        let pre = proxy_pre()?;
         let env: Arc<Vec<(String, String)>> =
             Arc::new(env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
-
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
         listener.set_nonblocking(true)?;
         let base = format!("http://{}", listener.local_addr()?);
-        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()?;
-        let thread = std::thread::spawn(move || {
-            runtime.block_on(async move {
-                let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
-                    return;
+        let listener = {
+            let _entered = runtime.enter();
+            tokio::net::TcpListener::from_std(listener)?
+        };
+        runtime.spawn(async move {
+            loop {
+                let Ok((client, _)) = listener.accept().await else {
+                    continue;
                 };
-                loop {
-                    let client = tokio::select! {
-                        _ = &mut stopped => return,
-                        accepted = listener.accept() => match accepted {
-                            Ok((client, _)) => client,
-                            Err(_) => continue,
-                        },
-                    };
-                    let (pre, env) = (pre.clone(), env.clone());
-                    tokio::spawn(async move {
-                        let service = hyper::service::service_fn(move |req| {
-                            let (pre, env) = (pre.clone(), env.clone());
-                            async move { handle(pre, &env, req).await }
-                        });
-                        let _ = hyper::server::conn::http1::Builder::new()
-                            .serve_connection(TokioIo::new(client), service)
-                            .await;
+                let (pre, env) = (pre.clone(), env.clone());
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |req| {
+                        let (pre, env) = (pre.clone(), env.clone());
+                        async move { handle(pre, &env, req).await }
                     });
-                }
-            });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(client), service)
+                        .await;
+                });
+            }
         });
         Ok(Wasmtime {
             base,
-            stop: Some(stop),
-            thread: Some(thread),
+            runtime: Some(runtime),
         })
     }
 }
@@ -177,11 +182,8 @@ impl Runtime for Wasmtime {
 
 impl Drop for Wasmtime {
     fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
         }
     }
 }
@@ -582,11 +584,16 @@ fn the_component_imports_only_wasi_and_exports_the_incoming_handler() -> Result<
 }
 
 #[test]
-fn the_scenario_leaves_identical_outputs_and_ledgers_on_wasmtime_and_jco() -> Result<()> {
+fn the_scenario_leaves_identical_outputs_and_ledgers_on_wasmtime_and_jco_and_pages_go_out_together() -> Result<()> {
+    // One server of each for the whole test: jco takes seconds to start.
     let wasmtime = Wasmtime::serve(&[])?;
     let jco = Jco::serve(&[])?;
+    let started = Instant::now();
     let (on_wasmtime, wasmtime_ledgers) = scenario(&wasmtime)?;
+    let wasmtime_time = started.elapsed();
+    let started = Instant::now();
     let (on_jco, jco_ledgers) = scenario(&jco)?;
+    let jco_time = started.elapsed();
     for (a, b) in on_wasmtime.iter().zip(&on_jco) {
         assert_eq!(a, b, "the runtimes answered differently");
     }
@@ -596,11 +603,34 @@ fn the_scenario_leaves_identical_outputs_and_ledgers_on_wasmtime_and_jco() -> Re
     assert_eq!(wasmtime_ledgers["applied_twice"], json!([[DEMO_LOCATION, "tag00011"]]));
     assert_eq!(wasmtime_ledgers["bodies_with_several_keys"], 0);
     assert_eq!(wasmtime_ledgers["ghl_refusals"], json!([]));
+    for step in &on_wasmtime {
+        let b = &step["body"];
+        eprintln!(
+            "{} {}: fetched {} created {} updated {} archived {} posts {} requests {}",
+            step["op"],
+            step["status"],
+            b["fetched"],
+            b["created"],
+            b["updated"],
+            b["archived"],
+            b["posts"].as_array().map_or(0, Vec::len),
+            b["requests"]
+        );
+    }
     eprintln!(
-        "scenario: {} steps, {} Rankr writes, identical on wasmtime and jco",
+        "scenario: {} steps, {} Rankr writes, identical on wasmtime ({} ms) and jco ({} ms)",
         on_wasmtime.len(),
-        wasmtime_ledgers["rankr_ledger"].as_array().map_or(0, Vec::len)
+        wasmtime_ledgers["rankr_ledger"].as_array().map_or(0, Vec::len),
+        wasmtime_time.as_millis(),
+        jco_time.as_millis()
     );
+
+    // send-all's pages go out together on both.
+    let on_wasmtime = pages_in_flight(&wasmtime)?;
+    let on_jco = pages_in_flight(&jco)?;
+    eprintln!("GHL requests in flight at once: wasmtime {on_wasmtime}, jco {on_jco}");
+    assert!(on_wasmtime >= 2, "wasmtime: {on_wasmtime}");
+    assert!(on_jco >= 2, "jco: {on_jco}");
     Ok(())
 }
 
@@ -630,16 +660,6 @@ fn bad_requests(base: &str) -> Result<()> {
     Ok(())
 }
 
-#[test]
-fn bad_requests_get_typed_4xx_json_and_jco_stays_up() -> Result<()> {
-    let wasmtime = Wasmtime::serve(&[])?;
-    bad_requests(wasmtime.base_url())?;
-    let mut jco = Jco::serve(&[])?;
-    bad_requests(jco.base_url())?;
-    assert!(jco.alive(), "jco's process exited");
-    Ok(())
-}
-
 /// A tag-details-push whose settings carry no credential: the runtime's
 /// environment gives both.
 fn credentials_from_the_environment(runtime: &dyn Runtime, fakes: &Fakes) -> Result<()> {
@@ -664,11 +684,17 @@ fn credentials_from_the_environment(runtime: &dyn Runtime, fakes: &Fakes) -> Res
 }
 
 #[test]
-fn credentials_may_come_from_the_environment_instead_of_the_body() -> Result<()> {
+fn bad_requests_get_typed_4xx_json_jco_stays_up_and_credentials_may_come_from_the_environment() -> Result<()> {
     let env = [("GHL_API_KEY", PIT), ("RANKR_API_KEY", KEY)];
+    let wasmtime = Wasmtime::serve(&env)?;
+    let mut jco = Jco::serve(&env)?;
+    bad_requests(wasmtime.base_url())?;
+    bad_requests(jco.base_url())?;
+    assert!(jco.alive(), "jco's process exited");
+
     let fakes = Fakes::start();
-    credentials_from_the_environment(&Wasmtime::serve(&env)?, &fakes)?;
-    credentials_from_the_environment(&Jco::serve(&env)?, &fakes)?;
+    credentials_from_the_environment(&wasmtime, &fakes)?;
+    credentials_from_the_environment(&jco, &fakes)?;
     let rankr = fakes.rankr.state.lock().unwrap();
     // Written once, by the first runtime; the second found it unchanged.
     assert_eq!(
@@ -698,16 +724,6 @@ fn pages_in_flight(runtime: &dyn Runtime) -> Result<usize> {
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["fetched"], TAGS, "{v}");
     Ok(fakes.ghl.server.peak_in_flight())
-}
-
-#[test]
-fn pages_go_out_together_on_both_runtimes() -> Result<()> {
-    let on_wasmtime = pages_in_flight(&Wasmtime::serve(&[])?)?;
-    let on_jco = pages_in_flight(&Jco::serve(&[])?)?;
-    eprintln!("GHL requests in flight at once: wasmtime {on_wasmtime}, jco {on_jco}");
-    assert!(on_wasmtime >= 2, "wasmtime: {on_wasmtime}");
-    assert!(on_jco >= 2, "jco: {on_jco}");
-    Ok(())
 }
 
 /// One faulted full tag sync on wasmtime: it must end with all the tags in
