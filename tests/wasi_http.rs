@@ -726,6 +726,22 @@ fn pages_in_flight(runtime: &dyn Runtime) -> Result<usize> {
     Ok(fakes.ghl.server.peak_in_flight())
 }
 
+#[test]
+fn a_deployment_token_gates_every_route() -> Result<()> {
+    let wasmtime = Wasmtime::serve(&[("GHL_RANKR_TOKEN", "t0ken-1")])?;
+    let (status, v) = get(wasmtime.base_url(), "/describe")?;
+    assert_eq!(status, 401, "{v}");
+    assert!(v["error"]["unauthorized"]["message"].is_string(), "{v}");
+    let mut r = agent()
+        .get(format!("{}/describe", wasmtime.base_url()))
+        .header("authorization", "Bearer t0ken-1")
+        .call()?;
+    assert_eq!(r.status().as_u16(), 200);
+    let doc: Value = serde_json::from_str(&r.body_mut().with_config().limit(64 * 1024 * 1024).read_to_string()?)?;
+    assert_eq!(doc["catalog"], "rankr:ghl-connector");
+    Ok(())
+}
+
 /// One faulted full tag sync on wasmtime: it must end with all the tags in
 /// Rankr, none applied twice, no body under two keys.
 fn faulted_sync(ghl_fault: Option<GhlFault>, rankr_fault: Option<RankrFault>) -> Result<Value> {

@@ -65,6 +65,9 @@ impl Answer {
 /// Why a request was refused before anything ran.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RequestError {
+    /// The deployment requires a bearer token and the request's is missing
+    /// or wrong.
+    Unauthorized,
     UnknownRoute {
         path: String,
     },
@@ -87,6 +90,7 @@ impl RequestError {
     /// The error's kind, as the JSON names it.
     pub fn kind(&self) -> &'static str {
         match self {
+            RequestError::Unauthorized => "unauthorized",
             RequestError::UnknownRoute { .. } => "unknown-route",
             RequestError::MethodNotAllowed { .. } => "method-not-allowed",
             RequestError::TooLarge { .. } => "body-too-large",
@@ -97,6 +101,7 @@ impl RequestError {
 
     pub fn status(&self) -> u16 {
         match self {
+            RequestError::Unauthorized => 401,
             RequestError::UnknownRoute { .. } => 404,
             RequestError::MethodNotAllowed { .. } => 405,
             RequestError::TooLarge { .. } => 413,
@@ -112,6 +117,7 @@ impl RequestError {
         let answer = Answer::json(self.status(), &json!({ "error": { self.kind(): detail } }));
         match self {
             RequestError::MethodNotAllowed { allow, .. } => answer.with_header("allow", allow.to_string()),
+            RequestError::Unauthorized => answer.with_header("www-authenticate", "Bearer".to_string()),
             _ => answer,
         }
     }
@@ -120,6 +126,9 @@ impl RequestError {
 impl fmt::Display for RequestError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            RequestError::Unauthorized => f.write_str(
+                "this deployment requires `Authorization: Bearer <token>`, the token it was given in GHL_RANKR_TOKEN",
+            ),
             RequestError::UnknownRoute { path } => write!(
                 f,
                 "there is no route `{path}`; the routes are {}",

@@ -17,6 +17,10 @@ pub const GHL_CLIENT_ID: &str = "GHL_CLIENT_ID";
 pub const GHL_CLIENT_SECRET: &str = "GHL_CLIENT_SECRET";
 /// Rankr's API key, for `rankr-api-key` when the body has none.
 pub const RANKR_API_KEY: &str = "RANKR_API_KEY";
+/// When set, every request must carry `Authorization: Bearer <it>`: the
+/// routes take credentials and call out, so a deployment reachable by
+/// others needs a gate (or one in front of it).
+pub const TOKEN: &str = "GHL_RANKR_TOKEN";
 /// `trace`, `debug`, `info` (the default), `warn` or `error`.
 pub const LOG_LEVEL: &str = "GHL_RANKR_LOG";
 
@@ -37,6 +41,11 @@ impl Env {
             .iter()
             .find(|(k, v)| k == name && !v.is_empty())
             .map(|(_, v)| v.as_str())
+    }
+
+    /// The bearer token requests must carry, if any.
+    pub fn token(&self) -> Option<&str> {
+        self.get(TOKEN)
     }
 
     /// The least severe level that is logged.

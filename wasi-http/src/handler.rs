@@ -12,17 +12,30 @@ use ghl_rankr_core::wire::{self, Event};
 use ghl_rankr_core::{catalog, SyncFailure};
 use serde_json::json;
 
-/// The answer to `method path`. `read_body(limit)` reads at most `limit`
-/// bytes of the body, or says it is longer; `host` is made only when an
-/// operation runs.
+/// What a request says before its body.
+pub struct Head<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    /// The `Authorization` header, if any.
+    pub authorization: Option<&'a str>,
+}
+
+/// The answer to a request. `read_body(limit)` reads at most `limit` bytes
+/// of the body, or says it is longer; `host` is made only when an operation
+/// runs.
 pub fn serve<H: Host>(
-    method: &str,
-    path: &str,
+    head: &Head<'_>,
     read_body: impl FnOnce(u64) -> Result<Vec<u8>, RequestError>,
     host: impl FnOnce() -> H,
     env: &Env,
 ) -> Answer {
-    match route::route(method, path) {
+    if let Some(token) = env.token() {
+        let presented = head.authorization.and_then(|h| h.strip_prefix("Bearer ")).unwrap_or("");
+        if !constant_time_eq::constant_time_eq(presented.as_bytes(), token.as_bytes()) {
+            return RequestError::Unauthorized.answer();
+        }
+    }
+    match route::route(head.method, head.path) {
         Err(e) => e.answer(),
         Ok(Route::Index) => Answer::json(200, &json!({ "name": "ghl-rankr-connector", "routes": route::all() })),
         Ok(Route::Describe) => Answer::json(200, &catalog::document()),
@@ -71,10 +84,39 @@ mod tests {
         ScriptedHost::new(|r: &Request| panic!("no request was expected, got {}", r.url))
     }
 
+    fn head<'a>(method: &'a str, path: &'a str) -> Head<'a> {
+        Head {
+            method,
+            path,
+            authorization: None,
+        }
+    }
+
     fn answer(method: &str, path: &str, body: &[u8]) -> (u16, Value) {
         let body = body.to_vec();
-        let a = serve(method, path, move |_| Ok(body), unused_host, &Env::default());
+        let a = serve(&head(method, path), move |_| Ok(body), unused_host, &Env::default());
         (a.status, serde_json::from_slice(&a.body).unwrap())
+    }
+
+    #[test]
+    fn with_a_token_set_every_request_needs_it() {
+        let env = Env::new(vec![("GHL_RANKR_TOKEN".into(), "s3cret".into())]);
+        for authorization in [None, Some("Bearer nope"), Some("s3cret"), Some("Bearer s3cret ")] {
+            let h = Head {
+                authorization,
+                ..head("GET", "/describe")
+            };
+            let a = serve(&h, |_| Ok(Vec::new()), unused_host, &env);
+            assert_eq!(a.status, 401, "{authorization:?}");
+            let v: Value = serde_json::from_slice(&a.body).unwrap();
+            assert!(v["error"]["unauthorized"]["message"].is_string());
+            assert!(!String::from_utf8_lossy(&a.body).contains("s3cret"));
+        }
+        let h = Head {
+            authorization: Some("Bearer s3cret"),
+            ..head("GET", "/describe")
+        };
+        assert_eq!(serve(&h, |_| Ok(Vec::new()), unused_host, &env).status, 200);
     }
 
     #[test]
@@ -89,8 +131,7 @@ mod tests {
     #[test]
     fn a_refused_route_never_reads_the_body() {
         let a = serve(
-            "POST",
-            "/nope",
+            &head("POST", "/nope"),
             |_| -> Result<Vec<u8>, RequestError> { panic!("the body was read") },
             unused_host,
             &Env::default(),
@@ -113,8 +154,7 @@ mod tests {
             "{v}"
         );
         let a = serve(
-            "POST",
-            "/stats-sync",
+            &head("POST", "/stats-sync"),
             |limit| Err(RequestError::TooLarge { limit }),
             unused_host,
             &Env::default(),
@@ -150,7 +190,12 @@ mod tests {
                 ),
             })
         };
-        let a = serve("POST", "/tag-details-push", move |_| Ok(body), host, &Env::default());
+        let a = serve(
+            &head("POST", "/tag-details-push"),
+            move |_| Ok(body),
+            host,
+            &Env::default(),
+        );
         let v: Value = serde_json::from_slice(&a.body).unwrap();
         assert_eq!(a.status, 200, "{v}");
         assert_eq!(

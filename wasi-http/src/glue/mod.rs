@@ -43,9 +43,17 @@ fn answer(request: &IncomingRequest) -> Answer {
     let method = method_name(request.method());
     let path = request.path_with_query().unwrap_or_else(|| "/".into());
     let env = Env::new(wasip2::cli::environment::get_environment());
+    let authorization = {
+        let values = request.headers().get("authorization");
+        values.first().and_then(|v| String::from_utf8(v.clone()).ok())
+    };
+    let head = handler::Head {
+        method: &method,
+        path: &path,
+        authorization: authorization.as_deref(),
+    };
     handler::serve(
-        &method,
-        &path,
+        &head,
         |limit| read_body(request, limit),
         || WasiHost::new(env.log_level()),
         &env,
