@@ -23,6 +23,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::io::TokioIo;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
@@ -42,12 +43,19 @@ trait Runtime {
     fn base_url(&self) -> &str;
 }
 
+/// What the component wrote to stderr so far.
+trait Logs {
+    fn logs(&self) -> String;
+}
+
 /// wasmtime, as `wasmtime serve` runs a proxy component: a fresh instance
 /// per request, WASI and WASI HTTP from wasmtime's own crates.
 struct Wasmtime {
     base: String,
     /// The server's tasks; dropping it stops them.
     runtime: Option<tokio::runtime::Runtime>,
+    /// What the component wrote to stderr (its logs), for every request.
+    logs: MemoryOutputPipe,
 }
 
 struct Client {
@@ -98,6 +106,8 @@ impl Wasmtime {
         let pre = proxy_pre()?;
         let env: Arc<Vec<(String, String)>> =
             Arc::new(env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
+        let logs = MemoryOutputPipe::new(64 * 1024 * 1024);
+        let stderr = logs.clone();
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
         listener.set_nonblocking(true)?;
         let base = format!("http://{}", listener.local_addr()?);
@@ -114,11 +124,11 @@ impl Wasmtime {
                 let Ok((client, _)) = listener.accept().await else {
                     continue;
                 };
-                let (pre, env) = (pre.clone(), env.clone());
+                let (pre, env, stderr) = (pre.clone(), env.clone(), stderr.clone());
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |req| {
-                        let (pre, env) = (pre.clone(), env.clone());
-                        async move { handle(pre, &env, req).await }
+                        let (pre, env, stderr) = (pre.clone(), env.clone(), stderr.clone());
+                        async move { handle(pre, &env, stderr, req).await }
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(client), service)
@@ -129,6 +139,7 @@ impl Wasmtime {
         Ok(Wasmtime {
             base,
             runtime: Some(runtime),
+            logs,
         })
     }
 }
@@ -136,10 +147,11 @@ impl Wasmtime {
 async fn handle(
     pre: ProxyPre<Client>,
     env: &[(String, String)],
+    stderr: MemoryOutputPipe,
     req: hyper::Request<hyper::body::Incoming>,
 ) -> wasmtime::Result<hyper::Response<HyperOutgoingBody>> {
     let mut wasi = WasiCtx::builder();
-    wasi.inherit_stderr();
+    wasi.stderr(stderr);
     // The component's warnings and errors only, unless a test asks for more.
     if !env.iter().any(|(k, _)| k == LOG_LEVEL) {
         wasi.env(LOG_LEVEL, "warn");
@@ -180,8 +192,17 @@ impl Runtime for Wasmtime {
     }
 }
 
+impl Logs for Wasmtime {
+    fn logs(&self) -> String {
+        String::from_utf8_lossy(&self.logs.contents()).into_owned()
+    }
+}
+
 impl Drop for Wasmtime {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("wasmtime's component logs:\n{}", self.logs());
+        }
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_background();
         }
@@ -193,6 +214,8 @@ impl Drop for Wasmtime {
 struct Jco {
     base: String,
     child: Child,
+    /// jco's and the component's stderr.
+    logs: PathBuf,
 }
 
 fn jco_dir() -> PathBuf {
@@ -226,6 +249,7 @@ impl Jco {
     fn serve(env: &[(&str, &str)]) -> Result<Jco> {
         let bin = jco_bin()?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let logs = std::env::temp_dir().join(format!("ghl-rankr-jco-{}-{port}.log", std::process::id()));
         let mut cmd = Command::new("node");
         // Its own process group: `jco serve` runs the server in a child
         // process, and the group is what `drop` stops.
@@ -237,7 +261,7 @@ impl Jco {
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env(LOG_LEVEL, "warn")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(Stdio::from(std::fs::File::create(&logs)?));
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -257,6 +281,7 @@ impl Jco {
         let mut jco = Jco {
             base: format!("http://127.0.0.1:{port}"),
             child,
+            logs,
         };
         let started = Instant::now();
         loop {
@@ -286,12 +311,22 @@ impl Runtime for Jco {
     }
 }
 
+impl Logs for Jco {
+    fn logs(&self) -> String {
+        std::fs::read_to_string(&self.logs).unwrap_or_default()
+    }
+}
+
 impl Drop for Jco {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("jco's logs:\n{}", self.logs());
+        }
         let group = format!("-{}", self.child.id());
         let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.logs);
     }
 }
 
@@ -413,7 +448,7 @@ impl Fakes {
     }
 
     /// What the fakes hold and saw, in a form two runs can compare:
-    /// requests as a multiset (pages go out concurrently), writes in order.
+    /// requests and writes as multisets (both go out concurrently).
     fn ledgers(&self) -> Value {
         let ghl = self.ghl.state.lock().unwrap();
         let mut requests: BTreeMap<String, u32> = BTreeMap::new();
@@ -422,10 +457,18 @@ impl Fakes {
             *requests.entry(format!("{} {url}", r.method)).or_default() += 1;
         }
         let rankr = self.rankr.state.lock().unwrap();
+        // Batches of one call go out together: their order of arrival is the
+        // network's, so writes are compared as a multiset too.
+        let mut writes: Vec<String> = rankr
+            .ledger
+            .iter()
+            .map(|e| json!([e.method, e.path, e.status, e.replayed, e.items]).to_string())
+            .collect();
+        writes.sort();
         json!({
             "ghl_requests": requests,
             "ghl_refusals": ghl.refusals,
-            "rankr_ledger": rankr.ledger.iter().map(|e| json!([e.method, e.path, e.status, e.replayed, e.items])).collect::<Vec<_>>(),
+            "rankr_ledger": writes,
             "rankr_tags": rankr.tags.iter().map(|(k, t)| json!([k, t.input])).collect::<Vec<_>>(),
             "rankr_post_tags": rankr.post_tags,
             "rankr_points": rankr.points.iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>(),
@@ -685,7 +728,7 @@ fn credentials_from_the_environment(runtime: &dyn Runtime, fakes: &Fakes) -> Res
 
 #[test]
 fn bad_requests_get_typed_4xx_json_jco_stays_up_and_credentials_may_come_from_the_environment() -> Result<()> {
-    let env = [("GHL_API_KEY", PIT), ("RANKR_API_KEY", KEY)];
+    let env = [("GHL_API_KEY", PIT), ("RANKR_API_KEY", KEY), (LOG_LEVEL, "trace")];
     let wasmtime = Wasmtime::serve(&env)?;
     let mut jco = Jco::serve(&env)?;
     bad_requests(wasmtime.base_url())?;
@@ -701,6 +744,14 @@ fn bad_requests_get_typed_4xx_json_jco_stays_up_and_credentials_may_come_from_th
         rankr.applied.get(&(DEMO_LOCATION.to_string(), "tag00001".to_string())),
         Some(&1)
     );
+    // Every log line, at trace level, on both: no credential in any.
+    for (runtime, logs) in [("wasmtime", wasmtime.logs()), ("jco", jco.logs())] {
+        assert!(logs.contains("operation finished"), "{runtime} logged nothing: {logs}");
+        assert!(
+            !logs.contains(PIT) && !logs.contains(KEY),
+            "{runtime} logged a credential"
+        );
+    }
     Ok(())
 }
 

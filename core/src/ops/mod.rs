@@ -1,4 +1,9 @@
 //! The operations and the trigger, written against [`Host`] only.
+//!
+//! Each takes `&mut dyn Host`, so its code is compiled once, in this crate.
+//! Generic entry points would be compiled again in each component crate
+//! (release builds do not share generics across crates, and LTO does not
+//! merge the copies): the `connector` component was 48 KB larger so.
 
 mod new_posts;
 mod stats_sync;

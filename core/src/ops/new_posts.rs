@@ -116,8 +116,8 @@ fn check(req: &NewPostsRequest) -> Result<Poll, SyncError> {
 }
 
 /// Polls `posts/list` for the posts created since the state's watermark.
-pub fn new_posts<H: Host + ?Sized>(
-    host: &mut H,
+pub fn new_posts(
+    host: &mut dyn Host,
     settings: &SettingsInput,
     req: &NewPostsRequest,
     state: Option<&[u8]>,

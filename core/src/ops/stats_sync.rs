@@ -44,8 +44,8 @@ pub struct StatsRequest {
 
 /// Runs `stats-sync` with its state: points whose value Rankr already holds
 /// are not sent again.
-pub fn stats_sync<H: Host + ?Sized>(
-    host: &mut H,
+pub fn stats_sync(
+    host: &mut dyn Host,
     settings: &SettingsInput,
     req: &StatsRequest,
     state: Option<&[u8]>,

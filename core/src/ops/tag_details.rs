@@ -20,8 +20,8 @@ pub struct TagDetailsEvent {
 
 /// Runs `tag-details-push` with the location's tag state (shared with
 /// `tag-sync`): only tags whose content changed are written.
-pub fn tag_details_push<H: Host + ?Sized>(
-    host: &mut H,
+pub fn tag_details_push(
+    host: &mut dyn Host,
     settings: &SettingsInput,
     event: &TagDetailsEvent,
     state: Option<&[u8]>,

@@ -46,8 +46,8 @@ impl TagSyncEvent {
 }
 
 /// Runs `tag-sync` from `state` (the blob the previous call returned).
-pub fn tag_sync<H: Host + ?Sized>(
-    host: &mut H,
+pub fn tag_sync(
+    host: &mut dyn Host,
     settings: &SettingsInput,
     event: &TagSyncEvent,
     state: Option<&[u8]>,
