@@ -341,7 +341,16 @@ fn agent() -> ureq::Agent {
 }
 
 fn get(base: &str, path: &str) -> Result<(u16, Value)> {
-    let mut r = agent().get(format!("{base}{path}")).call()?;
+    get_as(base, path, None)
+}
+
+/// `GET`, with `Authorization: Bearer <token>` when one is given.
+fn get_as(base: &str, path: &str, token: Option<&str>) -> Result<(u16, Value)> {
+    let mut request = agent().get(format!("{base}{path}"));
+    if let Some(token) = token {
+        request = request.header("authorization", &format!("Bearer {token}"));
+    }
+    let mut r = request.call()?;
     let status = r.status().as_u16();
     let text = r.body_mut().with_config().limit(64 * 1024 * 1024).read_to_string()?;
     Ok((
@@ -783,12 +792,10 @@ fn a_deployment_token_gates_every_route() -> Result<()> {
     let (status, v) = get(wasmtime.base_url(), "/describe")?;
     assert_eq!(status, 401, "{v}");
     assert!(v["error"]["unauthorized"]["message"].is_string(), "{v}");
-    let mut r = agent()
-        .get(format!("{}/describe", wasmtime.base_url()))
-        .header("authorization", "Bearer t0ken-1")
-        .call()?;
-    assert_eq!(r.status().as_u16(), 200);
-    let doc: Value = serde_json::from_str(&r.body_mut().with_config().limit(64 * 1024 * 1024).read_to_string()?)?;
+    let (status, v) = get_as(wasmtime.base_url(), "/describe", Some("wrong"))?;
+    assert_eq!(status, 401, "{v}");
+    let (status, doc) = get_as(wasmtime.base_url(), "/describe", Some("t0ken-1"))?;
+    assert_eq!(status, 200);
     assert_eq!(doc["catalog"], "rankr:ghl-connector");
     Ok(())
 }
