@@ -170,6 +170,7 @@ fn from_outcome(outcome: Result<http::Response, http::TransportError>) -> Result
             http::TransportError::Denied(m) => io::TransportError::Denied(m),
             http::TransportError::InvalidRequest(m) => io::TransportError::InvalidRequest(m),
             http::TransportError::TooLarge(n) => io::TransportError::TooLarge(n),
+            http::TransportError::Tls(m) => io::TransportError::Tls(m),
         }),
     }
 }

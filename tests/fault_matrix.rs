@@ -856,3 +856,42 @@ fn a_post_naming_a_deleted_tag_gets_one_item_error_and_its_other_tags() {
         assert_eq!(rk.post_tags[POST], ["tag00001", "tag00002"], "{gone} is not applied");
     }
 }
+
+// ---- TLS -----------------------------------------------------------------
+
+#[test]
+fn a_refused_certificate_crosses_the_wit_as_tls_and_is_final() {
+    use ghl_rankr_host::http::TransportError;
+    use ghl_rankr_testkit::ScriptedTransport;
+    let problem = "ghl.fake:443: its certificate is signed by an issuer this machine does not trust (unknown issuer)";
+    let transport = Arc::new(ScriptedTransport::new(move |_| {
+        Err(TransportError::Tls(problem.into()))
+    }));
+    let clock = Arc::new(VirtualClock::starting_at(T0));
+    let env = Env {
+        transport: transport.clone(),
+        clock: clock.clone(),
+        tokens: None,
+        captured_logs: None,
+        progress: None,
+    };
+    let event = TagSyncEvent {
+        location_id: LOC.into(),
+        post_id: None,
+        tag_ids: None,
+        full_pass: false,
+    };
+    let failure = engine()
+        .tag_sync(&env, &settings(), &event, None)
+        .expect("no trap")
+        .expect_err("the sync fails");
+    match &failure.error {
+        SyncError::Transport(t) => {
+            assert!(t.message.contains(problem), "{}", t.message);
+            assert!(t.message.contains("not retried"), "{}", t.message);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(transport.requests().len(), 1, "one attempt");
+    assert_eq!(clock.slept_ms(), 0, "no backoff");
+}

@@ -19,7 +19,7 @@ fn setup(tags: usize) -> (GhlFake, RankrFake, &'static ConnectorEngine, Env, Set
     let rankr = RankrFake::start(RankrState::new("key")).unwrap();
     let engine = ghl_rankr_tests::engine();
     let env = Env {
-        transport: Arc::new(UreqTransport::default()),
+        transport: Arc::new(UreqTransport::direct(std::time::Duration::from_secs(30))),
         clock: Arc::new(SystemClock::default()),
         tokens: None,
         captured_logs: None,

@@ -870,3 +870,32 @@ fn a_body_cut_by_a_broken_connection_is_retried() -> Result<()> {
 fn a_rankr_answer_lost_after_its_commit_is_replayed_not_applied_twice() -> Result<()> {
     faulted_sync(None, Some(RankrFault::LostAfterCommit)).map(|_| ())
 }
+
+#[test]
+fn a_certificate_the_runtime_does_not_trust_fails_at_once_on_wasmtime() -> Result<()> {
+    use ghl_rankr_testkit::tls::{ServerCert, TestCa};
+    let wasmtime = Wasmtime::serve(&[])?;
+    // A private CA: wasmtime's outbound HTTP trusts Mozilla's roots only.
+    let tls = TestCa::new("ghl-rankr wasi:http test CA")?.server(ServerCert::Loopback)?;
+    let fakes = Fakes {
+        ghl: GhlFake::start_with(GhlState::seeded(PIT, DEMO_LOCATION, TAGS), Some(tls.clone()))?,
+        rankr: RankrFake::start_with(RankrState::new(KEY), Some(tls))?,
+    };
+    let (status, v) = call(
+        wasmtime.base_url(),
+        "tag-sync",
+        &fakes.settings(),
+        json!({"location-id": DEMO_LOCATION}),
+        &Value::Null,
+    )?;
+    assert_eq!(status, 500, "{v}");
+    let message = v["error"]["transport"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("TLS failed (not retried)"), "{v}");
+    assert!(
+        message.contains(fakes.ghl.base_url().trim_start_matches("https://")),
+        "{v}"
+    );
+    assert_eq!(fakes.ghl.server.connections(), 1, "one attempt");
+    assert_eq!(fakes.rankr.server.connections(), 0);
+    Ok(())
+}

@@ -75,6 +75,13 @@ pub fn judge(outcome: Result<Response, TransportError>, now_ms: u64, previous_sc
         Ok(resp) if resp.status == 429 => Attempt::NotApplied(Ok(resp)),
         Ok(resp) => Attempt::Final(Ok(resp)),
         Err(e @ TransportError::Connect(_)) => Attempt::NotApplied(Err(e)),
+        // The handshake failed before the request was sent: nothing was
+        // applied, and no retry makes the certificate trusted.
+        Err(e @ TransportError::Tls(_)) => Attempt::Final(Err(SyncError::Transport {
+            service: Service::Ghl,
+            endpoint: ENDPOINT.into(),
+            message: e.to_string(),
+        })),
         Err(e) => Attempt::Final(Err(SyncError::Transport {
             service: Service::Ghl,
             endpoint: ENDPOINT.into(),
@@ -211,5 +218,21 @@ mod tests {
             }
         }
         assert!(is_refusal(401) && is_refusal(422) && !is_refusal(500));
+    }
+
+    #[test]
+    fn a_refused_certificate_is_final_and_says_nothing_was_sent() {
+        let e = TransportError::Tls("the certificate of ghl.example is signed by an unknown issuer".into());
+        match judge(Err(e), 0, &[]) {
+            Attempt::Final(Err(e)) => {
+                let text = e.to_string();
+                assert!(
+                    text.contains("unknown issuer") && text.contains("not retried"),
+                    "{text}"
+                );
+                assert!(!text.contains("may have been applied"), "{text}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -79,6 +79,10 @@ pub enum TransportError {
     InvalidRequest(String),
     /// The body passed the host's limit (bytes).
     TooLarge(u64),
+    /// TLS refused the connection for a reason a retry cannot fix: a
+    /// certificate not trusted, expired or for another name, or a peer
+    /// refusing the handshake. The message names the problem and the host.
+    Tls(String),
 }
 
 impl TransportError {
@@ -103,6 +107,7 @@ impl fmt::Display for TransportError {
                 f,
                 "the answer is larger than the host's limit of {n} bytes (not retried)"
             ),
+            TransportError::Tls(m) => write!(f, "TLS failed (not retried): {m}"),
         }
     }
 }

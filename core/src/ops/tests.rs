@@ -360,6 +360,23 @@ fn errors_are_typed_with_the_servers_message() {
 }
 
 #[test]
+fn a_refused_certificate_fails_at_once_without_backoff() {
+    let message = "the certificate of ghl.example:443 is signed by an unknown issuer";
+    let mut host = ScriptedHost::new(|_: &Request| Err(TransportError::Tls(message.into())));
+    let e = sync_loc(&mut host).unwrap_err();
+    match &e {
+        SyncError::Transport {
+            service: Service::Ghl,
+            message: m,
+            ..
+        } => assert!(m.contains(message) && m.contains("not retried"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(host.requests.len(), 1, "one attempt");
+    assert!(host.slept_ms.is_empty(), "no backoff: {:?}", host.slept_ms);
+}
+
+#[test]
 fn bad_input_is_refused_before_any_request() {
     let mut host = ScriptedHost::new(world(3, 100));
     let mut s = settings();

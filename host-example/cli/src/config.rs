@@ -8,6 +8,9 @@
 //! deadline_secs = 900
 //! archive_missing = true
 //! full_pass = false
+//! ca_cert = "corp-ca.pem"             # one more CA bundle, relative to this file
+//! proxy = "http://proxy.corp:3128"    # else HTTPS_PROXY / HTTP_PROXY / ALL_PROXY
+//! no_proxy = "localhost,.corp"        # else NO_PROXY
 //!
 //! [retry]
 //! max_attempts = 5
@@ -30,9 +33,11 @@
 
 use crate::credentials::Credential;
 use crate::secret::Secret;
+use ghl_rankr_host::net::proxy::ProxyUrl;
+use ghl_rankr_host::net::NetworkConfig;
 use ghl_rankr_host::types;
 use serde::Deserialize;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The settings file.
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -50,10 +55,31 @@ pub struct ConfigFile {
     /// Requests sent at once (1..=64, default 16).
     pub max_in_flight: Option<u32>,
     pub retry: Option<RetryConfig>,
+    /// One more CA bundle (PEM) to trust, on top of the system's; a
+    /// relative path is relative to the settings file.
+    pub ca_cert: Option<PathBuf>,
+    /// The proxy for every request (wins over the proxy variables).
+    pub proxy: Option<ProxySetting>,
+    /// Hosts reached without the proxy (wins over `NO_PROXY`).
+    pub no_proxy: Option<String>,
     #[serde(default)]
     pub tag_mapping: Vec<MappingRowConfig>,
     #[serde(default)]
     pub metric_mapping: Vec<MetricRenameConfig>,
+}
+
+/// The `proxy` key: checked when the file is read; its credentials never
+/// print (`Debug` shows `http://[redacted]@host:port`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct ProxySetting(pub ProxyUrl);
+
+impl TryFrom<String> for ProxySetting {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        ProxyUrl::parse(&text, "proxy").map(ProxySetting).map_err(|e| e.0)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -98,11 +124,43 @@ pub struct MetricRenameConfig {
 impl ConfigFile {
     pub fn load(path: &Path) -> Result<Self, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        Self::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+        let file = Self::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(file.anchored(path.parent().unwrap_or(Path::new("."))))
     }
 
+    /// The file, or where and why it is wrong. The message quotes no line
+    /// of the file: a `proxy` URL may hold credentials.
     pub fn parse(text: &str) -> Result<Self, String> {
-        toml::from_str(text).map_err(|e| e.to_string())
+        toml::from_str(text).map_err(|e: toml::de::Error| {
+            let message = e.message().trim();
+            match e.span() {
+                Some(span) => format!(
+                    "line {}: {message}",
+                    text.as_bytes()[..span.start.min(text.len())]
+                        .iter()
+                        .filter(|b| **b == b'\n')
+                        .count()
+                        + 1
+                ),
+                None => message.to_string(),
+            }
+        })
+    }
+
+    /// Relative paths in the file (`ca_cert`) made relative to `dir`, the
+    /// file's folder.
+    pub fn anchored(mut self, dir: &Path) -> Self {
+        self.ca_cert = self.ca_cert.map(|p| if p.is_relative() { dir.join(p) } else { p });
+        self
+    }
+
+    /// The network settings; `--ca-cert` wins over `ca_cert`.
+    pub fn network(&self, ca_cert_flag: Option<&Path>) -> NetworkConfig {
+        NetworkConfig {
+            ca_cert: ca_cert_flag.map(Path::to_path_buf).or_else(|| self.ca_cert.clone()),
+            proxy: self.proxy.as_ref().map(|p| p.0.clone()),
+            no_proxy: self.no_proxy.clone(),
+        }
     }
 }
 
@@ -242,6 +300,23 @@ mod tests {
             types::Transform::Truncate(100)
         ));
         assert_eq!(s.metric_mapping[0].target, "likes_7d");
+    }
+
+    #[test]
+    fn network_keys_are_checked_anchored_and_redacted() {
+        let c = ConfigFile::parse(
+            "ca_cert = \"certs/corp.pem\"\nproxy = \"http://alice:pw-123@proxy.corp:3128\"\nno_proxy = \".corp\"",
+        )
+        .unwrap()
+        .anchored(Path::new("/etc/ghl-rankr"));
+        let n = c.network(None);
+        assert_eq!(n.ca_cert.as_deref(), Some(Path::new("/etc/ghl-rankr/certs/corp.pem")));
+        assert_eq!(n.no_proxy.as_deref(), Some(".corp"));
+        assert!(!format!("{c:?} {n:?}").contains("pw-123"), "{c:?}");
+        let n = c.network(Some(Path::new("flag.pem")));
+        assert_eq!(n.ca_cert.as_deref(), Some(Path::new("flag.pem")), "the flag wins");
+        let e = ConfigFile::parse("proxy = \"socks5://bob:pw-456@p:1080\"").unwrap_err();
+        assert!(e.contains("socks5") && !e.contains("pw-456"), "{e}");
     }
 
     #[test]

@@ -14,9 +14,11 @@ use ghl_rankr_host::transport::UreqTransport;
 use ghl_rankr_host::types::{NewPostsRequest, StatsRequest, TagDetailsEvent, TagSyncEvent};
 use ghl_rankr_testkit::fakes::ghl::{wall_ms, FakePost, DEMO_LOCATION, DEMO_POST};
 use ghl_rankr_testkit::fakes::{GhlFake, GhlState, RankrFake, RankrState};
+use ghl_rankr_testkit::tls::{ServerCert, TestCa};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::path::Path;
 use std::sync::Arc;
 
 /// Tags the fake GHL is seeded with: three pages at 100 a page.
@@ -27,12 +29,32 @@ pub const NEW_POST: &str = "6750f1c2a9b8e7d6c5b4a391";
 
 /// The fakes alone, for trying the CLI against them: prints where they
 /// listen and what to export, then serves until the process is stopped.
-pub fn serve(tags: usize, out: &mut dyn Write) -> anyhow::Result<()> {
-    let ghl = GhlFake::start(GhlState::seeded(SERVE_GHL_TOKEN, DEMO_LOCATION, tags))?;
-    let rankr = RankrFake::start(RankrState::new(SERVE_RANKR_KEY))?;
+/// With `tls`, they serve HTTPS with a certificate from a private CA made
+/// now, whose own certificate goes to `tls/ca.pem`.
+pub fn serve(tags: usize, tls: Option<&Path>, out: &mut dyn Write) -> anyhow::Result<()> {
+    let (server, ca_file) = match tls {
+        Some(dir) => {
+            let ca = TestCa::new("ghl-rankr demo CA")?;
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            let file = dir.join("ca.pem");
+            std::fs::write(&file, ca.pem()).with_context(|| format!("writing {}", file.display()))?;
+            (Some(ca.server(ServerCert::Loopback)?), Some(file))
+        }
+        None => (None, None),
+    };
+    let ghl = GhlFake::start_with(GhlState::seeded(SERVE_GHL_TOKEN, DEMO_LOCATION, tags), server.clone())?;
+    let rankr = RankrFake::start_with(RankrState::new(SERVE_RANKR_KEY), server)?;
+    let command = format!("ghl-rankr tag-sync --location {DEMO_LOCATION} --post {DEMO_POST}");
+    let run = match &ca_file {
+        Some(file) => format!(
+            "  SSL_CERT_FILE={0} {command}\n  {command} --ca-cert {0}\n\nTheir certificates come from a private CA: without SSL_CERT_FILE or --ca-cert,\n{command} fails at once (unknown issuer).",
+            file.display()
+        ),
+        None => format!("  {command}"),
+    };
     writeln!(
         out,
-        "fake GHL ({tags} tags in location {DEMO_LOCATION}) and fake Rankr are up; in another shell:\n\n  export GHL_BASE_URL={} RANKR_BASE_URL={}\n  export GHL_ACCESS_TOKEN={SERVE_GHL_TOKEN} RANKR_API_KEY={SERVE_RANKR_KEY}\n  ghl-rankr tag-sync --location {DEMO_LOCATION} --post {DEMO_POST}\n\nStop with Ctrl-C.",
+        "fake GHL ({tags} tags in location {DEMO_LOCATION}) and fake Rankr are up; in another shell:\n\n  export GHL_BASE_URL={} RANKR_BASE_URL={}\n  export GHL_ACCESS_TOKEN={SERVE_GHL_TOKEN} RANKR_API_KEY={SERVE_RANKR_KEY}\n{run}\n\nStop with Ctrl-C.",
         ghl.base_url(),
         rankr.base_url()
     )?;
@@ -62,7 +84,7 @@ pub fn run(engine: &ConnectorEngine, out: &mut dyn Write, json_out: bool) -> any
     ));
     let env = Env {
         transport: Arc::new(Allowlist::new(
-            UreqTransport::default(),
+            UreqTransport::direct(std::time::Duration::from_secs(30)),
             &[&settings.ghl_base_url, &settings.rankr_base_url],
         )),
         clock: Arc::new(SystemClock::default()),

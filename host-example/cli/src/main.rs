@@ -13,6 +13,7 @@ use ghl_rankr_host::engine::{ConnectorEngine, EngineOptions};
 use ghl_rankr_host::imports::ProgressSink;
 use ghl_rankr_host::imports::{Env, TokenStore};
 use ghl_rankr_host::limits::Limits;
+use ghl_rankr_host::net::Network;
 use ghl_rankr_host::transport::UreqTransport;
 use ghl_rankr_host::types::{
     NewPostsReport, NewPostsRequest, Settings, StatsRequest, SyncError, SyncFailure, SyncReport, TagDetailsEvent,
@@ -59,6 +60,11 @@ struct Cli {
     /// Longest any one HTTP exchange may take, in seconds.
     #[arg(long, global = true, value_name = "SECS", default_value_t = 30)]
     request_timeout: u32,
+    /// Trust the CA certificates in FILE (PEM) too, on top of the system's
+    /// (or SSL_CERT_FILE's): a company's TLS-inspecting proxy, a staging
+    /// server's private CA. Wins over `ca_cert` in the settings.
+    #[arg(long, global = true, value_name = "FILE")]
+    ca_cert: Option<PathBuf>,
     /// Run this component instead of the embedded one.
     #[arg(long, global = true, value_name = "PATH")]
     component: Option<PathBuf>,
@@ -206,6 +212,10 @@ enum Command {
         /// Tags in the fake location (with --serve).
         #[arg(long, default_value_t = 260)]
         tags: usize,
+        /// With --serve: serve HTTPS, with certificates from a private CA
+        /// made for the occasion; its certificate is written to DIR/ca.pem.
+        #[arg(long, value_name = "DIR", requires = "serve")]
+        tls: Option<PathBuf>,
     },
     /// Measure compile, start-up, instantiation, CPU per tag, guest memory
     /// and request counts, in process (build with --release for meaningful
@@ -336,7 +346,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Describe => {
             let engine = engine(&cli.component, cli.inlining, cli.no_cache, limits)?;
             let env = Env {
-                transport: Arc::new(UreqTransport::with_max_timeout(Duration::from_secs(1))),
+                // The catalog comes from the component: no request is made.
+                transport: Arc::new(UreqTransport::direct(Duration::from_secs(1))),
                 clock: Arc::new(SystemClock::default()),
                 tokens: None,
                 captured_logs: None,
@@ -366,6 +377,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 eprintln!("error: {e}");
                 return Ok(ExitCode::from(2));
             }
+            let mut wanted = config.network.clone();
+            if let Some(file) = &cli.ca_cert {
+                wanted.ca_cert = Some(file.clone());
+            }
+            let network = match Network::from_env(&wanted) {
+                Ok(n) => n,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(ExitCode::from(2));
+                }
+            };
             // Each run stops at its deadline with a checkpoint; the host's
             // hard limit comes a minute later.
             let limits = Limits {
@@ -373,7 +395,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ..limits
             };
             let engine = engine(&cli.component, cli.inlining, cli.no_cache, limits)?;
-            return Ok(match ghl_rankr::serve::run(config, engine) {
+            return Ok(match ghl_rankr::serve::run(config, engine, network) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("error: {e}");
@@ -420,8 +442,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         #[cfg(feature = "demo")]
-        Command::Demo { serve: true, tags } => {
-            ghl_rankr::demo::serve(tags, &mut std::io::stdout())?;
+        Command::Demo { serve: true, tags, tls } => {
+            ghl_rankr::demo::serve(tags, tls.as_deref(), &mut std::io::stdout())?;
             return Ok(ExitCode::SUCCESS);
         }
         #[cfg(feature = "demo")]
@@ -431,11 +453,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
     };
-    let engine = engine(&cli.component, cli.inlining, cli.no_cache, limits)?;
     let config = match &cli.config {
         Some(path) => ConfigFile::load(path).map_err(anyhow::Error::msg)?,
         None => ConfigFile::default(),
     };
+    // Trust and proxies are checked before the component is compiled: a
+    // mistake there is a configuration error (exit 2), said at once.
+    let network = match Network::from_env(&config.network(cli.ca_cert.as_deref())) {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    tracing::debug!(target: "ghl_rankr::net", network = %network.summary(), "network");
+    let engine = engine(&cli.component, cli.inlining, cli.no_cache, limits)?;
     let token_file = cli.token_file.as_deref().map(TokenFile::new);
     let ghl_credential =
         credential(&|k: &str| std::env::var(k).ok(), token_file.as_ref()).map_err(anyhow::Error::msg)?;
@@ -470,7 +502,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     });
     // The component may reach the two configured origins and nothing else.
     let transport = Allowlist::new(
-        UreqTransport::with_max_timeout(Duration::from_secs(cli.request_timeout.max(1) as u64)),
+        UreqTransport::new(network, Duration::from_secs(cli.request_timeout.max(1) as u64)),
         &[&settings.ghl_base_url, &settings.rankr_base_url],
     );
     let bar = TermProgress::if_terminal().map(Arc::new);
@@ -686,7 +718,7 @@ fn engine(
     let (component, start) = ghl_rankr::cache::load_or_compile(&wasmtime, &bytes, cache_dir.as_deref())
         .map_err(anyhow::Error::from)
         .map_err(|e| {
-            e.context("compiling the component (is it a wasm32-wasip2 component of rankr:ghl-connector@0.5.0?)")
+            e.context("compiling the component (is it a wasm32-wasip2 component of rankr:ghl-connector@0.6.0?)")
         })?;
     tracing::debug!(target: "ghl_rankr::start", warm = start.warm, ms = start.ms, "component ready");
     ConnectorEngine::from_component(wasmtime, &component, limits)

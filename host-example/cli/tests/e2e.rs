@@ -12,6 +12,8 @@ use std::process::{Command, Output};
 mod faults;
 #[path = "e2e/serve.rs"]
 mod serve;
+#[path = "e2e/tls.rs"]
+mod tls;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ghl-rankr");
 

@@ -58,7 +58,7 @@ impl ConnectorEngine {
         let engine = Engine::new(&Self::config(&limits, options)).map_err(anyhow::Error::from)?;
         let component = Component::new(&engine, bytes)
             .map_err(anyhow::Error::from)
-            .context("compiling the component (is it a wasm32-wasip2 component of rankr:ghl-connector@0.5.0?)")?;
+            .context("compiling the component (is it a wasm32-wasip2 component of rankr:ghl-connector@0.6.0?)")?;
         Self::from_component(engine, &component, limits)
     }
 

@@ -6,7 +6,8 @@
 //!   store's data;
 //! - [`transport`]: the HTTP seam the `http` import goes through, and a real
 //!   client; [`egress`]: the policy around it (allowed origins, host-owned
-//!   headers);
+//!   headers); [`net`]: the trust store and proxies it uses, as the
+//!   user's other tools find them;
 //! - [`clock`]: the time seam.
 //!
 //! `examples/embed.rs` shows the whole path from `Component::new` to a call
@@ -17,6 +18,7 @@ pub mod egress;
 pub mod engine;
 pub mod imports;
 pub mod limits;
+pub mod net;
 pub mod transport;
 
 /// Types generated from `wit/connector.wit`.

@@ -4,6 +4,9 @@
 //! outbound HTTP).
 
 use crate::http::{Header, Method, Request, Response, TransportError};
+use crate::net::proxy::ProxyUrl;
+use crate::net::refusal::tls_refusal;
+use crate::net::Network;
 use std::io::Read;
 use std::time::Duration;
 
@@ -20,37 +23,25 @@ pub trait HttpTransport: Send + Sync {
 /// Bodies larger than this are refused while reading.
 pub const MAX_RESPONSE_BYTES: u64 = 10 * 1024 * 1024;
 
-/// Real HTTP(S) with `ureq`: TLS by rustls, plain HTTP, no redirects
-/// followed, every status returned as a response.
+/// Real HTTP(S) with `ureq` over a [`Network`]: TLS by rustls with the
+/// network's trust, its proxies, no redirects followed, every status
+/// returned as a response.
 pub struct UreqTransport {
-    agent: ureq::Agent,
+    network: Network,
     /// No exchange may take longer, whatever the component asks.
     max_timeout: Duration,
 }
 
-impl Default for UreqTransport {
-    fn default() -> Self {
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .save_redirect_history(false)
-            .user_agent(concat!("ghl-rankr/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .new_agent();
-        UreqTransport {
-            agent,
-            max_timeout: Duration::from_secs(30),
-        }
-    }
-}
-
 impl UreqTransport {
-    /// A client whose exchanges never take longer than `max_timeout`.
-    pub fn with_max_timeout(max_timeout: Duration) -> Self {
-        UreqTransport {
-            max_timeout,
-            ..Self::default()
-        }
+    /// A client over `network` whose exchanges never take longer than
+    /// `max_timeout`.
+    pub fn new(network: Network, max_timeout: Duration) -> Self {
+        UreqTransport { network, max_timeout }
+    }
+
+    /// Straight to loopback servers (the demo, tests): no proxy.
+    pub fn direct(max_timeout: Duration) -> Self {
+        UreqTransport::new(Network::direct(), max_timeout)
     }
 }
 
@@ -70,8 +61,8 @@ impl HttpTransport for UreqTransport {
         let timeout = Some(Duration::from_millis(r.timeout_ms.max(1) as u64).min(self.max_timeout));
         // No body means no body: a GET goes out without `Content-Length: 0`.
         let result = match &r.body {
-            Some(body) => self.run(builder.body(body.clone()), timeout),
-            None => self.run(builder.body(()), timeout),
+            Some(body) => self.run(&r.url, builder.body(body.clone()), timeout),
+            None => self.run(&r.url, builder.body(()), timeout),
         };
         let mut resp = result?;
         let status = resp.status().as_u16();
@@ -102,17 +93,60 @@ impl HttpTransport for UreqTransport {
 impl UreqTransport {
     fn run<B: ureq::AsSendBody>(
         &self,
+        url: &str,
         request: Result<ureq::http::Request<B>, ureq::http::Error>,
         timeout: Option<Duration>,
     ) -> Result<ureq::http::Response<ureq::Body>, TransportError> {
         let request = request.map_err(|e| TransportError::InvalidRequest(e.to_string()))?;
-        let request = self.agent.configure_request(request).timeout_global(timeout).build();
-        self.agent.run(request).map_err(map_error)
+        let (agent, proxy) = self.network.route(url);
+        let request = agent.configure_request(request).timeout_global(timeout).build();
+        agent.run(request).map_err(|e| map_error(e, url, proxy))
     }
 }
 
-fn map_error(e: ureq::Error) -> TransportError {
+/// The target's `host:port`, for messages.
+fn target(url: &str) -> String {
+    url.parse::<ureq::http::Uri>()
+        .ok()
+        .and_then(|u| {
+            let host = u.host()?.to_string();
+            let port = u.port_u16().or(match u.scheme_str()? {
+                "https" => Some(443),
+                "http" => Some(80),
+                _ => None,
+            })?;
+            Some(format!("{host}:{port}"))
+        })
+        .unwrap_or_else(|| "the server".into())
+}
+
+fn map_error(e: ureq::Error, url: &str, proxy: Option<&ProxyUrl>) -> TransportError {
+    match (map_kind(e, url, proxy), proxy) {
+        (TransportError::Connect(m), Some(proxy)) if !m.contains("tunnelling") => {
+            TransportError::Connect(format!("through the proxy {proxy}: {m}"))
+        }
+        (other, _) => other,
+    }
+}
+
+fn map_kind(e: ureq::Error, url: &str, proxy: Option<&ProxyUrl>) -> TransportError {
+    if let Some(message) = tls_refusal(&e, &target(url)) {
+        return TransportError::Tls(message);
+    }
     match e {
+        // The proxy answered the CONNECT with an error status: 407 wants
+        // (other) credentials, which no retry brings; the rest may pass.
+        ureq::Error::ConnectProxyFailed(why) => {
+            let proxy = proxy.map_or_else(|| "the proxy".to_string(), |p| p.to_string());
+            if why.contains("407") {
+                TransportError::InvalidRequest(format!(
+                    "{proxy} refused the tunnel to {}: {why}; check the proxy's credentials",
+                    target(url)
+                ))
+            } else {
+                TransportError::Connect(format!("{proxy}, tunnelling to {}: {why}", target(url)))
+            }
+        }
         ureq::Error::Timeout(_) => TransportError::Timeout,
         ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => TransportError::Connect(e.to_string()),
         ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
@@ -130,6 +164,7 @@ fn map_error(e: ureq::Error) -> TransportError {
         }
         ureq::Error::Io(io) => TransportError::Io(io.to_string()),
         ureq::Error::BadUri(m) => TransportError::InvalidRequest(m),
+        ureq::Error::Tls(m) => TransportError::InvalidRequest(format!("TLS: {m}")),
         ureq::Error::Http(h) => TransportError::InvalidRequest(h.to_string()),
         other => TransportError::Io(other.to_string()),
     }

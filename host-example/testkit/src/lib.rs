@@ -5,6 +5,7 @@
 
 pub mod clock;
 pub mod fakes;
+pub mod tls;
 pub mod transport;
 
 pub use clock::VirtualClock;

@@ -83,7 +83,12 @@ impl Host for WasiHost {
         }
         outcomes
             .into_iter()
-            .map(|o| o.unwrap_or(Err(TransportError::Io("no outcome".into()))))
+            .zip(requests)
+            .map(|(o, request)| match o {
+                Some(Err(TransportError::Tls(problem))) => Err(tls_error(&request.url, &problem)),
+                Some(outcome) => outcome,
+                None => Err(TransportError::Io("no outcome".into())),
+            })
             .collect()
     }
 
@@ -242,6 +247,19 @@ fn stream_error(e: StreamError) -> TransportError {
     }
 }
 
+/// A TLS refusal with the host it came from and what to do: the runtime
+/// owns the trust store, so the fix is the runtime's configuration.
+fn tls_error(url: &str, problem: &str) -> TransportError {
+    let host = url
+        .parse::<http::Uri>()
+        .ok()
+        .and_then(|u| u.authority().map(|a| a.to_string()))
+        .unwrap_or_else(|| "the server".into());
+    TransportError::Tls(format!(
+        "{host}: {problem}; a private CA must be trusted by the runtime that runs this component (its TLS configuration or the system's store)"
+    ))
+}
+
 /// The runtime's error, as the core's kinds: timeouts, failures to connect
 /// and broken connections are retried; refusals are not.
 fn transport_error(code: ErrorCode) -> TransportError {
@@ -258,10 +276,20 @@ fn transport_error(code: ErrorCode) -> TransportError {
         | ErrorCode::DestinationIpProhibited
         | ErrorCode::DestinationIpUnroutable
         | ErrorCode::ConnectionRefused
-        | ErrorCode::ConnectionLimitReached
-        | ErrorCode::TlsProtocolError
-        | ErrorCode::TlsCertificateError
-        | ErrorCode::TlsAlertReceived(_) => TransportError::Connect(text),
+        | ErrorCode::ConnectionLimitReached => TransportError::Connect(text),
+        // The runtime's TLS refused the certificate, or the peer the
+        // handshake: a retry meets the same certificate. wasmtime reports
+        // every failed handshake, an untrusted certificate included, as a
+        // protocol error.
+        ErrorCode::TlsProtocolError => TransportError::Tls(
+            "the TLS handshake failed (TLS-protocol-error; most often a certificate the runtime does not trust)".into(),
+        ),
+        ErrorCode::TlsCertificateError => TransportError::Tls("the runtime's TLS refused its certificate".into()),
+        ErrorCode::TlsAlertReceived(alert) => TransportError::Tls(format!(
+            "the server refused the TLS handshake (alert {}{})",
+            alert.alert_id.map_or_else(|| "?".to_string(), |id| id.to_string()),
+            alert.alert_message.map(|m| format!(": {m}")).unwrap_or_default()
+        )),
         ErrorCode::HttpRequestDenied => TransportError::Denied(
             "the runtime refused the request; is its origin among the allowed outbound hosts?".into(),
         ),

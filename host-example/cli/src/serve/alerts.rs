@@ -3,6 +3,7 @@
 //! when it recovers. The incident's `alerted` flag lives in the database, so
 //! a restart does not alert again.
 
+use ghl_rankr_host::net::Network;
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -83,18 +84,13 @@ impl Alert<'_> {
 /// Posts alerts to the configured webhook, if any.
 pub struct Alerter {
     url: Option<String>,
-    agent: ureq::Agent,
+    /// The service's network: its trust store and proxies.
+    network: Network,
 }
 
 impl Alerter {
-    pub fn new(url: Option<String>) -> Self {
-        let agent = ureq::Agent::config_builder()
-            .timeout_global(Some(Duration::from_secs(10)))
-            .http_status_as_error(false)
-            .user_agent(concat!("ghl-rankr/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .new_agent();
-        Alerter { url, agent }
+    pub fn new(url: Option<String>, network: Network) -> Self {
+        Alerter { url, network }
     }
 
     pub fn enabled(&self) -> bool {
@@ -108,9 +104,12 @@ impl Alerter {
         let host = url.split('/').nth(2).unwrap_or("?");
         let body = alert.to_json().to_string();
         for attempt in 1..=3u64 {
-            match self
-                .agent
+            let (agent, _) = self.network.route(url);
+            match agent
                 .post(url)
+                .config()
+                .timeout_global(Some(Duration::from_secs(10)))
+                .build()
                 .header("content-type", "application/json")
                 .send(body.as_bytes())
             {

@@ -17,6 +17,7 @@
 //!
 //! [settings]                          # the keys of `--config`, for all
 //! page_size = 100
+//! ca_cert = "corp-ca.pem"             # relative to this file; proxy, no_proxy too
 //!
 //! [[connection]]
 //! name = "acme"
@@ -28,6 +29,7 @@
 //! ```
 
 use crate::config::{ConfigFile, MappingRowConfig, MetricRenameConfig};
+use ghl_rankr_host::net::NetworkConfig;
 use serde::Deserialize;
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -110,6 +112,9 @@ pub struct ServeConfig {
     pub backoff_initial: Duration,
     pub backoff_max: Duration,
     pub connections: Vec<Connection>,
+    /// `[settings]`' `ca_cert`, `proxy` and `no_proxy`: one network for
+    /// the whole service.
+    pub network: NetworkConfig,
 }
 
 /// One GHL location kept in step with Rankr.
@@ -346,7 +351,7 @@ impl ServeConfig {
                     ),
                 ));
             }
-            let mut settings = file.settings.clone();
+            let mut settings = file.settings.clone().anchored(dir);
             if c.ghl_base_url.is_some() {
                 settings.ghl_base_url = c.ghl_base_url.clone();
             }
@@ -382,6 +387,7 @@ impl ServeConfig {
             backoff_initial,
             backoff_max,
             connections,
+            network: file.settings.clone().anchored(dir).network(None),
         })
     }
 

@@ -29,6 +29,7 @@ use config::{GhlCredentialEnv, ServeConfig};
 use db::Db;
 use ghl_rankr_host::clock::SystemClock;
 use ghl_rankr_host::engine::ConnectorEngine;
+use ghl_rankr_host::net::Network;
 use metrics::Metrics;
 use sha2::Digest as _;
 use std::collections::HashMap;
@@ -57,6 +58,8 @@ pub struct Service {
     pub config: ServeConfig,
     pub db: Db,
     pub engine: ConnectorEngine,
+    /// The trust store and proxies every run and alert goes through.
+    pub network: Network,
     pub metrics: Metrics,
     pub alerter: Alerter,
     pub secrets: HashMap<String, ConnectionSecrets>,
@@ -79,6 +82,7 @@ impl Service {
         config: ServeConfig,
         db: Db,
         engine: ConnectorEngine,
+        network: Network,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Service, String> {
         config.check_variables(env)?;
@@ -150,10 +154,11 @@ impl Service {
             .filter(|t| !t.trim().is_empty())
             .map(|t| Secret::new(t.trim()));
         Ok(Service {
-            alerter: Alerter::new(config.alert_webhook_url.clone()),
+            alerter: Alerter::new(config.alert_webhook_url.clone(), network.clone()),
             config,
             db,
             engine,
+            network,
             metrics,
             secrets,
             event_token,
@@ -177,7 +182,7 @@ fn fingerprint(parts: &[&str]) -> String {
 }
 
 /// Runs the service until SIGTERM or SIGINT (a second one exits at once).
-pub fn run(config: ServeConfig, engine: ConnectorEngine) -> Result<(), String> {
+pub fn run(config: ServeConfig, engine: ConnectorEngine, network: Network) -> Result<(), String> {
     let db = Db::open(&config.database).map_err(|e| e.to_string())?;
     let server = tiny_http::Server::http(config.listen).map_err(|e| {
         format!(
@@ -189,7 +194,8 @@ pub fn run(config: ServeConfig, engine: ConnectorEngine) -> Result<(), String> {
         .server_addr()
         .to_ip()
         .map_or_else(|| config.listen.to_string(), |a| a.to_string());
-    let svc = Arc::new(Service::new(config, db, engine, &|k| std::env::var(k).ok())?);
+    tracing::info!(target: "ghl_rankr::serve", network = %network.summary(), "network");
+    let svc = Arc::new(Service::new(config, db, engine, network, &|k| std::env::var(k).ok())?);
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         // The first signal asks for a graceful stop; a second one, while

@@ -430,7 +430,7 @@ fn call(svc: &Arc<Service>, connection: &str, job: &Job) -> Result<Answer, Strin
     });
     let timeout = Duration::from_secs(c.settings.request_timeout_secs.unwrap_or(30).max(1) as u64);
     let metered = Metered {
-        inner: UreqTransport::with_max_timeout(timeout),
+        inner: UreqTransport::new(svc.network.clone(), timeout),
         svc: svc.clone(),
         connection: connection.to_string(),
         ghl: ghl_base.clone(),

@@ -6,7 +6,8 @@
 use super::{BIN, CACHE};
 use ghl_rankr_testkit::fakes::ghl::{wall_ms, FakePost, GhlFault};
 use ghl_rankr_testkit::fakes::server::{FakeResponse, FakeServer, Outcome};
-use ghl_rankr_testkit::fakes::{GhlFake, GhlState, OAuthServer, RankrFake, RankrState};
+use ghl_rankr_testkit::fakes::{ConnectProxy, GhlFake, GhlState, OAuthServer, RankrFake, RankrState};
+use ghl_rankr_testkit::tls::{ServerCert, ServerConfig, TestCa};
 use serde_json::Value;
 use std::io::{BufRead as _, BufReader, Read as _};
 use std::path::{Path, PathBuf};
@@ -25,13 +26,18 @@ struct Loc {
 }
 
 fn loc(name: &str, tags: usize) -> Loc {
+    loc_with(name, tags, None)
+}
+
+/// A location whose fakes serve HTTPS with `tls` when given.
+fn loc_with(name: &str, tags: usize, tls: Option<Arc<ServerConfig>>) -> Loc {
     let location = format!("loc{name}0000000000000");
     let ghl_token = format!("ghl-canary-{name}");
     let rankr_key = format!("rankr-canary-{name}");
     Loc {
         name: name.to_string(),
-        ghl: GhlFake::start(GhlState::seeded(&ghl_token, &location, tags)).unwrap(),
-        rankr: RankrFake::start(RankrState::new(&rankr_key)).unwrap(),
+        ghl: GhlFake::start_with(GhlState::seeded(&ghl_token, &location, tags), tls.clone()).unwrap(),
+        rankr: RankrFake::start_with(RankrState::new(&rankr_key), tls).unwrap(),
         location,
         ghl_token,
         rankr_key,
@@ -375,6 +381,53 @@ fn serve_keeps_three_locations_in_step_once_each() {
         "the output is at trace level"
     );
     no_secrets(&out, &refs);
+}
+
+#[test]
+fn serve_trusts_the_ca_of_its_settings_and_goes_through_the_proxy() {
+    let ca = TestCa::new("ghl-rankr serve CA").unwrap();
+    let l = loc_with("t", 20, Some(ca.server(ServerCert::Loopback).unwrap()));
+    let d = dir("tls");
+    std::fs::write(d.join("ca.pem"), ca.pem()).unwrap();
+    // `ca_cert` is relative to the connections file.
+    write_config(
+        &d,
+        &format!(
+            "{SERVICE}{FAST}[settings]\nca_cert = \"ca.pem\"\n{}",
+            connection_toml(&l, "")
+        ),
+    );
+    let creds = ("serve-proxy-user", "serve-proxy-canary-pw");
+    let proxy = ConnectProxy::start(Some(creds)).unwrap();
+    let s = Serve::start(&d, &[&l], &[("HTTPS_PROXY", &proxy.url(Some(creds)))]);
+    s.wait("the baseline", || first_poll_done(&s, &l));
+    let posts = add_posts(&l, "tp", 2);
+    s.wait("the new posts in Rankr", || settled(&s, &l, &posts));
+    // Every connection to either fake was a tunnel through the proxy.
+    let tunnels = proxy.tunnels();
+    let mut seen = tunnels.clone();
+    seen.sort();
+    seen.dedup();
+    let mut want = vec![
+        l.ghl.base_url().trim_start_matches("https://").to_string(),
+        l.rankr.base_url().trim_start_matches("https://").to_string(),
+    ];
+    want.sort();
+    assert_eq!(seen, want);
+    assert_eq!(tunnels.len(), l.ghl.server.connections() + l.rankr.server.connections());
+    let (status, _, out) = s.stop();
+    assert!(status.success(), "{out}");
+    assert!(
+        out.contains("http://[redacted]@127.0.0.1:"),
+        "the proxy in the log, redacted"
+    );
+    no_secrets(&out, &[&l]);
+    for secret in [
+        "serve-proxy-canary-pw",
+        "c2VydmUtcHJveHktdXNlcjpzZXJ2ZS1wcm94eS1jYW5hcnktcHc=",
+    ] {
+        assert!(!out.contains(secret), "the proxy's credentials were printed");
+    }
 }
 
 /// Sums a metric's series of one connection.

@@ -386,10 +386,15 @@ pub struct GhlFake {
 
 impl GhlFake {
     pub fn start(state: GhlState) -> std::io::Result<Self> {
+        Self::start_with(state, None)
+    }
+
+    /// The same, over HTTPS with `tls` when given.
+    pub fn start_with(state: GhlState, tls: Option<Arc<rustls::ServerConfig>>) -> std::io::Result<Self> {
         let state = Arc::new(Mutex::new(state));
         let shared = state.clone();
         let spec = OpenApi::ghl();
-        let server = FakeServer::start(move |req| {
+        let server = FakeServer::start_with(tls, move |req| {
             let mut s = match shared.lock() {
                 Ok(s) => s,
                 Err(p) => p.into_inner(),

@@ -7,11 +7,13 @@
 pub mod ghl;
 pub mod oauth;
 pub mod openapi;
+pub mod proxy;
 pub mod rankr;
 pub mod server;
 pub mod world;
 
 pub use ghl::{GhlFake, GhlFault, GhlState, RateLimits};
 pub use oauth::OAuthServer;
+pub use proxy::ConnectProxy;
 pub use rankr::{RankrFake, RankrFault, RankrState};
 pub use world::FakeWorld;

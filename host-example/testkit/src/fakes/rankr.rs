@@ -111,9 +111,14 @@ pub struct RankrFake {
 
 impl RankrFake {
     pub fn start(state: RankrState) -> std::io::Result<Self> {
+        Self::start_with(state, None)
+    }
+
+    /// The same, over HTTPS with `tls` when given.
+    pub fn start_with(state: RankrState, tls: Option<Arc<rustls::ServerConfig>>) -> std::io::Result<Self> {
         let state = Arc::new(Mutex::new(state));
         let shared = state.clone();
-        let server = FakeServer::start(move |req| {
+        let server = FakeServer::start_with(tls, move |req| {
             let mut s = match shared.lock() {
                 Ok(s) => s,
                 Err(p) => p.into_inner(),

@@ -1,9 +1,11 @@
 //! A tiny HTTP/1.1 server on loopback that hands each request to a handler,
 //! on a thread per connection (so a hung answer does not hold up the others)
-//! and one request per connection. The handler's [`Outcome`] may also be a
+//! and one request per connection, in plain HTTP or over TLS with a
+//! certificate of the test's making. The handler's [`Outcome`] may also be a
 //! fault the wire must show: a hang, or a connection that ends in the middle
 //! of the body.
 
+use rustls::{ServerConfig, ServerConnection, StreamOwned};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -90,9 +92,32 @@ fn reason(status: u16) -> &'static str {
     }
 }
 
+/// A connection, plain or TLS.
+trait Wire: Read + Write {
+    /// Ends the connection: for TLS, with its close_notify first, unless
+    /// `abrupt` (a reset shows as a broken connection either way).
+    fn close(&mut self, abrupt: bool);
+}
+
+impl Wire for TcpStream {
+    fn close(&mut self, _abrupt: bool) {
+        let _ = self.shutdown(Shutdown::Both);
+    }
+}
+
+impl Wire for StreamOwned<ServerConnection, TcpStream> {
+    fn close(&mut self, abrupt: bool) {
+        if !abrupt {
+            self.conn.send_close_notify();
+            let _ = self.conn.complete_io(&mut self.sock);
+        }
+        let _ = self.sock.shutdown(Shutdown::Both);
+    }
+}
+
 /// Writes the answer and closes the connection (one request per
 /// connection keeps the fault cases honest: a reset really ends it).
-fn respond(mut stream: TcpStream, outcome: Outcome) {
+fn respond(stream: &mut dyn Wire, outcome: Outcome) {
     let (resp, cut) = match outcome {
         Outcome::Respond(r) => (r, false),
         Outcome::Hang(d, r) => {
@@ -119,12 +144,12 @@ fn respond(mut stream: TcpStream, outcome: Outcome) {
     let _ = stream.write_all(head.as_bytes());
     let _ = stream.write_all(body);
     let _ = stream.flush();
-    let _ = stream.shutdown(Shutdown::Both);
+    stream.close(cut);
 }
 
 /// Reads one HTTP/1.1 request (Content-Length bodies, as the connector sends).
-fn read_request(stream: &TcpStream) -> std::io::Result<FakeRequest> {
-    let mut reader = BufReader::new(stream.try_clone()?);
+fn read_request(stream: &mut dyn Wire) -> std::io::Result<FakeRequest> {
+    let mut reader = BufReader::new(stream);
     let mut line = String::new();
     reader.read_line(&mut line)?;
     let mut parts = line.split_whitespace();
@@ -168,6 +193,8 @@ pub struct FakeServer {
     /// The most requests handled at once so far: a client that sends
     /// several together shows a peak above 1.
     peak: Arc<AtomicUsize>,
+    /// Connections accepted (a TLS handshake the client gave up counts).
+    connections: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
     addr: std::net::SocketAddr,
     thread: Option<JoinHandle<()>>,
@@ -177,8 +204,17 @@ pub struct FakeServer {
 const MAX_REQUEST_BYTES: u64 = 2 * 1024 * 1024;
 
 impl FakeServer {
-    /// Binds 127.0.0.1 on an ephemeral port and serves until dropped.
+    /// Binds 127.0.0.1 on an ephemeral port and serves plain HTTP until
+    /// dropped.
     pub fn start(handler: impl Fn(FakeRequest) -> Outcome + Send + Sync + 'static) -> std::io::Result<Self> {
+        Self::start_with(None, handler)
+    }
+
+    /// The same, over TLS with `tls` when given (`https://127.0.0.1:…`).
+    pub fn start_with(
+        tls: Option<Arc<ServerConfig>>,
+        handler: impl Fn(FakeRequest) -> Outcome + Send + Sync + 'static,
+    ) -> std::io::Result<Self> {
         let handler = Arc::new(handler);
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let addr = listener.local_addr()?;
@@ -186,29 +222,41 @@ impl FakeServer {
         let stop2 = stop.clone();
         let in_flight = Arc::new(AtomicUsize::new(0));
         let peak = Arc::new(AtomicUsize::new(0));
-        let (in_flight2, peak2) = (in_flight.clone(), peak.clone());
+        let connections = Arc::new(AtomicUsize::new(0));
+        let (in_flight2, peak2, connections2) = (in_flight.clone(), peak.clone(), connections.clone());
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let thread = std::thread::spawn(move || {
             for stream in listener.incoming() {
                 if stop2.load(Ordering::SeqCst) {
                     break;
                 }
                 let Ok(stream) = stream else { continue };
+                connections2.fetch_add(1, Ordering::SeqCst);
                 let handler = handler.clone();
                 let (in_flight, peak) = (in_flight2.clone(), peak2.clone());
+                let tls = tls.clone();
                 std::thread::spawn(move || {
                     let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
-                    if let Ok(req) = read_request(&stream) {
+                    let mut wire: Box<dyn Wire> = match tls {
+                        None => Box::new(stream),
+                        Some(config) => match ServerConnection::new(config) {
+                            Ok(conn) => Box::new(StreamOwned::new(conn, stream)),
+                            Err(_) => return,
+                        },
+                    };
+                    if let Ok(req) = read_request(&mut *wire) {
                         let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
                         peak.fetch_max(now, Ordering::SeqCst);
-                        respond(stream, handler(req));
+                        respond(&mut *wire, handler(req));
                         in_flight.fetch_sub(1, Ordering::SeqCst);
                     }
                 });
             }
         });
         Ok(FakeServer {
-            base_url: format!("http://127.0.0.1:{}", addr.port()),
+            base_url: format!("{scheme}://127.0.0.1:{}", addr.port()),
             peak,
+            connections,
             stop,
             addr,
             thread: Some(thread),
@@ -220,6 +268,11 @@ impl FakeServer {
     /// The most requests handled at once so far.
     pub fn peak_in_flight(&self) -> usize {
         self.peak.load(Ordering::SeqCst)
+    }
+
+    /// Connections accepted so far, handshakes that failed included.
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
     }
 }
 
