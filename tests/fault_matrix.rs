@@ -862,19 +862,8 @@ fn a_post_naming_a_deleted_tag_gets_one_item_error_and_its_other_tags() {
 #[test]
 fn a_refused_certificate_crosses_the_wit_as_tls_and_is_final() {
     use ghl_rankr_host::http::TransportError;
-    use ghl_rankr_testkit::ScriptedTransport;
     let problem = "ghl.fake:443: its certificate is signed by an issuer this machine does not trust (unknown issuer)";
-    let transport = Arc::new(ScriptedTransport::new(move |_| {
-        Err(TransportError::Tls(problem.into()))
-    }));
-    let clock = Arc::new(VirtualClock::starting_at(T0));
-    let env = Env {
-        transport: transport.clone(),
-        clock: clock.clone(),
-        tokens: None,
-        captured_logs: None,
-        progress: None,
-    };
+    let (env, transport, clock) = ghl_rankr_tests::scripted(move |_| Err(TransportError::Tls(problem.into())));
     let event = TagSyncEvent {
         location_id: LOC.into(),
         post_id: None,

@@ -57,15 +57,21 @@ fn stderr(o: &Output) -> String {
 }
 
 #[test]
-fn a_sync_succeeds_over_https_with_the_ca_from_ssl_cert_file_ca_cert_or_the_settings() {
+fn a_sync_succeeds_over_https_with_the_ca_from_ssl_cert_file_or_dir_ca_cert_or_the_settings() {
     let ca = TestCa::new("ghl-rankr e2e CA").unwrap();
     let pem = ca_file(&ca, "tls-ok");
     let pem_text = pem.to_str().unwrap();
     let (dir, settings) = config_file("tls-ok-settings", "ca_cert = \"ca.pem\"\n");
     std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
     let settings_text = settings.to_str().unwrap();
-    let ways: [(&str, Vars, &[&str]); 3] = [
+    // A folder holding the CA alone, as SSL_CERT_DIR names one.
+    let cert_dir = std::env::temp_dir().join(format!("ghl-rankr-e2e-tls-dir-{}", std::process::id()));
+    std::fs::create_dir_all(&cert_dir).unwrap();
+    std::fs::write(cert_dir.join("private-ca.pem"), ca.pem()).unwrap();
+    let cert_dir_text = cert_dir.to_str().unwrap();
+    let ways: [(&str, Vars, &[&str]); 4] = [
         ("SSL_CERT_FILE", &[("SSL_CERT_FILE", pem_text)], &[]),
+        ("SSL_CERT_DIR", &[("SSL_CERT_DIR", cert_dir_text)], &[]),
         ("--ca-cert", &[], &["--ca-cert", pem_text]),
         (
             "ca_cert (relative to the settings file)",
