@@ -120,33 +120,34 @@ fn target(url: &str) -> String {
         .unwrap_or_else(|| "the server".into())
 }
 
+/// The component's kind of error for a failed exchange with `url`, gone
+/// through `proxy` if any.
 fn map_error(e: ureq::Error, url: &str, proxy: Option<&ProxyUrl>) -> TransportError {
-    match (map_kind(e, url, proxy), proxy) {
-        (TransportError::Connect(m), Some(proxy)) if !m.contains("tunnelling") => {
-            TransportError::Connect(format!("through the proxy {proxy}: {m}"))
-        }
+    if let Some(message) = tls_refusal(&e, &target(url)) {
+        return TransportError::Tls(message);
+    }
+    let proxy_name = || proxy.map_or_else(|| "the proxy".to_string(), |p| format!("the proxy {p}"));
+    // The proxy answered the CONNECT with an error status: 407 wants
+    // (other) credentials, which no retry brings; the rest may pass.
+    if let ureq::Error::ConnectProxyFailed(why) = &e {
+        return if why.contains("407") {
+            TransportError::InvalidRequest(format!(
+                "{} refused the tunnel to {}: {why}; check the proxy's credentials",
+                proxy_name(),
+                target(url)
+            ))
+        } else {
+            TransportError::Connect(format!("{}, tunnelling to {}: {why}", proxy_name(), target(url)))
+        };
+    }
+    match (map_kind(e), proxy) {
+        (TransportError::Connect(m), Some(_)) => TransportError::Connect(format!("through {}: {m}", proxy_name())),
         (other, _) => other,
     }
 }
 
-fn map_kind(e: ureq::Error, url: &str, proxy: Option<&ProxyUrl>) -> TransportError {
-    if let Some(message) = tls_refusal(&e, &target(url)) {
-        return TransportError::Tls(message);
-    }
+fn map_kind(e: ureq::Error) -> TransportError {
     match e {
-        // The proxy answered the CONNECT with an error status: 407 wants
-        // (other) credentials, which no retry brings; the rest may pass.
-        ureq::Error::ConnectProxyFailed(why) => {
-            let proxy = proxy.map_or_else(|| "the proxy".to_string(), |p| p.to_string());
-            if why.contains("407") {
-                TransportError::InvalidRequest(format!(
-                    "{proxy} refused the tunnel to {}: {why}; check the proxy's credentials",
-                    target(url)
-                ))
-            } else {
-                TransportError::Connect(format!("{proxy}, tunnelling to {}: {why}", target(url)))
-            }
-        }
         ureq::Error::Timeout(_) => TransportError::Timeout,
         ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => TransportError::Connect(e.to_string()),
         ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
