@@ -200,6 +200,38 @@ mod tests {
     }
 
     #[test]
+    fn behind_a_proxy_the_target_is_checked_and_the_proxy_is_never_reached_for_a_denied_one() {
+        use crate::net::proxy::{ProxyRules, ProxyUrl};
+        use crate::net::trust::Trust;
+        use crate::net::Network;
+        use crate::transport::UreqTransport;
+        // A "proxy" that only counts the connections it is offered.
+        let proxy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        proxy.set_nonblocking(true).unwrap();
+        let url = ProxyUrl::parse(
+            &format!("http://127.0.0.1:{}", proxy.local_addr().unwrap().port()),
+            "test",
+        )
+        .unwrap();
+        let rules = ProxyRules::new(&|_: &str| None, Some(&url), None).unwrap();
+        let network = Network::new(&Trust::bundled(), rules).unwrap();
+        assert_eq!(
+            network.route("https://evil.example/x").1,
+            Some(&url),
+            "it would go through the proxy"
+        );
+        let a = Allowlist::new(
+            UreqTransport::new(network, std::time::Duration::from_secs(1)),
+            &["https://services.leadconnectorhq.com"],
+        );
+        assert!(matches!(
+            a.send(&req("https://evil.example/x")),
+            Err(TransportError::Denied(_))
+        ));
+        assert!(proxy.accept().is_err(), "the proxy was contacted for a denied target");
+    }
+
+    #[test]
     fn bad_base_urls_allow_nothing() {
         let a = Allowlist::new(Answers, &["http://example.com", "not a url"]);
         assert!(a.allowed().is_empty());
