@@ -124,7 +124,7 @@ impl Network {
 /// itself, by rules other than curl's).
 fn agent(trust: &Trust, proxy: Option<ureq::Proxy>) -> ureq::Agent {
     let tls = TlsConfig::builder()
-        .root_certs(RootCerts::Specific(Arc::new(trust.roots().to_vec())))
+        .root_certs(RootCerts::Specific(trust.roots().clone()))
         .build();
     ureq::Agent::config_builder()
         .http_status_as_error(false)

@@ -6,6 +6,7 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use ureq::tls::{Certificate, PemItem};
 
 /// Where the base set of roots came from.
@@ -22,7 +23,8 @@ pub enum TrustSource {
 /// The roots a TLS connection may chain to.
 #[derive(Clone)]
 pub struct Trust {
-    roots: Vec<Certificate<'static>>,
+    /// Shared by every client built from this trust.
+    roots: Arc<Vec<Certificate<'static>>>,
     source: TrustSource,
     base: usize,
     extra: Option<(PathBuf, usize)>,
@@ -83,7 +85,7 @@ impl Trust {
             .collect();
         Trust {
             base: roots.len(),
-            roots,
+            roots: Arc::new(roots),
             source: TrustSource::Bundled,
             extra: None,
         }
@@ -110,7 +112,7 @@ impl Trust {
         }
         Ok(Trust {
             base: certs.len(),
-            roots: certs,
+            roots: Arc::new(certs),
             source: if variables {
                 TrustSource::Variables
             } else {
@@ -129,11 +131,11 @@ impl Trust {
         let bytes = std::fs::read(path).map_err(|e| refuse(format!("cannot be read: {e}")))?;
         let certs = read_bundle(&bytes).map_err(refuse)?;
         self.extra = Some((path.to_path_buf(), certs.len()));
-        self.roots.extend(certs);
+        Arc::make_mut(&mut self.roots).extend(certs);
         Ok(self)
     }
 
-    pub fn roots(&self) -> &[Certificate<'static>] {
+    pub fn roots(&self) -> &Arc<Vec<Certificate<'static>>> {
         &self.roots
     }
 
