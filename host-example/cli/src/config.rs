@@ -157,10 +157,11 @@ impl ConfigFile {
     /// The network settings; `--ca-cert` wins over `ca_cert`.
     pub fn network(&self, ca_cert_flag: Option<&Path>) -> NetworkConfig {
         NetworkConfig {
-            ca_cert: ca_cert_flag.map(Path::to_path_buf).or_else(|| self.ca_cert.clone()),
+            ca_cert: self.ca_cert.clone(),
             proxy: self.proxy.as_ref().map(|p| p.0.clone()),
             no_proxy: self.no_proxy.clone(),
         }
+        .with_ca_cert(ca_cert_flag)
     }
 }
 

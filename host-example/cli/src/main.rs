@@ -13,7 +13,7 @@ use ghl_rankr_host::engine::{ConnectorEngine, EngineOptions};
 use ghl_rankr_host::imports::ProgressSink;
 use ghl_rankr_host::imports::{Env, TokenStore};
 use ghl_rankr_host::limits::Limits;
-use ghl_rankr_host::net::Network;
+use ghl_rankr_host::net::{Network, NetworkConfig};
 use ghl_rankr_host::transport::UreqTransport;
 use ghl_rankr_host::types::{
     NewPostsReport, NewPostsRequest, Settings, StatsRequest, SyncError, SyncFailure, SyncReport, TagDetailsEvent,
@@ -377,16 +377,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 eprintln!("error: {e}");
                 return Ok(ExitCode::from(2));
             }
-            let mut wanted = config.network.clone();
-            if let Some(file) = &cli.ca_cert {
-                wanted.ca_cert = Some(file.clone());
-            }
-            let network = match Network::from_env(&wanted) {
+            let network = match network(config.network.clone().with_ca_cert(cli.ca_cert.as_deref())) {
                 Ok(n) => n,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return Ok(ExitCode::from(2));
-                }
+                Err(code) => return Ok(code),
             };
             // Each run stops at its deadline with a checkpoint; the host's
             // hard limit comes a minute later.
@@ -457,16 +450,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(path) => ConfigFile::load(path).map_err(anyhow::Error::msg)?,
         None => ConfigFile::default(),
     };
-    // Trust and proxies are checked before the component is compiled: a
-    // mistake there is a configuration error (exit 2), said at once.
-    let network = match Network::from_env(&config.network(cli.ca_cert.as_deref())) {
+    let network = match network(config.network(cli.ca_cert.as_deref())) {
         Ok(n) => n,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(ExitCode::from(2));
-        }
+        Err(code) => return Ok(code),
     };
-    tracing::debug!(target: "ghl_rankr::net", network = %network.summary(), "network");
     let engine = engine(&cli.component, cli.inlining, cli.no_cache, limits)?;
     let token_file = cli.token_file.as_deref().map(TokenFile::new);
     let ghl_credential =
@@ -668,6 +655,15 @@ impl PollRun<'_> {
             ExitCode::SUCCESS
         })
     }
+}
+
+/// The trust store and proxies; a mistake in them is a configuration error
+/// (exit 2), said before the component is compiled.
+fn network(wanted: NetworkConfig) -> Result<Network, ExitCode> {
+    Network::from_env(&wanted).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(2)
+    })
 }
 
 /// The host's limits on one component call, from the flags.

@@ -307,6 +307,8 @@ impl ServeConfig {
             });
         }
         let mut names = HashSet::new();
+        // `[settings]`, its relative paths made relative to this file.
+        let shared = file.settings.clone().anchored(dir);
         let mut connections = Vec::new();
         for c in &file.connection {
             let span = c.span();
@@ -351,7 +353,7 @@ impl ServeConfig {
                     ),
                 ));
             }
-            let mut settings = file.settings.clone().anchored(dir);
+            let mut settings = shared.clone();
             if c.ghl_base_url.is_some() {
                 settings.ghl_base_url = c.ghl_base_url.clone();
             }
@@ -387,7 +389,7 @@ impl ServeConfig {
             backoff_initial,
             backoff_max,
             connections,
-            network: file.settings.clone().anchored(dir).network(None),
+            network: shared.network(None),
         })
     }
 

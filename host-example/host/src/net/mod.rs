@@ -24,6 +24,16 @@ pub struct NetworkConfig {
     pub no_proxy: Option<String>,
 }
 
+impl NetworkConfig {
+    /// A `--ca-cert` flag, when given, wins over the `ca_cert` setting.
+    pub fn with_ca_cert(mut self, flag: Option<&std::path::Path>) -> Self {
+        if let Some(file) = flag {
+            self.ca_cert = Some(file.to_path_buf());
+        }
+        self
+    }
+}
+
 /// Why the network could not be set up; each says what to fix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NetworkError {
