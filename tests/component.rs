@@ -7,7 +7,7 @@ use ghl_rankr_host::imports::Env;
 use ghl_rankr_host::types::{
     Service, Settings, StatsRequest, SyncError, SyncFailure, SyncReport, TagDetailsEvent, TagSyncEvent,
 };
-use ghl_rankr_tests::{body, engine, header, reply, scripted, settings, GHL, RANKR};
+use ghl_rankr_tests::{body, engine, header, reply, scripted, scripted_in_order, settings, GHL, RANKR};
 use serde_json::{json, Value};
 
 fn tag(i: usize) -> Value {
@@ -119,10 +119,11 @@ fn post_p1() -> TagSyncEvent {
     }
 }
 
-/// One at a time (`max-in-flight` 1): page, batch, page, batch... through `send`.
+/// One at a time (`max-in-flight` 1): each wave is one page and one batch,
+/// so pages and batches interleave: page, batch, page, batch...
 #[test]
 fn tag_sync_one_at_a_time_interleaves_pages_and_batches() {
-    let (env, transport, _) = scripted(happy);
+    let (env, transport, _) = scripted_in_order(happy);
     let event = post_p1();
     let mut one = settings();
     one.max_in_flight = Some(1);

@@ -57,7 +57,20 @@ pub fn body(r: &Request) -> Value {
 pub fn scripted(
     handler: impl FnMut(&Request) -> Result<Response, TransportError> + Send + 'static,
 ) -> (Env, Arc<ScriptedTransport>, Arc<VirtualClock>) {
-    let transport = Arc::new(ScriptedTransport::new(handler));
+    scripted_with(ScriptedTransport::new(handler))
+}
+
+/// The same, with `send-all`'s exchanges performed one at a time in request
+/// order, so the recorded sequence is exact (the host's pool would otherwise
+/// record a wave's requests in whatever order its threads ran).
+pub fn scripted_in_order(
+    handler: impl FnMut(&Request) -> Result<Response, TransportError> + Send + 'static,
+) -> (Env, Arc<ScriptedTransport>, Arc<VirtualClock>) {
+    scripted_with(ScriptedTransport::new(handler).one_at_a_time())
+}
+
+fn scripted_with(transport: ScriptedTransport) -> (Env, Arc<ScriptedTransport>, Arc<VirtualClock>) {
+    let transport = Arc::new(transport);
     let clock = Arc::new(VirtualClock::starting_at(START_MS));
     let env = Env {
         transport: transport.clone(),
