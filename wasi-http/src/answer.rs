@@ -10,25 +10,25 @@
 //!   report, and must be kept. 500 rather than 502: gateways replace the
 //!   bodies of 502s, and this body carries the rotated tokens.
 
-use crate::route;
+use crate::route::{self, RouteError};
 use ghl_rankr_core::wire;
 use ghl_rankr_core::{SyncError, SyncFailure};
 use serde_json::{json, Value};
 use std::fmt;
 
-/// An HTTP answer.
+/// An HTTP answer: what the glue writes as the response.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Answer {
+pub struct HttpAnswer {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
 }
 
-impl Answer {
+impl HttpAnswer {
     /// `value` as a JSON answer with `status`.
-    pub fn json(status: u16, value: &Value) -> Answer {
+    pub fn json(status: u16, value: &Value) -> HttpAnswer {
         let body = value.to_string().into_bytes();
-        Answer {
+        HttpAnswer {
             status,
             headers: vec![
                 ("content-type".into(), "application/json".into()),
@@ -38,20 +38,20 @@ impl Answer {
         }
     }
 
-    fn with_header(mut self, name: &str, value: String) -> Answer {
+    fn with_header(mut self, name: &str, value: String) -> HttpAnswer {
         self.headers.push((name.to_string(), value));
         self
     }
 
     /// The answer to a failed operation: its typed failure, with its state
     /// and rotated tokens.
-    pub fn failure(failure: &SyncFailure) -> Answer {
+    pub fn failure(failure: &SyncFailure) -> HttpAnswer {
         let status = match &failure.error {
             SyncError::InvalidConfig(_) => 422,
             SyncError::RateLimited(_) => 429,
             _ => 500,
         };
-        let answer = Answer::json(status, &wire::failure_json(failure));
+        let answer = HttpAnswer::json(status, &wire::failure_json(failure));
         match &failure.error {
             SyncError::RateLimited(r) => match r.retry_after_ms {
                 Some(ms) => answer.with_header("retry-after", ms.div_ceil(1000).to_string()),
@@ -68,18 +68,10 @@ pub enum RequestError {
     /// The deployment requires a bearer token and the request's is missing
     /// or wrong.
     Unauthorized,
-    UnknownRoute {
-        path: String,
-    },
-    MethodNotAllowed {
-        method: String,
-        path: String,
-        allow: &'static str,
-    },
+    /// No route has the path, or it takes another method.
+    Route(RouteError),
     /// The body is longer than the limit (bytes).
-    TooLarge {
-        limit: u64,
-    },
+    TooLarge { limit: u64 },
     /// The body is not JSON at all.
     NotJson(String),
     /// The body could not be read from the connection.
@@ -91,8 +83,8 @@ impl RequestError {
     pub fn kind(&self) -> &'static str {
         match self {
             RequestError::Unauthorized => "unauthorized",
-            RequestError::UnknownRoute { .. } => "unknown-route",
-            RequestError::MethodNotAllowed { .. } => "method-not-allowed",
+            RequestError::Route(RouteError::UnknownRoute { .. }) => "unknown-route",
+            RequestError::Route(RouteError::MethodNotAllowed { .. }) => "method-not-allowed",
             RequestError::TooLarge { .. } => "body-too-large",
             RequestError::NotJson(_) => "not-json",
             RequestError::Unreadable(_) => "unreadable-body",
@@ -102,24 +94,32 @@ impl RequestError {
     pub fn status(&self) -> u16 {
         match self {
             RequestError::Unauthorized => 401,
-            RequestError::UnknownRoute { .. } => 404,
-            RequestError::MethodNotAllowed { .. } => 405,
+            RequestError::Route(RouteError::UnknownRoute { .. }) => 404,
+            RequestError::Route(RouteError::MethodNotAllowed { .. }) => 405,
             RequestError::TooLarge { .. } => 413,
             RequestError::NotJson(_) | RequestError::Unreadable(_) => 400,
         }
     }
 
-    pub fn answer(&self) -> Answer {
+    pub fn answer(&self) -> HttpAnswer {
         let mut detail = json!({ "message": self.to_string() });
-        if let RequestError::UnknownRoute { .. } = self {
+        if let RequestError::Route(RouteError::UnknownRoute { .. }) = self {
             detail["routes"] = json!(route::all());
         }
-        let answer = Answer::json(self.status(), &json!({ "error": { self.kind(): detail } }));
+        let answer = HttpAnswer::json(self.status(), &json!({ "error": { self.kind(): detail } }));
         match self {
-            RequestError::MethodNotAllowed { allow, .. } => answer.with_header("allow", allow.to_string()),
+            RequestError::Route(RouteError::MethodNotAllowed { allow, .. }) => {
+                answer.with_header("allow", allow.to_string())
+            }
             RequestError::Unauthorized => answer.with_header("www-authenticate", "Bearer".to_string()),
             _ => answer,
         }
+    }
+}
+
+impl From<RouteError> for RequestError {
+    fn from(e: RouteError) -> Self {
+        RequestError::Route(e)
     }
 }
 
@@ -129,14 +129,7 @@ impl fmt::Display for RequestError {
             RequestError::Unauthorized => f.write_str(
                 "this deployment requires `Authorization: Bearer <token>`, the token it was given in GHL_RANKR_TOKEN",
             ),
-            RequestError::UnknownRoute { path } => write!(
-                f,
-                "there is no route `{path}`; the routes are {}",
-                route::all().join(", ")
-            ),
-            RequestError::MethodNotAllowed { method, path, allow } => {
-                write!(f, "`{path}` takes {allow}, not {method}")
-            }
+            RequestError::Route(e) => fmt::Display::fmt(e, f),
             RequestError::TooLarge { limit } => write!(
                 f,
                 "the request body is larger than {limit} bytes; send one operation's settings, event and state"
@@ -155,13 +148,13 @@ mod tests {
     use super::*;
     use ghl_rankr_core::{RateLimit, Service};
 
-    fn body(a: &Answer) -> Value {
+    fn body(a: &HttpAnswer) -> Value {
         serde_json::from_slice(&a.body).unwrap()
     }
 
     #[test]
     fn refusals_are_typed_json_with_their_status() {
-        let a = RequestError::UnknownRoute { path: "/x".into() }.answer();
+        let a = RequestError::from(RouteError::UnknownRoute { path: "/x".into() }).answer();
         assert_eq!(a.status, 404);
         let v = body(&a);
         assert!(v["error"]["unknown-route"]["message"]
@@ -170,11 +163,11 @@ mod tests {
             .contains("POST /tag-sync"));
         assert_eq!(v["error"]["unknown-route"]["routes"][1], "GET /describe");
 
-        let a = RequestError::MethodNotAllowed {
+        let a = RequestError::from(RouteError::MethodNotAllowed {
             method: "GET".into(),
             path: "/stats-sync".into(),
             allow: "POST",
-        }
+        })
         .answer();
         assert_eq!(
             (a.status, a.headers.last().unwrap()),
@@ -199,7 +192,7 @@ mod tests {
             state: Some(b"s".to_vec()),
             rotated_tokens: None,
         };
-        let a = Answer::failure(&failure);
+        let a = HttpAnswer::failure(&failure);
         assert_eq!(a.status, 429);
         assert!(a.headers.contains(&("retry-after".into(), "2".into())));
         assert_eq!(body(&a)["state"], "cw==");

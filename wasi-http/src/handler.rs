@@ -2,7 +2,7 @@
 //! takes one), run the operation over a [`Host`], answer. The glue supplies
 //! the body reader and the host; the unit tests supply their own.
 
-use crate::answer::{Answer, RequestError};
+use crate::answer::{HttpAnswer, RequestError};
 use crate::call::{Call, CallError};
 use crate::env::Env;
 use crate::route::{self, Route};
@@ -28,7 +28,7 @@ pub fn serve<H: Host>(
     read_body: impl FnOnce(u64) -> Result<Vec<u8>, RequestError>,
     host: impl FnOnce() -> H,
     env: &Env,
-) -> Answer {
+) -> HttpAnswer {
     if let Some(token) = env.token() {
         let presented = head.authorization.and_then(|h| h.strip_prefix("Bearer ")).unwrap_or("");
         if !constant_time_eq::constant_time_eq(presented.as_bytes(), token.as_bytes()) {
@@ -36,14 +36,14 @@ pub fn serve<H: Host>(
         }
     }
     match route::route(head.method, head.path) {
-        Err(e) => e.answer(),
-        Ok(Route::Index) => Answer::json(200, &json!({ "name": "ghl-rankr-connector", "routes": route::all() })),
-        Ok(Route::Describe) => Answer::json(200, &catalog::document()),
+        Err(e) => RequestError::from(e).answer(),
+        Ok(Route::Index) => HttpAnswer::json(200, &json!({ "name": "ghl-rankr-connector", "routes": route::all() })),
+        Ok(Route::Describe) => HttpAnswer::json(200, &catalog::document()),
         Ok(Route::Run(operation)) => match read_body(MAX_BODY_BYTES) {
             Err(e) => e.answer(),
             Ok(body) => match Call::parse(operation, &body, env) {
                 Err(CallError::Request(e)) => e.answer(),
-                Err(CallError::Invalid(error)) => Answer::failure(&SyncFailure {
+                Err(CallError::Invalid(error)) => HttpAnswer::failure(&SyncFailure {
                     error,
                     state: None,
                     rotated_tokens: None,
@@ -54,7 +54,7 @@ pub fn serve<H: Host>(
     }
 }
 
-fn run<H: Host>(host: &mut H, call: Call) -> Answer {
+fn run<H: Host>(host: &mut H, call: Call) -> HttpAnswer {
     let state = call.state.as_deref();
     let settings = &call.settings;
     let outcome = match &call.event {
@@ -66,8 +66,8 @@ fn run<H: Host>(host: &mut H, call: Call) -> Answer {
         Event::NewPosts(e) => ghl_rankr_core::new_posts(host, settings, e, state).map(|r| wire::new_posts_json(&r)),
     };
     match outcome {
-        Ok(report) => Answer::json(200, &report),
-        Err(failure) => Answer::failure(&failure),
+        Ok(report) => HttpAnswer::json(200, &report),
+        Err(failure) => HttpAnswer::failure(&failure),
     }
 }
 

@@ -1,8 +1,8 @@
 //! Which route a request names, from its method and path alone: an unknown
 //! route or method is refused before the body is read.
 
-use crate::answer::RequestError;
 use ghl_rankr_core::wire::Operation;
+use std::fmt;
 
 /// What a request asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,6 +15,33 @@ pub enum Route {
     Index,
 }
 
+/// Why a request names no route. The answer's kind, status and headers
+/// are the envelope's (`answer::RequestError`); this says only what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteError {
+    /// No route has this path.
+    UnknownRoute { path: String },
+    /// The path is a route, taken with another method (`allow`).
+    MethodNotAllowed {
+        method: String,
+        path: String,
+        allow: &'static str,
+    },
+}
+
+impl fmt::Display for RouteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RouteError::UnknownRoute { path } => {
+                write!(f, "there is no route `{path}`; the routes are {}", all().join(", "))
+            }
+            RouteError::MethodNotAllowed { method, path, allow } => {
+                write!(f, "`{path}` takes {allow}, not {method}")
+            }
+        }
+    }
+}
+
 /// Every route, as `METHOD /path`, for the index and for errors.
 pub fn all() -> Vec<String> {
     let mut routes = vec!["GET /".to_string(), "GET /describe".to_string()];
@@ -23,18 +50,18 @@ pub fn all() -> Vec<String> {
 }
 
 /// The route of `method` and `path_with_query` (the query is ignored).
-pub fn route(method: &str, path_with_query: &str) -> Result<Route, RequestError> {
+pub fn route(method: &str, path_with_query: &str) -> Result<Route, RouteError> {
     let path = path_with_query.split(['?', '#']).next().unwrap_or("");
     let (route, allow) = match path {
         "/" | "" => (Route::Index, "GET"),
         "/describe" => (Route::Describe, "GET"),
         other => match other.strip_prefix('/').and_then(Operation::from_name) {
             Some(op) => (Route::Run(op), "POST"),
-            None => return Err(RequestError::UnknownRoute { path: path.to_string() }),
+            None => return Err(RouteError::UnknownRoute { path: path.to_string() }),
         },
     };
     if method != allow {
-        return Err(RequestError::MethodNotAllowed {
+        return Err(RouteError::MethodNotAllowed {
             method: method.to_string(),
             path: path.to_string(),
             allow,
@@ -61,19 +88,19 @@ mod tests {
     fn unknown_paths_and_wrong_methods_are_refused_with_what_is_allowed() {
         assert_eq!(
             route("POST", "/tag-synch"),
-            Err(RequestError::UnknownRoute {
+            Err(RouteError::UnknownRoute {
                 path: "/tag-synch".into()
             })
         );
         assert_eq!(
             route("POST", "/tag-sync/extra"),
-            Err(RequestError::UnknownRoute {
+            Err(RouteError::UnknownRoute {
                 path: "/tag-sync/extra".into()
             })
         );
         assert_eq!(
             route("GET", "/tag-sync"),
-            Err(RequestError::MethodNotAllowed {
+            Err(RouteError::MethodNotAllowed {
                 method: "GET".into(),
                 path: "/tag-sync".into(),
                 allow: "POST"

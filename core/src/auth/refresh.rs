@@ -2,7 +2,7 @@
 //! answer, and what each outcome means. Each refresh spends the refresh token
 //! it sends, so an attempt may be sent again only when GHL surely did not
 //! apply it: a 429, or a connection never made. The retry loop itself is the
-//! exchange's (`client::exchange`), which also stores the new pair before
+//! exchange's (`client::refresh`), which also stores the new pair before
 //! it is used.
 
 use crate::io::url::build;

@@ -1,17 +1,19 @@
-//! Where every request is sent: authentication (and the OAuth refresh with
-//! rotation), pacing under GHL's rate limits, retries, the deadline, request
-//! counting, logging, and the typing of error answers as [`SyncError`]s.
+//! Where every request is sent: authentication, pacing under GHL's rate
+//! limits, the retry loop, the deadline, request counting and logging. The
+//! OAuth refresh it runs is in `client::refresh`; the typing of error
+//! answers and the scrubbing of secrets from them in `client::errors`.
 
+use super::errors::{lost_answer, transport_error, Scrubber};
 use super::pace::Pacer;
 use super::retry::{is_retryable_status, parse_retry_after, Jitter, RetryPolicy};
-use crate::auth::refresh::{self, Attempt};
 use crate::auth::Credential;
 use crate::io::{Host, Level, Request, Response, TransportError};
 use crate::json::{self, Unreadable};
-use crate::report::{RateLimit, Service, SyncError, UpstreamError};
+use crate::report::{RateLimit, Service, SyncError};
 use crate::secret::{OAuthTokens, Secret};
 use crate::state::PaceRecord;
 use serde::de::DeserializeOwned;
+use std::collections::VecDeque;
 
 /// Who the exchange speaks as, and where GHL's token endpoint is.
 pub struct Auth {
@@ -21,14 +23,23 @@ pub struct Auth {
     pub timeout_ms: u32,
 }
 
+/// One request of [`Exchange::call_in_waves`]: the service it goes to, its
+/// templated endpoint (for messages, e.g. `GET /social-media-posting/{locationId}/tags`)
+/// and the request itself.
+pub struct Outbound<'e> {
+    pub service: Service,
+    pub endpoint: &'e str,
+    pub request: Request,
+}
+
 /// Sends requests for one operation and counts them.
 pub struct Exchange<'h, H: Host + ?Sized> {
-    host: &'h mut H,
-    policy: RetryPolicy,
+    pub(super) host: &'h mut H,
+    pub(super) policy: RetryPolicy,
     jitter: Jitter,
-    /// Texts that must never leave in an error message (the secrets).
-    scrub: Vec<String>,
-    auth: Auth,
+    /// The secrets, which must never leave in an error message.
+    pub(super) scrub: Scrubber,
+    pub(super) auth: Auth,
     pacer: Pacer,
     deadline_at: Option<u64>,
     pub requests: u32,
@@ -45,13 +56,8 @@ impl<'h, H: Host + ?Sized> Exchange<'h, H> {
     /// `deadline_ms` counts from now.
     pub fn new(host: &'h mut H, policy: RetryPolicy, auth: Auth, deadline_ms: Option<u64>) -> Self {
         let now = host.now_ms();
-        let scrub = auth
-            .credential
-            .secrets()
-            .into_iter()
-            .chain([&auth.rankr_key])
-            .filter_map(scrubbable)
-            .collect();
+        let mut scrub = Scrubber::default();
+        scrub.add(auth.credential.secrets().into_iter().chain([&auth.rankr_key]));
         Exchange {
             host,
             policy,
@@ -59,7 +65,7 @@ impl<'h, H: Host + ?Sized> Exchange<'h, H> {
             scrub,
             auth,
             pacer: Pacer::default(),
-            deadline_at: deadline_ms.map(|d| now.saturating_add(d)),
+            deadline_at: deadline_ms.map(|ms| now.saturating_add(ms)),
             requests: 0,
             retries: 0,
             paced_ms: 0,
@@ -85,7 +91,7 @@ impl<'h, H: Host + ?Sized> Exchange<'h, H> {
 
     /// GHL requests that may go at once now without meeting a 429 (at
     /// least 1: the next one waits for the budget as usual).
-    pub fn ghl_room(&mut self) -> usize {
+    pub fn ghl_budget_now(&mut self) -> usize {
         let now = self.host.now_ms();
         self.pacer.room(now).max(1)
     }
@@ -131,7 +137,7 @@ impl<'h, H: Host + ?Sized> Exchange<'h, H> {
         mut read: impl FnMut(Response) -> Result<T, Unreadable>,
     ) -> Result<T, SyncError> {
         let mut out = None;
-        self.call_from(
+        self.send_with_retries(
             service,
             endpoint,
             request,
@@ -159,17 +165,24 @@ impl<'h, H: Host + ?Sized> Exchange<'h, H> {
         mut read: impl FnMut(Response) -> Result<T, Unreadable>,
     ) -> Vec<Result<T, SyncError>> {
         let mut slots: Vec<Option<T>> = requests.iter().map(|_| None).collect();
-        let tagged = requests.into_iter().map(|r| (service, endpoint, r)).collect();
-        let done = self.call_mixed(tagged, max_in_flight, &mut |i, resp| {
+        let outbound = requests
+            .into_iter()
+            .map(|request| Outbound {
+                service,
+                endpoint,
+                request,
+            })
+            .collect();
+        let done = self.call_in_waves(outbound, max_in_flight, &mut |index, resp| {
             let value = read(resp)?;
-            if let Some(slot) = slots.get_mut(i) {
+            if let Some(slot) = slots.get_mut(index) {
                 *slot = Some(value);
             }
             Ok(())
         });
         done.into_iter()
             .zip(slots)
-            .map(|(r, slot)| r.and_then(|()| slot.ok_or_else(|| lost_answer(service, endpoint))))
+            .map(|(result, slot)| result.and_then(|()| slot.ok_or_else(|| lost_answer(service, endpoint))))
             .collect()
     }
 
@@ -179,32 +192,39 @@ impl<'h, H: Host + ?Sized> Exchange<'h, H> {
     /// GHL ones further bounded by the rate budget; it is a prefix of the
     /// list, so put the requests that may go first first. `read` gets each
     /// 2xx answer with its request's index.
-    pub fn call_mixed(
+    pub fn call_in_waves(
         &mut self,
-        requests: Vec<(Service, &str, Request)>,
+        requests: Vec<Outbound<'_>>,
         max_in_flight: usize,
         read: &mut dyn FnMut(usize, Response) -> Result<(), Unreadable>,
     ) -> Vec<Result<(), SyncError>> {
         let mut out = Vec::with_capacity(requests.len());
-        let mut rest = std::collections::VecDeque::from(requests);
+        let mut rest = VecDeque::from(requests);
         let max_in_flight = max_in_flight.max(1);
-        while let Some(&(_, first_ghl, _)) = rest.iter().find(|(s, _, _)| *s == Service::Ghl).or(rest.front()) {
+        // Runs while requests remain; `first_ghl`, the endpoint a pacing
+        // error names, is the first GHL request's (else the first one's).
+        while let Some(first_ghl) = rest
+            .iter()
+            .find(|o| o.service == Service::Ghl)
+            .or(rest.front())
+            .map(|o| o.endpoint)
+        {
             // GHL may not be asked now (budget spent, deadline): the Rankr
             // writes at the front still go, then the GHL requests fail.
             let mut ghl_error = None;
-            let rankr_first = rest.front().is_some_and(|(s, _, _)| *s == Service::Rankr);
+            let rankr_first = rest.front().is_some_and(|o| o.service == Service::Rankr);
             let now = self.host.now_ms();
-            let ghl_room = if rankr_first && self.pacer.wait_ms(now).is_ok_and(|w| w > 0) {
+            let ghl_slots = if rankr_first && self.pacer.wait_ms(now).is_ok_and(|wait| wait > 0) {
                 // GHL's budget is spent for now: the writes go at once, and
                 // the pages after the wait (which the next wave does).
                 0
-            } else if rest.iter().any(|(s, _, _)| *s == Service::Ghl) {
+            } else if rest.iter().any(|o| o.service == Service::Ghl) {
                 match self.before_ghl(first_ghl) {
                     Ok(()) => {
                         let now = self.host.now_ms();
                         self.pacer.room(now).clamp(1, max_in_flight)
                     }
-                    Err(e) if rest.front().is_some_and(|(s, _, _)| *s == Service::Rankr) => {
+                    Err(e) if rankr_first => {
                         ghl_error = Some(e);
                         0
                     }
@@ -216,46 +236,53 @@ impl<'h, H: Host + ?Sized> Exchange<'h, H> {
             } else {
                 0
             };
-            let (mut ghl, mut rankr) = (0usize, 0usize);
-            let n = rest
+            let (mut ghl_taken, mut rankr_taken) = (0usize, 0usize);
+            let wave_len = rest
                 .iter()
-                .take_while(|(s, _, _)| match s {
-                    Service::Ghl if ghl < ghl_room => {
-                        ghl += 1;
+                .take_while(|o| match o.service {
+                    Service::Ghl if ghl_taken < ghl_slots => {
+                        ghl_taken += 1;
                         true
                     }
-                    Service::Rankr if rankr < max_in_flight => {
-                        rankr += 1;
+                    Service::Rankr if rankr_taken < max_in_flight => {
+                        rankr_taken += 1;
                         true
                     }
                     _ => false,
                 })
                 .count()
                 .max(1);
-            let (targets, mut wave): (Vec<(Service, &str)>, Vec<Request>) =
-                rest.drain(..n).map(|(s, e, r)| ((s, e), r)).unzip();
-            for ((service, _), r) in targets.iter().zip(&mut wave) {
-                self.authorize(*service, r);
+            // The requests apart from where they go: the host sends a slice.
+            let (targets, mut wave): (Vec<(Service, &str)>, Vec<Request>) = rest
+                .drain(..wave_len)
+                .map(|o| ((o.service, o.endpoint), o.request))
+                .unzip();
+            for (&(service, _), request) in targets.iter().zip(&mut wave) {
+                self.authorize(service, request);
             }
-            self.requests += n as u32;
-            let mut outcomes = if n == 1 {
+            self.requests += wave_len as u32;
+            let mut outcomes = if wave_len == 1 {
                 vec![self.host.send(&wave[0])]
             } else {
                 self.host.send_all(&wave)
             };
             // A host that answers fewer than it was given: the rest broke.
-            outcomes.truncate(n);
-            while outcomes.len() < n {
+            outcomes.truncate(wave_len);
+            while outcomes.len() < wave_len {
                 outcomes.push(Err(TransportError::Io(
                     "the host gave no answer for this request".into(),
                 )));
             }
             let now = self.host.now_ms();
-            let ghl_answers = targets.iter().zip(&outcomes).filter(|((s, _), _)| *s == Service::Ghl);
-            for _ in ghl_answers.clone() {
+            let ghl_outcomes = targets
+                .iter()
+                .zip(&outcomes)
+                .filter_map(|(&(service, _), outcome)| (service == Service::Ghl).then_some(outcome));
+            for _ in ghl_outcomes.clone() {
                 self.pacer.on_exchange(now);
             }
-            self.pacer.observe_all(ghl_answers.filter_map(|(_, o)| o.as_ref().ok()));
+            self.pacer
+                .observe_all(ghl_outcomes.filter_map(|outcome| outcome.as_ref().ok()));
             let mut failed = false;
             for (((service, endpoint), request), outcome) in targets.into_iter().zip(wave).zip(outcomes) {
                 let index = out.len();
@@ -273,7 +300,8 @@ impl<'h, H: Host + ?Sized> Exchange<'h, H> {
                     out.push(result);
                     continue;
                 }
-                let result = self.call_from(service, endpoint, request, &mut |resp| read(index, resp), Some(outcome));
+                let result =
+                    self.send_with_retries(service, endpoint, request, &mut |resp| read(index, resp), Some(outcome));
                 failed |= result.is_err();
                 out.push(result);
             }
@@ -289,8 +317,9 @@ impl<'h, H: Host + ?Sized> Exchange<'h, H> {
     }
 
     /// The retry loop, from an outcome already had (`first`: the request
-    /// was sent, counted and paced by [`Exchange::call_all`]) or from scratch.
-    fn call_from(
+    /// was sent, counted and paced by [`Exchange::call_in_waves`]) or from
+    /// scratch.
+    fn send_with_retries(
         &mut self,
         service: Service,
         endpoint: &str,
@@ -332,9 +361,9 @@ impl<'h, H: Host + ?Sized> Exchange<'h, H> {
                     if resp.is_success() {
                         self.log_exchange(Level::Debug, service, endpoint, attempt, &status);
                         match read(resp) {
-                            Ok(v) => return Ok(v),
-                            Err(u) if !u.retryable || attempt >= self.policy.max_attempts => return Err(u.error),
-                            Err(u) => (self.backoff(attempt), u.error.to_string()),
+                            Ok(()) => return Ok(()),
+                            Err(bad) if !bad.retryable || attempt >= self.policy.max_attempts => return Err(bad.error),
+                            Err(bad) => (self.backoff(attempt), bad.error.to_string()),
                         }
                     } else if resp.status == 401 && service == Service::Ghl && self.stale_token(&request) {
                         // Sent with it at once, another request already
@@ -403,7 +432,9 @@ impl<'h, H: Host + ?Sized> Exchange<'h, H> {
         }
     }
 
-    fn backoff(&mut self, attempt: u32) -> u64 {
+    /// The wait before attempt `attempt + 1`: jittered, under the policy's
+    /// ceiling for `attempt`.
+    pub(super) fn backoff(&mut self, attempt: u32) -> u64 {
         self.jitter.upto(self.policy.ceiling_ms(attempt))
     }
 
@@ -437,7 +468,7 @@ impl<'h, H: Host + ?Sized> Exchange<'h, H> {
                 endpoint: endpoint.to_string(),
                 retry_after_ms: None,
                 message: match spent.daily_limit {
-                    Some(l) => format!("the daily budget of {l} requests is spent (X-RateLimit-Daily-Remaining: 0); resume after GHL resets it"),
+                    Some(limit) => format!("the daily budget of {limit} requests is spent (X-RateLimit-Daily-Remaining: 0); resume after GHL resets it"),
                     None => "the daily request budget is spent (X-RateLimit-Daily-Remaining: 0); resume after GHL resets it".into(),
                 },
             })),
@@ -448,8 +479,8 @@ impl<'h, H: Host + ?Sized> Exchange<'h, H> {
                         "the next GHL request must wait {wait} ms for the rate budget, past the deadline"
                     )));
                 }
-                let w = wait.to_string();
-                self.host.log(Level::Debug, "pacing under the GHL rate limit", &[("wait_ms", &w)]);
+                let wait_text = wait.to_string();
+                self.host.log(Level::Debug, "pacing under the GHL rate limit", &[("wait_ms", &wait_text)]);
                 self.host.sleep_ms(wait);
                 self.paced_ms += wait;
                 Ok(())
@@ -469,86 +500,7 @@ impl<'h, H: Host + ?Sized> Exchange<'h, H> {
         matches!(self.auth.credential, Credential::OAuth(_))
     }
 
-    /// `POST /oauth/token` with the refresh token, once. The new pair goes
-    /// to the host's store before it is used. An attempt is sent again only
-    /// when GHL surely did not apply it (see [`refresh::judge`]).
-    fn refresh(&mut self) -> Result<(), SyncError> {
-        let Credential::OAuth(oauth) = &self.auth.credential else {
-            return Ok(());
-        };
-        let request = refresh::request(&self.auth.ghl_base, oauth, self.auth.timeout_ms);
-        let previous_scopes = oauth.tokens.scopes.clone();
-        let endpoint = refresh::ENDPOINT;
-        let mut attempt = 0u32;
-        loop {
-            attempt += 1;
-            self.requests += 1;
-            if attempt > 1 {
-                self.retries += 1;
-            }
-            let outcome = self.host.send(&request);
-            let status = match &outcome {
-                Ok(resp) => resp.status.to_string(),
-                Err(e) => e.to_string(),
-            };
-            let now = self.host.now_ms();
-            let wait = match refresh::judge(outcome, now, &previous_scopes) {
-                Attempt::Rotated(tokens) => {
-                    self.log_exchange(Level::Info, Service::Ghl, endpoint, attempt, &status);
-                    let new_secrets = [&tokens.access_token, &tokens.refresh_token];
-                    self.scrub.extend(new_secrets.into_iter().filter_map(scrubbable));
-                    self.rotated = Some(tokens.clone());
-                    if let Err(message) = self.host.store_tokens(&tokens) {
-                        return Err(SyncError::CredentialStore(self.scrubbed(message)));
-                    }
-                    if let Credential::OAuth(oauth) = &mut self.auth.credential {
-                        oauth.tokens = tokens;
-                    }
-                    self.host.log(Level::Info, "GHL tokens refreshed and stored", &[]);
-                    return Ok(());
-                }
-                Attempt::Final(Ok(resp)) if refresh::is_refusal(resp.status) => {
-                    self.log_exchange(Level::Warn, Service::Ghl, endpoint, attempt, &status);
-                    let message = self.error_text(Service::Ghl, &resp);
-                    return Err(SyncError::ReauthorizationRequired(UpstreamError {
-                        service: Service::Ghl,
-                        endpoint: endpoint.into(),
-                        status: resp.status,
-                        message,
-                    }));
-                }
-                Attempt::Final(Ok(resp)) => {
-                    self.log_exchange(Level::Warn, Service::Ghl, endpoint, attempt, &status);
-                    return Err(self.error_for(Service::Ghl, endpoint, &resp));
-                }
-                Attempt::Final(Err(error)) => {
-                    self.log_exchange(Level::Warn, Service::Ghl, endpoint, attempt, &status);
-                    return Err(error);
-                }
-                Attempt::NotApplied(outcome) => {
-                    self.log_exchange(Level::Warn, Service::Ghl, endpoint, attempt, &status);
-                    let last = attempt >= self.policy.max_attempts;
-                    match outcome {
-                        Ok(resp) => match resp.header("retry-after").and_then(|v| parse_retry_after(v, now)) {
-                            Some(ms) if ms <= self.policy.max_delay_ms as u64 && !last => ms,
-                            None if !last => self.backoff(attempt),
-                            _ => return Err(self.error_for(Service::Ghl, endpoint, &resp)),
-                        },
-                        Err(_) if !last => self.backoff(attempt),
-                        Err(e) => return Err(transport_error(Service::Ghl, endpoint, &e)),
-                    }
-                }
-            };
-            if self.deadline_left().is_some_and(|left| wait >= left) {
-                return Err(SyncError::DeadlineExceeded(
-                    "the token refresh was rate limited past the deadline".into(),
-                ));
-            }
-            self.host.sleep_ms(wait);
-        }
-    }
-
-    fn log_exchange(&mut self, level: Level, service: Service, endpoint: &str, attempt: u32, outcome: &str) {
+    pub(super) fn log_exchange(&mut self, level: Level, service: Service, endpoint: &str, attempt: u32, outcome: &str) {
         let attempt = attempt.to_string();
         self.host.log(
             level,
@@ -559,195 +511,6 @@ impl<'h, H: Host + ?Sized> Exchange<'h, H> {
                 ("attempt", &attempt),
                 ("outcome", outcome),
             ],
-        );
-    }
-
-    /// The typed error for a non-2xx answer, with the server's own message.
-    fn error_for(&mut self, service: Service, endpoint: &str, resp: &Response) -> SyncError {
-        let message = self.error_text(service, resp);
-        let upstream = UpstreamError {
-            service,
-            endpoint: endpoint.to_string(),
-            status: resp.status,
-            message,
-        };
-        match resp.status {
-            401 => SyncError::Unauthorized(upstream),
-            403 => SyncError::Forbidden(upstream),
-            429 => {
-                let now = self.host.now_ms();
-                SyncError::RateLimited(RateLimit {
-                    service,
-                    endpoint: upstream.endpoint,
-                    retry_after_ms: resp.header("retry-after").and_then(|v| parse_retry_after(v, now)),
-                    message: upstream.message,
-                })
-            }
-            _ => SyncError::Upstream(upstream),
-        }
-    }
-
-    /// The server's own words from an error answer, without our secrets.
-    fn error_text(&self, service: Service, resp: &Response) -> String {
-        self.scrubbed(error_message(service, resp))
-    }
-
-    fn scrubbed(&self, mut text: String) -> String {
-        for s in &self.scrub {
-            if text.contains(s.as_str()) {
-                text = text.replace(s.as_str(), "[redacted]");
-            }
-        }
-        text
-    }
-}
-
-/// A secret's text to scrub from messages. A secret of a character or three
-/// would scrub ordinary words out of every message; real tokens are far
-/// longer.
-fn scrubbable(secret: &Secret) -> Option<String> {
-    (secret.expose().len() >= 4).then(|| secret.expose().to_string())
-}
-
-/// An answer read but not handed back: cannot happen, but is an error, not a panic.
-fn lost_answer(service: Service, endpoint: &str) -> SyncError {
-    SyncError::Transport {
-        service,
-        endpoint: endpoint.to_string(),
-        message: "the answer was lost inside the connector".into(),
-    }
-}
-
-fn transport_error(service: Service, endpoint: &str, e: &TransportError) -> SyncError {
-    SyncError::Transport {
-        service,
-        endpoint: endpoint.to_string(),
-        message: e.to_string(),
-    }
-}
-
-/// The server's own words from an error answer: GHL's `message` or Rankr's
-/// problem, else the start of the text, else the status. A redirect is
-/// named with where it pointed (redirects are never followed).
-pub fn error_message(service: Service, resp: &Response) -> String {
-    if (300..400).contains(&resp.status) {
-        let to = resp.header("location").unwrap_or("(no location)");
-        return format!("redirect to {} not followed", clip(to, 200));
-    }
-    let said = match service {
-        Service::Ghl => crate::ghl::error::message(&resp.body),
-        Service::Rankr => crate::rankr::error::message(&resp.body),
-    };
-    if let Some(text) = said.filter(|t| !t.trim().is_empty()) {
-        return clip(&text, 1000);
-    }
-    // Cleaned before the emptiness check: a body of control characters
-    // alone says nothing.
-    let text = clip(String::from_utf8_lossy(&resp.body).trim(), 300);
-    if text.trim().is_empty() {
-        format!("HTTP {}", resp.status)
-    } else {
-        text
-    }
-}
-
-/// At most `max` characters, without control characters.
-fn clip(s: &str, max: usize) -> String {
-    let clean: String = s.chars().filter(|c| !c.is_control() || *c == ' ').take(max).collect();
-    if s.chars().count() > max {
-        format!("{clean}…")
-    } else {
-        clean
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::testing::ScriptedHost;
-
-    fn resp(status: u16, body: &str) -> Response {
-        Response {
-            status,
-            headers: vec![],
-            body: body.as_bytes().to_vec(),
-        }
-    }
-
-    #[test]
-    fn error_messages_from_each_shape() {
-        assert_eq!(
-            error_message(
-                Service::Ghl,
-                &resp(
-                    401,
-                    r#"{"statusCode":401,"message":"Invalid token: access token is invalid","error":"Unauthorized"}"#
-                )
-            ),
-            "Invalid token: access token is invalid"
-        );
-        assert_eq!(
-            error_message(
-                Service::Ghl,
-                &resp(
-                    422,
-                    r#"{"statusCode":422,"message":["limit must be a number","skip bad"]}"#
-                )
-            ),
-            "limit must be a number; skip bad"
-        );
-        assert_eq!(
-            error_message(
-                Service::Rankr,
-                &resp(
-                    422,
-                    r#"{"title":"Invalid body","status":422,"detail":"2 items","errors":[{"index":3,"field":"name","message":"too long"}]}"#
-                )
-            ),
-            "Invalid body: 2 items (items[3].name: too long)"
-        );
-        assert_eq!(error_message(Service::Ghl, &resp(502, "")), "HTTP 502");
-        assert_eq!(
-            error_message(Service::Rankr, &resp(502, "<html>Bad gateway</html>")),
-            "<html>Bad gateway</html>"
-        );
-        let mut r = resp(302, "");
-        r.headers.push(("Location".into(), "https://evil.example/".into()));
-        assert_eq!(
-            error_message(Service::Ghl, &r),
-            "redirect to https://evil.example/ not followed"
-        );
-        let long = "x".repeat(400);
-        assert_eq!(error_message(Service::Ghl, &resp(500, &long)).chars().count(), 301);
-    }
-
-    #[test]
-    fn echoed_secrets_are_scrubbed_from_error_messages() {
-        let mut host = ScriptedHost::new(|_: &Request| {
-            Ok(Response {
-                status: 400,
-                headers: vec![],
-                body: br#"{"message": "bad header Authorization: Bearer pit-123456789"}"#.to_vec(),
-            })
-        });
-        let auth = Auth {
-            ghl_base: "https://h".into(),
-            credential: Credential::ApiKey(Secret::new("pit-123456789")),
-            rankr_key: Secret::new("x"),
-            timeout_ms: 1000,
-        };
-        let mut exchange = Exchange::new(&mut host, RetryPolicy::default(), auth, None);
-        let request = Request {
-            method: crate::io::Method::Get,
-            url: "https://h/x".into(),
-            headers: vec![],
-            body: None,
-            timeout_ms: 1000,
-        };
-        let e = exchange.send(Service::Ghl, "GET /x", request).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "GHL answered 400 at GET /x: bad header Authorization: Bearer [redacted]"
         );
     }
 }

@@ -45,12 +45,12 @@ pub fn is_retryable_status(status: u16) -> bool {
 
 /// `Retry-After` as milliseconds from `now_ms`: delay-seconds or an HTTP date.
 pub fn parse_retry_after(value: &str, now_ms: u64) -> Option<u64> {
-    let v = value.trim();
-    if let Ok(secs) = v.parse::<u64>() {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
         return Some(secs.saturating_mul(1000));
     }
     // HTTP-date in any of RFC 9110's three forms, by `httpdate`.
-    let at = httpdate::parse_http_date(v).ok()?;
+    let at = httpdate::parse_http_date(value).ok()?;
     let at_ms = u64::try_from(at.duration_since(std::time::UNIX_EPOCH).ok()?.as_millis()).ok()?;
     Some(at_ms.saturating_sub(now_ms))
 }
@@ -67,14 +67,14 @@ impl Jitter {
     /// Uniform in `[0, max]`.
     pub fn upto(&mut self, max: u64) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
+        let mut mixed = self.0;
+        mixed = (mixed ^ (mixed >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        mixed = (mixed ^ (mixed >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        mixed ^= mixed >> 31;
         if max == u64::MAX {
-            z
+            mixed
         } else {
-            z % (max + 1)
+            mixed % (max + 1)
         }
     }
 }

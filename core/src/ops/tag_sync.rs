@@ -19,8 +19,9 @@ use super::tag_details::write_by_id;
 use super::writer::TagWriter;
 use super::{dedup, id, stop_reason, Run};
 use crate::auth::Scope;
+use crate::client::Outbound;
 use crate::ghl::{self, BadTag, TagPage, EP_POST, EP_TAGS, MAX_IDS_PER_DETAILS};
-use crate::io::{Host, Level, Method, Phase, Request};
+use crate::io::{Host, Level, Method, Phase};
 use crate::rankr::model::{PostTagsResponse, TagBatchResponse, TagListPage};
 use crate::rankr::{self, EP_LIST_TAGS, EP_POST_TAGS};
 use crate::report::{Service, SyncError, SyncFailure, SyncReport};
@@ -241,10 +242,13 @@ fn read_all<H: Host + ?Sized>(
             return Err(SyncError::DeadlineExceeded("before the next page of tags".into()));
         }
         let skips: Vec<u64> = match (count, stride) {
-            (Some(c), Some(s)) if stale_pages == 0 => (0..max_in_flight.min(run.exchange.ghl_room() as u64))
-                .map(|i| *next + i * s)
-                .take_while(|&o| o == *next || o < c)
-                .collect(),
+            (Some(count), Some(stride)) if stale_pages == 0 => {
+                let wave_pages = max_in_flight.min(run.exchange.ghl_budget_now() as u64);
+                (0..wave_pages)
+                    .map(|i| *next + i * stride)
+                    .take_while(|&offset| offset == *next || offset < count)
+                    .collect()
+            }
             _ => vec![*next],
         };
         let results = fetch_wave(run, state, writer, location, &skips, page_size)?;
@@ -356,22 +360,26 @@ fn fetch_wave<H: Host + ?Sized>(
     let (batches, writes) = writer.take_ready(run, state);
     let batch_count = writes.len();
     let ghl = run.settings.ghl();
-    let mut requests: Vec<(Service, &str, Request)> = writes
+    let mut requests: Vec<Outbound<'_>> = writes
         .into_iter()
-        .map(|r| (Service::Rankr, rankr::EP_TAGS, r))
+        .map(|request| Outbound {
+            service: Service::Rankr,
+            endpoint: rankr::EP_TAGS,
+            request,
+        })
         .collect();
-    requests.extend(
-        skips
-            .iter()
-            .map(|&skip| (Service::Ghl, EP_TAGS, ghl.tags(location, skip, page_size))),
-    );
+    requests.extend(skips.iter().map(|&skip| Outbound {
+        service: Service::Ghl,
+        endpoint: EP_TAGS,
+        request: ghl.tags(location, skip, page_size),
+    }));
     let mut batch_answers: Vec<Option<TagBatchResponse>> = (0..batch_count).map(|_| None).collect();
     let mut pages: Vec<Option<TagPage>> = skips.iter().map(|_| None).collect();
     let max_in_flight = run.settings.max_in_flight;
-    let done = run.exchange.call_mixed(requests, max_in_flight, &mut |i, resp| {
-        if i < batch_count {
-            batch_answers[i] = Some(rankr::read_tag_results(&resp.body)?);
-        } else if let Some(slot) = pages.get_mut(i - batch_count) {
+    let done = run.exchange.call_in_waves(requests, max_in_flight, &mut |index, resp| {
+        if index < batch_count {
+            batch_answers[index] = Some(rankr::read_tag_results(&resp.body)?);
+        } else if let Some(slot) = pages.get_mut(index - batch_count) {
             *slot = Some(ghl::read_tag_page(EP_TAGS, &resp.body)?);
         }
         Ok(())
@@ -386,7 +394,7 @@ fn fetch_wave<H: Host + ?Sized>(
         .into_iter()
         .map(|answer| {
             done.next()
-                .map(|r| r.and_then(|()| answer.ok_or_else(|| lost(Service::Rankr))))
+                .map(|result| result.and_then(|()| answer.ok_or_else(|| lost(Service::Rankr))))
         })
         .collect();
     writer.finish(run, state, batches, answers)?;

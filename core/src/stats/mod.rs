@@ -29,19 +29,20 @@ pub struct ShapeError {
 /// calendar check is `time`'s.
 pub fn parse_day(s: &str) -> Result<Date, String> {
     let bad = |why: &str| format!("`{s}` is not a date as YYYY-MM-DD ({why})");
-    let b = s.as_bytes();
-    let shaped = b.len() == 10
-        && b[4] == b'-'
-        && b[7] == b'-'
-        && b.iter()
+    let bytes = s.as_bytes();
+    let shaped = bytes.len() == 10
+        && bytes[4] == b'-'
+        && bytes[7] == b'-'
+        && bytes
+            .iter()
             .enumerate()
             .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
     if !shaped {
         return Err(bad("expected digits as YYYY-MM-DD"));
     }
-    let num = |r: std::ops::Range<usize>| s[r].parse::<u16>().unwrap_or(0);
-    let month = Month::try_from(num(5..7) as u8).map_err(|_| bad("no such month"))?;
-    Date::from_calendar_date(i32::from(num(0..4)), month, num(8..10) as u8).map_err(|_| bad("no such day"))
+    let number_at = |digits: std::ops::Range<usize>| s[digits].parse::<u16>().unwrap_or(0);
+    let month = Month::try_from(number_at(5..7) as u8).map_err(|_| bad("no such month"))?;
+    Date::from_calendar_date(i32::from(number_at(0..4)), month, number_at(8..10) as u8).map_err(|_| bad("no such day"))
 }
 
 /// The UTC day of a host clock reading.

@@ -1,6 +1,6 @@
 //! The glue of the `wasi:http/proxy` world: the one module that sees the
 //! WASI bindings. Inbound, it turns an `incoming-request` into the plain
-//! [`crate::handler::serve`] call and its [`Answer`] into the response;
+//! [`crate::handler::serve`] call and its [`HttpAnswer`] into the response;
 //! outbound, [`outbound::WasiHost`] is the core's `Host` over
 //! `wasi:http/outgoing-handler` and the clocks.
 //!
@@ -11,7 +11,7 @@
 mod body;
 mod outbound;
 
-use crate::answer::{Answer, RequestError};
+use crate::answer::{HttpAnswer, RequestError};
 use crate::env::Env;
 use crate::handler;
 use outbound::WasiHost;
@@ -39,7 +39,7 @@ impl Guest for Handler {
     }
 }
 
-fn answer(request: &IncomingRequest) -> Answer {
+fn answer(request: &IncomingRequest) -> HttpAnswer {
     let method = method_name(request.method());
     let path = request.path_with_query().unwrap_or_else(|| "/".into());
     let env = Env::new(wasip2::cli::environment::get_environment());
@@ -103,7 +103,7 @@ fn read_body(request: &IncomingRequest, limit: u64) -> Result<Vec<u8>, RequestEr
     })
 }
 
-fn respond(out: ResponseOutparam, answer: &Answer) {
+fn respond(out: ResponseOutparam, answer: &HttpAnswer) {
     let headers = Fields::new();
     for (name, value) in &answer.headers {
         // Our own names and ASCII values: none is refused.
