@@ -222,26 +222,56 @@ fn jco_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("jco")
 }
 
-/// jco's entry point, installed from the lock file when missing.
+/// jco's entry point, installed from the lock file when missing: once per
+/// process (the threads of one test binary share the outcome) and once per
+/// checkout (test binaries that run at the same time take turns on a file
+/// lock). `npm ci` writes into a fresh directory of its own, which is moved
+/// into place whole, so a `node_modules` is either complete or absent: an
+/// install cut short leaves nothing another run could take for a good one.
 fn jco_bin() -> Result<PathBuf> {
+    static INSTALLED: std::sync::OnceLock<std::result::Result<PathBuf, String>> = std::sync::OnceLock::new();
+    INSTALLED
+        .get_or_init(|| install_jco().map_err(|e| format!("{e:#}")))
+        .clone()
+        .map_err(|e| anyhow!(e))
+}
+
+fn install_jco() -> Result<PathBuf> {
     let dir = jco_dir();
     let bin = dir.join("node_modules/@bytecodealliance/jco/dist/jco.js");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join(".install.lock"))
+        .with_context(|| format!("cannot open {}", dir.join(".install.lock").display()))?;
+    lock.lock().context("cannot lock tests/jco/.install.lock")?;
     if bin.exists() {
         return Ok(bin);
     }
+    let staging = dir.join(format!(".install-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&staging);
+    std::fs::create_dir_all(&staging)?;
+    for file in ["package.json", "package-lock.json"] {
+        std::fs::copy(dir.join(file), staging.join(file))?;
+    }
     let npm = Command::new("npm")
         .args(["ci", "--no-audit", "--no-fund", "--prefix"])
-        .arg(&dir)
+        .arg(&staging)
         .status()
         .map_err(|e| {
             anyhow!("the jco tests need Node.js and npm ({e}); install them (Debian: `apt-get install nodejs npm`)")
         })?;
-    if !npm.success() || !bin.exists() {
-        bail!(
-            "`npm ci --prefix {}` could not install jco ({npm}); the jco tests need the npm registry",
-            dir.display()
-        );
+    if !npm.success() || !staging.join("node_modules/@bytecodealliance/jco/dist/jco.js").exists() {
+        let _ = std::fs::remove_dir_all(&staging);
+        bail!("`npm ci` of tests/jco could not install jco ({npm}); the jco tests need the npm registry");
     }
+    // An old, partial `node_modules` (from an install killed before this
+    // rule) goes first: the move needs the name free.
+    let _ = std::fs::remove_dir_all(dir.join("node_modules"));
+    std::fs::rename(staging.join("node_modules"), dir.join("node_modules"))
+        .context("cannot move the installed jco into tests/jco/node_modules")?;
+    let _ = std::fs::remove_dir_all(&staging);
     Ok(bin)
 }
 

@@ -7,7 +7,9 @@
 //! time measured is the connector's: parsing pages, mapping, hashing,
 //! building batches, the state.
 
-use crate::config::{self, ConfigFile, SettingsParts};
+use crate::config::ConfigFile;
+use crate::credentials::Credential;
+use crate::invoke::{self, Credentials, Endpoints, RunFlags};
 use crate::secret::Secret;
 use anyhow::{anyhow, Context as _};
 use ghl_rankr_host::clock::SystemClock;
@@ -147,7 +149,15 @@ pub fn wasm_tag_sync(engine: &ConnectorEngine, canned: &Arc<Canned>, n: usize) -
 
 fn settings() -> Settings {
     let key = Secret::new("bench-key-0000");
-    config::settings(SettingsParts::api_key(GHL, &key, RANKR, &key, &ConfigFile::default()))
+    let endpoints = Endpoints {
+        ghl: GHL.into(),
+        rankr: RANKR.into(),
+    };
+    let credentials = Credentials {
+        ghl: Credential::ApiKey(key.clone()),
+        rankr_key: &key,
+    };
+    invoke::settings(&endpoints, &credentials, &RunFlags::default(), &ConfigFile::default())
 }
 
 fn median(mut v: Vec<f64>) -> f64 {

@@ -1,5 +1,5 @@
-//! The `--config FILE` settings file (TOML) and the assembly of the
-//! component's `settings` from flags, environment and file.
+//! The `--config FILE` settings file (TOML). The component's `settings`
+//! are assembled from it in [`crate::invoke`].
 //!
 //! ```toml
 //! page_size = 100
@@ -31,11 +31,8 @@
 //! target = "likes_7d"
 //! ```
 
-use crate::credentials::Credential;
-use crate::secret::Secret;
 use ghl_rankr_host::net::proxy::ProxyUrl;
 use ghl_rankr_host::net::NetworkConfig;
-use ghl_rankr_host::types;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -165,109 +162,6 @@ impl ConfigFile {
     }
 }
 
-/// Everything needed to build the component's settings.
-pub struct SettingsParts<'a> {
-    pub ghl_base_url: String,
-    pub ghl_credential: Credential,
-    pub rankr_base_url: String,
-    pub rankr_api_key: &'a Secret,
-    pub page_size: Option<u32>,
-    pub dry_run: bool,
-    /// Flags for the run (they win over the file).
-    pub deadline_secs: Option<u64>,
-    pub full_refresh: bool,
-    /// `tag-sync` reads every page even with the post's tag ids.
-    pub full_pass: bool,
-    pub no_archive: bool,
-    pub max_in_flight: Option<u32>,
-    pub config: &'a ConfigFile,
-}
-
-impl<'a> SettingsParts<'a> {
-    /// Parts with an API key and everything else default: for tests and the demo.
-    pub fn api_key(
-        ghl_base_url: &str,
-        key: &Secret,
-        rankr_base_url: &str,
-        rankr_api_key: &'a Secret,
-        config: &'a ConfigFile,
-    ) -> Self {
-        SettingsParts {
-            ghl_base_url: ghl_base_url.to_string(),
-            ghl_credential: Credential::ApiKey(key.clone()),
-            rankr_base_url: rankr_base_url.to_string(),
-            rankr_api_key,
-            page_size: None,
-            dry_run: false,
-            deadline_secs: None,
-            full_refresh: false,
-            full_pass: false,
-            no_archive: false,
-            max_in_flight: None,
-            config,
-        }
-    }
-}
-
-/// The component's `settings`; flags win over the file.
-pub fn settings(p: SettingsParts<'_>) -> types::Settings {
-    let c = p.config;
-    types::Settings {
-        ghl_base_url: p.ghl_base_url,
-        ghl_credential: p.ghl_credential.to_wit(),
-        rankr_base_url: p.rankr_base_url,
-        rankr_api_key: p.rankr_api_key.expose().to_string(),
-        page_size: p.page_size.or(c.page_size),
-        tag_mapping: c
-            .tag_mapping
-            .iter()
-            .map(|r| types::MappingRow {
-                source: r.source.clone(),
-                target: r.target.clone(),
-                transforms: r.transforms.iter().map(transform).collect(),
-            })
-            .collect(),
-        metric_mapping: c
-            .metric_mapping
-            .iter()
-            .map(|m| types::MetricRename {
-                source: m.source.clone(),
-                target: m.target.clone(),
-            })
-            .collect(),
-        dry_run: p.dry_run || c.dry_run.unwrap_or(false),
-        request_timeout_ms: c.request_timeout_secs.map(|s| s.saturating_mul(1000)),
-        retry: c.retry.as_ref().map(|r| types::RetryPolicy {
-            max_attempts: r.max_attempts,
-            base_delay_ms: r.base_delay_ms,
-            max_delay_ms: r.max_delay_ms,
-        }),
-        deadline_ms: p.deadline_secs.or(c.deadline_secs).map(|s| s.saturating_mul(1000)),
-        full_refresh: p.full_refresh,
-        full_pass: p.full_pass || c.full_pass.unwrap_or(false),
-        // Archiving tags gone from GHL is on unless turned off.
-        archive_missing: !p.no_archive && c.archive_missing.unwrap_or(true),
-        max_in_flight: p.max_in_flight.or(c.max_in_flight),
-    }
-}
-
-fn transform(t: &TransformConfig) -> types::Transform {
-    match t {
-        TransformConfig::Trim => types::Transform::Trim,
-        TransformConfig::Lowercase => types::Transform::Lowercase,
-        TransformConfig::Uppercase => types::Transform::Uppercase,
-        TransformConfig::Slugify => types::Transform::Slugify,
-        TransformConfig::Prefix(s) => types::Transform::Prefix(s.clone()),
-        TransformConfig::Suffix(s) => types::Transform::Suffix(s.clone()),
-        TransformConfig::Replace { from, to } => types::Transform::Replace(types::Replacement {
-            from: from.clone(),
-            to: to.clone(),
-        }),
-        TransformConfig::Truncate(n) => types::Transform::Truncate(*n),
-        TransformConfig::Default(s) => types::Transform::Default(s.clone()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -293,14 +187,8 @@ mod tests {
         .unwrap();
         assert_eq!(c.page_size, Some(50));
         assert_eq!(c.tag_mapping[0].transforms.len(), 4);
-        let key = Secret::new("k");
-        let s = settings(SettingsParts::api_key("https://g", &key, "https://r", &key, &c));
-        assert_eq!(s.page_size, Some(50));
-        assert!(matches!(
-            s.tag_mapping[0].transforms[1],
-            types::Transform::Truncate(100)
-        ));
-        assert_eq!(s.metric_mapping[0].target, "likes_7d");
+        assert!(matches!(c.tag_mapping[0].transforms[1], TransformConfig::Truncate(100)));
+        assert_eq!(c.metric_mapping[0].target, "likes_7d");
     }
 
     #[test]

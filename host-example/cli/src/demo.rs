@@ -2,14 +2,14 @@
 //! real component and real HTTP, against fake GHL and Rankr servers on
 //! loopback.
 
-use crate::config::{settings, ConfigFile, SettingsParts};
+use crate::config::ConfigFile;
+use crate::credentials::Credential;
+use crate::invoke::{self, Credentials, Endpoints, Imports, Prepared, RunFlags};
 use crate::render;
 use crate::secret::Secret;
 use anyhow::{anyhow, Context as _};
 use ghl_rankr_host::clock::SystemClock;
-use ghl_rankr_host::egress::Allowlist;
 use ghl_rankr_host::engine::ConnectorEngine;
-use ghl_rankr_host::imports::Env;
 use ghl_rankr_host::transport::UreqTransport;
 use ghl_rankr_host::types::{NewPostsRequest, StatsRequest, TagDetailsEvent, TagSyncEvent};
 use ghl_rankr_testkit::fakes::ghl::{wall_ms, FakePost, DEMO_LOCATION, DEMO_POST};
@@ -74,24 +74,23 @@ pub fn run(engine: &ConnectorEngine, out: &mut dyn Write, json_out: bool) -> any
     let rankr_key = Secret::new("demo-rankr-api-key");
     let ghl = GhlFake::start(GhlState::seeded(ghl_token.expose(), DEMO_LOCATION, DEMO_TAGS))?;
     let rankr = RankrFake::start(RankrState::new(rankr_key.expose()))?;
-    let config = ConfigFile::default();
-    let settings = settings(SettingsParts::api_key(
-        ghl.base_url(),
-        &ghl_token,
-        rankr.base_url(),
-        &rankr_key,
-        &config,
-    ));
-    let env = Env {
-        transport: Arc::new(Allowlist::new(
-            UreqTransport::direct(std::time::Duration::from_secs(30)),
-            &[&settings.ghl_base_url, &settings.rankr_base_url],
-        )),
-        clock: Arc::new(SystemClock::default()),
-        tokens: None,
-        captured_logs: None,
-        progress: None,
+    let endpoints = Endpoints {
+        ghl: ghl.base_url().to_string(),
+        rankr: rankr.base_url().to_string(),
     };
+    let credentials = Credentials {
+        ghl: Credential::ApiKey(ghl_token.clone()),
+        rankr_key: &rankr_key,
+    };
+    let Prepared { settings, env } = Prepared::new(
+        invoke::settings(&endpoints, &credentials, &RunFlags::default(), &ConfigFile::default()),
+        UreqTransport::direct(std::time::Duration::from_secs(30)),
+        Imports {
+            clock: Arc::new(SystemClock::default()),
+            tokens: None,
+            progress: None,
+        },
+    );
     let mut text = String::new();
     text.push_str(&format!(
         "fake GHL at {} ({DEMO_TAGS} tags, 100 a page), fake Rankr at {}\n\n",

@@ -1,9 +1,10 @@
 //! The `ghl-rankr` CLI's pieces: the settings file ([`config`]), the GHL
-//! credential from the environment and the token file ([`credentials`]), the
-//! compile cache ([`cache`]), atomic private files ([`files`]), output for
-//! people and machines ([`render`]), `bench`, and (with the `demo` feature)
-//! the demo against the fakes, and `serve`, the long-running service
-//! ([`serve`]).
+//! credential from the environment and the token file ([`credentials`]),
+//! the one place a call of the component is prepared and run
+//! ([`invoke`]), the compile cache ([`cache`]), atomic private files
+//! ([`files`]), output for people and machines ([`render`]), `bench`, (with
+//! the `demo` feature) the demo against the fakes, and `serve`, the
+//! long-running service ([`serve`]).
 
 pub mod bench;
 pub mod cache;
@@ -12,12 +13,8 @@ pub mod credentials;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod files;
+pub mod invoke;
 pub mod progress;
 pub mod render;
 pub mod secret;
 pub mod serve;
-
-/// Where GHL's API is, unless configured otherwise.
-pub const DEFAULT_GHL: &str = "https://services.leadconnectorhq.com";
-/// Where Rankr's API is, unless configured otherwise.
-pub const DEFAULT_RANKR: &str = "https://api.rankr.io";

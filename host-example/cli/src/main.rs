@@ -1,30 +1,28 @@
 //! `ghl-rankr`: runs the connector component against GHL and Rankr.
 
 use clap::{Parser, Subcommand};
-use ghl_rankr::config::{settings, ConfigFile, SettingsParts};
+use ghl_rankr::config::ConfigFile;
 use ghl_rankr::credentials::{credential, TokenFile};
 use ghl_rankr::files::{read_optional, write_atomic};
+use ghl_rankr::invoke::{self, Credentials, Endpoints, Imports, Invocation, OpResult, Prepared, RunFlags};
 use ghl_rankr::progress::TermProgress;
 use ghl_rankr::render;
 use ghl_rankr::secret::Secret;
+use ghl_rankr::serve::config::ServeConfig;
+use ghl_rankr::serve::error::ServeError;
 use ghl_rankr_host::clock::SystemClock;
-use ghl_rankr_host::egress::Allowlist;
 use ghl_rankr_host::engine::{ConnectorEngine, EngineOptions};
-use ghl_rankr_host::imports::ProgressSink;
-use ghl_rankr_host::imports::{Env, TokenStore};
+use ghl_rankr_host::imports::{Env, ProgressSink, TokenStore};
 use ghl_rankr_host::limits::Limits;
-use ghl_rankr_host::net::{Network, NetworkConfig};
+use ghl_rankr_host::net::{Network, NetworkError};
 use ghl_rankr_host::transport::UreqTransport;
 use ghl_rankr_host::types::{
-    NewPostsReport, NewPostsRequest, Settings, StatsRequest, SyncError, SyncFailure, SyncReport, TagDetailsEvent,
-    TagSyncEvent,
+    NewPostsReport, NewPostsRequest, StatsRequest, SyncError, SyncFailure, TagDetailsEvent, TagSyncEvent,
 };
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
-
-use ghl_rankr::{DEFAULT_GHL, DEFAULT_RANKR};
 
 /// Sync HighLevel Social Planner tags, tag details and statistics into
 /// Rankr, through the connector WebAssembly component.
@@ -189,7 +187,7 @@ enum Command {
     /// Keep many locations in step, unattended: polls for new posts and
     /// syncs their tags, runs full tag syncs and statistics on schedules,
     /// takes events over HTTP, with state in SQLite. --config names the
-    /// connections file (README: "Run it as a service").
+    /// connections file (docs/serve.md).
     Serve,
     /// What the service's database says: each connection's last and next
     /// runs, paused connections, queued posts.
@@ -260,72 +258,99 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::from(1)
+            eprintln!("error: {e}");
+            e.exit_code()
         }
     }
 }
 
-fn pick(flag: Option<String>, env: &str, file: Option<&String>, default: &str) -> String {
-    flag.or_else(|| std::env::var(env).ok().filter(|v| !v.is_empty()))
-        .or_else(|| file.cloned())
-        .unwrap_or_else(|| default.to_string())
+/// Why a command stopped: what it prints once, here at the edge, and its
+/// exit status.
+#[derive(Debug)]
+enum CliError {
+    /// Configuration the user must fix (exit 2).
+    Config(String),
+    /// Anything else (exit 1).
+    Failed(anyhow::Error),
 }
 
-/// One of the operations, with its input.
-enum Operation {
-    TagSync(TagSyncEvent),
-    TagDetailsPush(TagDetailsEvent),
-    StatsSync(StatsRequest),
-    NewPosts {
-        request: NewPostsRequest,
-        then_tag_sync: bool,
-        tag_state_file: Option<PathBuf>,
-    },
-}
-
-impl Operation {
-    fn name(&self) -> &'static str {
+impl CliError {
+    fn exit_code(&self) -> ExitCode {
         match self {
-            Operation::TagSync(_) => "tag-sync",
-            Operation::TagDetailsPush(_) => "tag-details-push",
-            Operation::StatsSync(_) => "stats-sync",
-            Operation::NewPosts { .. } => "new-posts",
+            CliError::Config(_) => ExitCode::from(2),
+            CliError::Failed(_) => ExitCode::from(1),
         }
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let limits = limits(&cli);
-    let operation = match cli.command {
+impl std::fmt::Display for CliError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CliError::Config(m) => f.write_str(m),
+            CliError::Failed(e) => write!(f, "{e:#}"),
+        }
+    }
+}
+
+impl From<anyhow::Error> for CliError {
+    fn from(e: anyhow::Error) -> Self {
+        CliError::Failed(e)
+    }
+}
+
+impl From<ServeError> for CliError {
+    fn from(e: ServeError) -> Self {
+        CliError::Config(e.to_string())
+    }
+}
+
+impl From<NetworkError> for CliError {
+    fn from(e: NetworkError) -> Self {
+        CliError::Config(e.to_string())
+    }
+}
+
+type CliResult = Result<ExitCode, CliError>;
+
+fn run(cli: Cli) -> CliResult {
+    match &cli.command {
         Command::TagSync {
             location,
             post,
             tag_ids,
             full_pass,
-        } => Operation::TagSync(TagSyncEvent {
-            location_id: location,
-            post_id: post,
-            tag_ids: (!tag_ids.is_empty()).then_some(tag_ids),
-            full_pass,
-        }),
-        Command::TagDetailsPush { location, tag_ids } => Operation::TagDetailsPush(TagDetailsEvent {
-            location_id: location,
-            tag_ids,
-        }),
+        } => {
+            let event = TagSyncEvent {
+                location_id: location.clone(),
+                post_id: post.clone(),
+                tag_ids: (!tag_ids.is_empty()).then(|| tag_ids.clone()),
+                full_pass: *full_pass,
+            };
+            operation(&cli, Invocation::TagSync(event))
+        }
+        Command::TagDetailsPush { location, tag_ids } => operation(
+            &cli,
+            Invocation::TagDetailsPush(TagDetailsEvent {
+                location_id: location.clone(),
+                tag_ids: tag_ids.clone(),
+            }),
+        ),
         Command::StatsSync {
             location,
             profile_ids,
             platforms,
             dashboard,
             as_of,
-        } => Operation::StatsSync(StatsRequest {
-            location_id: location,
-            profile_ids,
-            platforms,
-            dashboard_id: dashboard,
-            as_of,
-        }),
+        } => operation(
+            &cli,
+            Invocation::StatsSync(StatsRequest {
+                location_id: location.clone(),
+                profile_ids: profile_ids.clone(),
+                platforms: platforms.clone(),
+                dashboard_id: dashboard.clone(),
+                as_of: as_of.clone(),
+            }),
+        ),
         Command::NewPosts {
             location,
             overlap_minutes,
@@ -333,229 +358,226 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             max_posts,
             then_tag_sync,
             tag_state_file,
-        } => Operation::NewPosts {
-            request: NewPostsRequest {
-                location_id: location,
+        } => {
+            let request = NewPostsRequest {
+                location_id: location.clone(),
                 overlap_ms: overlap_minutes.map(|m| m.saturating_mul(60_000)),
-                backfill_since,
-                max_posts,
-            },
-            then_tag_sync,
-            tag_state_file,
-        },
-        Command::Describe => {
-            let engine = engine(&cli.component, cli.inlining, cli.no_cache, limits)?;
-            let env = Env {
-                // The catalog comes from the component: no request is made.
-                transport: Arc::new(UreqTransport::direct(Duration::from_secs(1))),
-                clock: Arc::new(SystemClock::default()),
-                tokens: None,
-                captured_logs: None,
-                progress: None,
+                backfill_since: backfill_since.clone(),
+                max_posts: *max_posts,
             };
-            let catalog: serde_json::Value = serde_json::from_str(&engine.describe(&env)?)?;
-            if cli.json {
-                println!("{}", serde_json::to_string_pretty(&catalog)?);
-            } else {
-                print!("{}", render::catalog_summary(&catalog));
-            }
-            return Ok(ExitCode::SUCCESS);
+            new_posts(&cli, &request, *then_tag_sync, tag_state_file.as_deref())
         }
-        Command::Serve => {
-            let Some(path) = &cli.config else {
-                eprintln!("error: serve needs --config connections.toml (README: \"Run it as a service\")");
-                return Ok(ExitCode::from(2));
-            };
-            let config = match ghl_rankr::serve::config::ServeConfig::load(path) {
-                Ok(c) => c,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return Ok(ExitCode::from(2));
-                }
-            };
-            if let Err(e) = config.check_variables(&|k: &str| std::env::var(k).ok()) {
-                eprintln!("error: {e}");
-                return Ok(ExitCode::from(2));
-            }
-            let network = match network(config.network.clone().with_ca_cert(cli.ca_cert.as_deref())) {
-                Ok(n) => n,
-                Err(code) => return Ok(code),
-            };
-            // Each run stops at its deadline with a checkpoint; the host's
-            // hard limit comes a minute later.
-            let limits = Limits {
-                call_timeout: config.run_deadline + Duration::from_secs(60),
-                ..limits
-            };
-            let engine = engine(&cli.component, cli.inlining, cli.no_cache, limits)?;
-            return Ok(match ghl_rankr::serve::run(config, engine, network) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::from(2)
-                }
-            });
-        }
-        Command::Status { database } => {
-            let database = match (database, &cli.config) {
-                (Some(d), _) => d,
-                (None, Some(path)) => match ghl_rankr::serve::config::ServeConfig::load(path) {
-                    Ok(c) => c.database,
-                    Err(e) => {
-                        eprintln!("error: {e}");
-                        return Ok(ExitCode::from(2));
-                    }
-                },
-                (None, None) => {
-                    eprintln!("error: status needs --config connections.toml or --database FILE");
-                    return Ok(ExitCode::from(2));
-                }
-            };
-            return Ok(match ghl_rankr::serve::status(&database, cli.json) {
-                Ok(text) => {
-                    print!("{text}");
-                    if cli.json {
-                        println!();
-                    }
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::from(2)
-                }
-            });
-        }
-        Command::Bench { runs } => {
-            let figures = ghl_rankr::bench::run(&component_bytes(cli.component.as_deref())?, runs)?;
-            if cli.json {
-                println!("{}", serde_json::to_string_pretty(&figures)?);
-            } else {
-                print!("{}", ghl_rankr::bench::table(&figures));
-            }
-            return Ok(ExitCode::SUCCESS);
-        }
+        Command::Describe => describe(&cli),
+        Command::Serve => serve(&cli),
+        Command::Status { database } => status(&cli, database.as_deref()),
+        Command::Bench { runs } => bench(&cli, *runs),
         #[cfg(feature = "demo")]
         Command::Demo { serve: true, tags, tls } => {
-            ghl_rankr::demo::serve(tags, tls.as_deref(), &mut std::io::stdout())?;
-            return Ok(ExitCode::SUCCESS);
+            ghl_rankr::demo::serve(*tags, tls.as_deref(), &mut std::io::stdout())?;
+            Ok(ExitCode::SUCCESS)
         }
         #[cfg(feature = "demo")]
         Command::Demo { serve: false, .. } => {
-            let engine = engine(&cli.component, cli.inlining, cli.no_cache, limits)?;
+            let engine = engine(&cli, limits(&cli))?;
             ghl_rankr::demo::run(&engine, &mut std::io::stdout(), cli.json)?;
-            return Ok(ExitCode::SUCCESS);
+            Ok(ExitCode::SUCCESS)
         }
-    };
-    let config = match &cli.config {
-        Some(path) => ConfigFile::load(path).map_err(anyhow::Error::msg)?,
-        None => ConfigFile::default(),
-    };
-    let network = match network(config.network(cli.ca_cert.as_deref())) {
-        Ok(n) => n,
-        Err(code) => return Ok(code),
-    };
-    let engine = engine(&cli.component, cli.inlining, cli.no_cache, limits)?;
-    let token_file = cli.token_file.as_deref().map(TokenFile::new);
-    let ghl_credential =
-        credential(&|k: &str| std::env::var(k).ok(), token_file.as_ref()).map_err(anyhow::Error::msg)?;
-    let rankr_key = Secret::from_env("RANKR_API_KEY").map_err(anyhow::Error::msg)?;
-    let state = match &cli.state_file {
-        Some(p) => read_optional(p).map_err(|e| anyhow::anyhow!("cannot read the state file {}: {e}", p.display()))?,
-        None => None,
-    };
-    let settings = settings(SettingsParts {
-        ghl_base_url: pick(
-            cli.ghl_base_url,
-            "GHL_BASE_URL",
-            config.ghl_base_url.as_ref(),
-            DEFAULT_GHL,
-        ),
-        ghl_credential,
-        rankr_base_url: pick(
-            cli.rankr_base_url,
-            "RANKR_BASE_URL",
-            config.rankr_base_url.as_ref(),
-            DEFAULT_RANKR,
-        ),
-        rankr_api_key: &rankr_key,
-        page_size: cli.page_size,
-        dry_run: cli.dry_run,
-        deadline_secs: cli.deadline,
-        full_refresh: cli.full_refresh,
-        full_pass: false,
-        no_archive: cli.no_archive,
-        max_in_flight: cli.max_in_flight,
-        config: &config,
-    });
-    // The component may reach the two configured origins and nothing else.
-    let transport = Allowlist::new(
-        UreqTransport::new(network, Duration::from_secs(cli.request_timeout.max(1) as u64)),
-        &[&settings.ghl_base_url, &settings.rankr_base_url],
-    );
-    let bar = TermProgress::if_terminal().map(Arc::new);
-    let env = Env {
-        transport: Arc::new(transport),
-        clock: Arc::new(SystemClock::default()),
-        tokens: token_file.map(|f| Arc::new(f) as Arc<dyn TokenStore>),
-        captured_logs: None,
-        progress: bar.clone().map(|b| b as Arc<dyn ProgressSink>),
-    };
-    let state = state.as_deref();
-    let result: Result<SyncReport, SyncFailure> = match &operation {
-        Operation::TagSync(event) => engine.tag_sync(&env, &settings, event, state)?,
-        Operation::TagDetailsPush(event) => engine.tag_details_push(&env, &settings, event, state)?,
-        Operation::StatsSync(request) => engine.stats_sync(&env, &settings, request, state)?,
-        Operation::NewPosts {
-            request,
-            then_tag_sync,
-            tag_state_file,
-        } => {
-            let run = PollRun {
-                engine: &engine,
-                env: &env,
-                settings: &settings,
-                state_file: cli.state_file.as_deref(),
-                tag_state_file: tag_state_file.as_deref(),
-                json: cli.json,
-            };
-            let code = run.poll(request, state, *then_tag_sync);
-            if let Some(bar) = &bar {
-                bar.finish();
-            }
-            return code;
-        }
-    };
-    if let Some(bar) = &bar {
-        bar.finish();
     }
-    let operation = operation.name();
-    // The state describes what was written, on success and on failure alike.
-    let new_state = match &result {
-        Ok(r) => Some(&r.state),
-        Err(f) => f.state.as_ref(),
+}
+
+/// `describe`: the catalog, from the component (no request is made).
+fn describe(cli: &Cli) -> CliResult {
+    let engine = engine(cli, limits(cli))?;
+    let env = Env {
+        transport: Arc::new(UreqTransport::direct(Duration::from_secs(1))),
+        clock: Arc::new(SystemClock::default()),
+        tokens: None,
+        captured_logs: None,
+        progress: None,
     };
-    if let (Some(path), Some(blob), false) = (&cli.state_file, new_state, settings.dry_run) {
-        write_atomic(path, blob).map_err(|e| anyhow::anyhow!("cannot write the state file {}: {e}", path.display()))?;
+    let catalog: serde_json::Value =
+        serde_json::from_str(&engine.describe(&env)?).map_err(|e| anyhow::anyhow!("the catalog is not JSON: {e}"))?;
+    if cli.json {
+        println!("{}", serde_json::to_string_pretty(&catalog).unwrap_or_default());
+    } else {
+        print!("{}", render::catalog_summary(&catalog));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `serve`: the service, until a signal stops it.
+fn serve(cli: &Cli) -> CliResult {
+    let Some(path) = &cli.config else {
+        return Err(CliError::Config(
+            "serve needs --config connections.toml (docs/serve.md)".into(),
+        ));
+    };
+    let config = ServeConfig::load(path).map_err(ServeError::from)?;
+    config
+        .check_variables(&|k: &str| std::env::var(k).ok())
+        .map_err(ServeError::from)?;
+    let network = Network::from_env(&config.network.clone().with_ca_cert(cli.ca_cert.as_deref()))?;
+    // Each run stops at its deadline with a checkpoint; the host's hard
+    // limit comes a minute later.
+    let limits = Limits {
+        call_timeout: config.run_deadline + Duration::from_secs(60),
+        ..limits(cli)
+    };
+    let engine = engine(cli, limits)?;
+    ghl_rankr::serve::run(config, engine, network)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `status`: the database's view, beside a running service.
+fn status(cli: &Cli, database: Option<&Path>) -> CliResult {
+    let database = match (database, &cli.config) {
+        (Some(d), _) => d.to_path_buf(),
+        (None, Some(path)) => ServeConfig::load(path).map_err(ServeError::from)?.database,
+        (None, None) => {
+            return Err(CliError::Config(
+                "status needs --config connections.toml or --database FILE".into(),
+            ))
+        }
+    };
+    let text =
+        ghl_rankr::serve::status::status(&database, cli.json).map_err(|e| CliError::from(ServeError::from(e)))?;
+    print!("{text}");
+    if cli.json {
+        println!();
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `bench`: in-process measurements.
+fn bench(cli: &Cli, runs: usize) -> CliResult {
+    let figures = ghl_rankr::bench::run(&component_bytes(cli.component.as_deref())?, runs)?;
+    if cli.json {
+        println!("{}", serde_json::to_string_pretty(&figures).unwrap_or_default());
+    } else {
+        print!("{}", ghl_rankr::bench::table(&figures));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A call of the component as the flags, the environment and the settings
+/// file describe it, with the compiled component.
+struct Call {
+    engine: ConnectorEngine,
+    prepared: Prepared,
+    bar: Option<Arc<TermProgress>>,
+}
+
+impl Call {
+    fn prepare(cli: &Cli) -> Result<Call, CliError> {
+        let config = match &cli.config {
+            Some(path) => ConfigFile::load(path).map_err(anyhow::Error::msg)?,
+            None => ConfigFile::default(),
+        };
+        let network = Network::from_env(&config.network(cli.ca_cert.as_deref()))?;
+        let engine = engine(cli, limits(cli))?;
+        let token_file = cli.token_file.as_deref().map(TokenFile::new);
+        let ghl = credential(&|k: &str| std::env::var(k).ok(), token_file.as_ref()).map_err(anyhow::Error::msg)?;
+        let rankr_key = Secret::from_env("RANKR_API_KEY").map_err(anyhow::Error::msg)?;
+        let endpoints = Endpoints::resolve(
+            cli.ghl_base_url.clone(),
+            cli.rankr_base_url.clone(),
+            &|k: &str| std::env::var(k).ok(),
+            &config,
+        );
+        let flags = RunFlags {
+            page_size: cli.page_size,
+            dry_run: cli.dry_run,
+            deadline_secs: cli.deadline,
+            full_refresh: cli.full_refresh,
+            full_pass: false,
+            no_archive: cli.no_archive,
+            max_in_flight: cli.max_in_flight,
+        };
+        let credentials = Credentials {
+            ghl,
+            rankr_key: &rankr_key,
+        };
+        let settings = invoke::settings(&endpoints, &credentials, &flags, &config);
+        let bar = TermProgress::if_terminal().map(Arc::new);
+        let prepared = Prepared::new(
+            settings,
+            UreqTransport::new(network, Duration::from_secs(u64::from(cli.request_timeout.max(1)))),
+            Imports {
+                clock: Arc::new(SystemClock::default()),
+                tokens: token_file.map(|f| Arc::new(f) as Arc<dyn TokenStore>),
+                progress: bar.clone().map(|b| b as Arc<dyn ProgressSink>),
+            },
+        );
+        Ok(Call { engine, prepared, bar })
+    }
+
+    fn finish_bar(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish();
+        }
+    }
+}
+
+/// `tag-sync`, `tag-details-push` and `stats-sync`: one call, its state
+/// kept, its report printed.
+fn operation(cli: &Cli, invocation: Invocation) -> CliResult {
+    let call = Call::prepare(cli)?;
+    let state = read_state(cli.state_file.as_deref(), "state file")?;
+    let result = call.prepared.run(&call.engine, &invocation, state.as_deref())?;
+    call.finish_bar();
+    let operation = invocation.name();
+    // The state describes what was written, on success and on failure alike.
+    if let (Some(path), Some(blob), false) = (&cli.state_file, result.state(), call.prepared.settings.dry_run) {
+        write_state(path, blob, "state file")?;
     }
     match result {
-        Ok(report) => {
+        OpResult::Sync(Ok(report)) => {
             if cli.json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(
-                        &serde_json::json!({"operation": operation, "ok": true, "report": render::report_json(&report)})
-                    )?
-                );
+                let out =
+                    serde_json::json!({"operation": operation, "ok": true, "report": render::report_json(&report)});
+                println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
             } else {
                 print!("{}", render::summary(operation, &report));
             }
-            if report.incomplete.is_some() {
-                return Ok(ExitCode::from(3));
-            }
-            Ok(ExitCode::SUCCESS)
+            Ok(if report.incomplete.is_some() {
+                ExitCode::from(3)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
-        Err(SyncFailure { error: e, .. }) => Ok(failed(operation, &e, cli.json)),
+        OpResult::Sync(Err(SyncFailure { error, .. })) | OpResult::Posts(Err(SyncFailure { error, .. })) => {
+            Ok(failed(operation, &error, cli.json))
+        }
+        OpResult::Posts(Ok(_)) => Err(CliError::Failed(anyhow::anyhow!("{operation} answered as a trigger"))),
     }
+}
+
+/// `new-posts`, and with `--then-tag-sync` a `tag-sync` per new post.
+fn new_posts(cli: &Cli, request: &NewPostsRequest, then_tag_sync: bool, tag_state_file: Option<&Path>) -> CliResult {
+    let call = Call::prepare(cli)?;
+    let state = read_state(cli.state_file.as_deref(), "state file")?;
+    let run = PollRun {
+        call: &call,
+        state_file: cli.state_file.as_deref(),
+        tag_state_file,
+        json: cli.json,
+    };
+    let code = run.poll(request, state.as_deref(), then_tag_sync);
+    call.finish_bar();
+    code
+}
+
+fn read_state(path: Option<&Path>, what: &str) -> Result<Option<Vec<u8>>, CliError> {
+    match path {
+        Some(p) => read_optional(p)
+            .map_err(|e| CliError::Failed(anyhow::anyhow!("cannot read the {what} {}: {e}", p.display()))),
+        None => Ok(None),
+    }
+}
+
+fn write_state(path: &Path, blob: &[u8], what: &str) -> Result<(), CliError> {
+    write_atomic(path, blob)
+        .map_err(|e| CliError::Failed(anyhow::anyhow!("cannot write the {what} {}: {e}", path.display())))
 }
 
 /// Prints a failed operation (as JSON on stdout with `--json`; always on
@@ -571,29 +593,28 @@ fn failed(operation: &str, e: &SyncError, json: bool) -> ExitCode {
 
 /// `new-posts`, and with `--then-tag-sync` a `tag-sync` per new post.
 struct PollRun<'a> {
-    engine: &'a ConnectorEngine,
-    env: &'a Env,
-    settings: &'a Settings,
-    state_file: Option<&'a std::path::Path>,
-    tag_state_file: Option<&'a std::path::Path>,
+    call: &'a Call,
+    state_file: Option<&'a Path>,
+    tag_state_file: Option<&'a Path>,
     json: bool,
 }
 
 impl PollRun<'_> {
     /// Polls; the trigger's state is saved only once every post was acted
     /// on (at least once: a failure leaves the posts to come again).
-    fn poll(&self, request: &NewPostsRequest, state: Option<&[u8]>, then_tag_sync: bool) -> anyhow::Result<ExitCode> {
-        let report: NewPostsReport = match self.engine.new_posts(self.env, self.settings, request, state)? {
-            Ok(report) => report,
-            Err(SyncFailure { error: e, .. }) => return Ok(failed("new-posts", &e, self.json)),
+    fn poll(&self, request: &NewPostsRequest, state: Option<&[u8]>, then_tag_sync: bool) -> CliResult {
+        let (engine, prepared) = (&self.call.engine, &self.call.prepared);
+        let report: NewPostsReport = match prepared.run(engine, &Invocation::NewPosts(request.clone()), state)? {
+            OpResult::Posts(Ok(report)) => report,
+            OpResult::Posts(Err(SyncFailure { error, .. })) | OpResult::Sync(Err(SyncFailure { error, .. })) => {
+                return Ok(failed("new-posts", &error, self.json))
+            }
+            OpResult::Sync(Ok(_)) => return Err(CliError::Failed(anyhow::anyhow!("new-posts answered as a sync"))),
         };
+        let dry_run = prepared.settings.dry_run;
         let mut synced = Vec::new();
-        if then_tag_sync && !self.settings.dry_run {
-            let mut tag_state = match self.tag_state_file {
-                Some(p) => read_optional(p)
-                    .map_err(|e| anyhow::anyhow!("cannot read the tag state file {}: {e}", p.display()))?,
-                None => None,
-            };
+        if then_tag_sync && !dry_run {
+            let mut tag_state = read_state(self.tag_state_file, "tag state file")?;
             for post in &report.posts {
                 let event = TagSyncEvent {
                     location_id: request.location_id.clone(),
@@ -601,35 +622,32 @@ impl PollRun<'_> {
                     tag_ids: Some(post.tag_ids.clone()),
                     full_pass: false,
                 };
-                let result = self
-                    .engine
-                    .tag_sync(self.env, self.settings, &event, tag_state.as_deref())?;
-                let blob = match &result {
-                    Ok(r) => Some(r.state.clone()),
-                    Err(f) => f.state.clone(),
-                };
+                let result = prepared.run(engine, &Invocation::TagSync(event), tag_state.as_deref())?;
+                let blob = result.state().map(<[u8]>::to_vec);
                 if let (Some(path), Some(blob)) = (self.tag_state_file, &blob) {
-                    write_atomic(path, blob)
-                        .map_err(|e| anyhow::anyhow!("cannot write the tag state file {}: {e}", path.display()))?;
+                    write_state(path, blob, "tag state file")?;
                 }
                 tag_state = blob.or(tag_state);
                 match result {
                     // An incomplete tag-sync holds the post in its checkpoint:
                     // queued durably, it is applied when the pass completes.
-                    Ok(r) => synced.push((post.id.clone(), r)),
-                    Err(SyncFailure { error: e, .. }) => {
+                    OpResult::Sync(Ok(r)) => synced.push((post.id.clone(), r)),
+                    OpResult::Sync(Err(SyncFailure { error, .. }))
+                    | OpResult::Posts(Err(SyncFailure { error, .. })) => {
                         eprintln!(
                             "new-posts: tag-sync of post {} failed; the trigger's state is not saved, so the new posts come again next time",
                             post.id
                         );
-                        return Ok(failed("tag-sync", &e, self.json));
+                        return Ok(failed("tag-sync", &error, self.json));
+                    }
+                    OpResult::Posts(Ok(_)) => {
+                        return Err(CliError::Failed(anyhow::anyhow!("tag-sync answered as a trigger")))
                     }
                 }
             }
         }
-        if let (Some(path), false) = (self.state_file, self.settings.dry_run) {
-            write_atomic(path, &report.state)
-                .map_err(|e| anyhow::anyhow!("cannot write the state file {}: {e}", path.display()))?;
+        if let (Some(path), false) = (self.state_file, dry_run) {
+            write_state(path, &report.state, "state file")?;
         }
         if self.json {
             let tag_syncs: Vec<serde_json::Value> = synced
@@ -641,7 +659,7 @@ impl PollRun<'_> {
             if then_tag_sync {
                 out["tag_syncs"] = serde_json::Value::Array(tag_syncs);
             }
-            println!("{}", serde_json::to_string_pretty(&out)?);
+            println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
         } else {
             print!("{}", render::posts_summary(&report));
             for (_, r) in &synced {
@@ -655,15 +673,6 @@ impl PollRun<'_> {
             ExitCode::SUCCESS
         })
     }
-}
-
-/// The trust store and proxies; a mistake in them is a configuration error
-/// (exit 2), said before the component is compiled.
-fn network(wanted: NetworkConfig) -> Result<Network, ExitCode> {
-    Network::from_env(&wanted).map_err(|e| {
-        eprintln!("error: {e}");
-        ExitCode::from(2)
-    })
 }
 
 /// The host's limits on one component call, from the flags.
@@ -694,18 +703,13 @@ fn component_bytes(path: Option<&std::path::Path>) -> anyhow::Result<Vec<u8>> {
 }
 
 /// The component compiled (or taken from the compile cache) and linked.
-fn engine(
-    component: &Option<PathBuf>,
-    inlining: bool,
-    no_cache: bool,
-    limits: Limits,
-) -> anyhow::Result<ConnectorEngine> {
-    let bytes = component_bytes(component.as_deref())?;
+fn engine(cli: &Cli, limits: Limits) -> anyhow::Result<ConnectorEngine> {
+    let bytes = component_bytes(cli.component.as_deref())?;
     let options = EngineOptions {
         pooling: false,
-        inlining,
+        inlining: cli.inlining,
     };
-    let cache_dir = if no_cache {
+    let cache_dir = if cli.no_cache {
         None
     } else {
         ghl_rankr::cache::default_dir()

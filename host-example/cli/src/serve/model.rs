@@ -62,6 +62,18 @@ impl Trigger {
             Trigger::Event => "event",
         }
     }
+
+    pub fn parse(name: &str) -> Option<Trigger> {
+        [Trigger::Schedule, Trigger::Queue, Trigger::Event]
+            .into_iter()
+            .find(|t| t.as_str() == name)
+    }
+}
+
+impl fmt::Display for Trigger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Where a run is, or how it ended.
@@ -80,6 +92,19 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    pub const ALL: [Outcome; 6] = [
+        Outcome::Queued,
+        Outcome::Running,
+        Outcome::Ok,
+        Outcome::Incomplete,
+        Outcome::Failed,
+        Outcome::Interrupted,
+    ];
+
+    pub fn parse(name: &str) -> Option<Outcome> {
+        Outcome::ALL.into_iter().find(|o| o.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Queued => "queued",

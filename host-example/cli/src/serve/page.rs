@@ -2,35 +2,32 @@
 //! per connection (last run, next run, queue, paused or failing), then the
 //! last errors. It refreshes itself every 30 s.
 
-use super::db::{iso, DbResult, Overview};
-use super::Service;
+use super::db::DbResult;
+use super::state::AppState;
+use super::view::{run_line, state, when};
 use html_escape::encode_text as esc;
 use std::fmt::Write as _;
 
-pub fn render(svc: &Service) -> DbResult<String> {
-    let overview = svc.db.overview()?;
+pub fn render(app: &AppState) -> DbResult<String> {
+    let overview = app.db.overview()?;
     let mut rows = String::new();
     let mut errors = String::new();
-    for c in &svc.config.connections {
+    for c in &app.config.connections {
         let o = overview.iter().find(|o| o.name == c.name);
-        let (state, class) = state(o);
-        let last = o.and_then(|o| o.last_run.as_ref()).map_or("never".to_string(), |r| {
-            format!(
-                "{} · {} · {}",
-                r.operation,
-                r.outcome,
-                when(r.ended_ms.or(r.started_ms))
-            )
-        });
+        let words = state(o);
+        let last = o
+            .and_then(|o| o.last_run.as_ref())
+            .map_or("never".to_string(), run_line);
         let next = o
             .and_then(|o| o.next.first())
             .map_or("—".to_string(), |(op, at)| format!("{op} · {}", when(Some(*at))));
         let _ = write!(
             rows,
-            "<tr><td>{}</td><td><code>{}</code></td><td class=\"{class}\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td><code>{}</code></td><td class=\"{}\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(&c.name),
             esc(&c.location),
-            esc(&state),
+            words.class,
+            esc(&words.text),
             esc(&last),
             esc(&next),
             o.map_or(0, |o| o.queue),
@@ -40,7 +37,7 @@ pub fn render(svc: &Service) -> DbResult<String> {
                 errors,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 esc(&c.name),
-                esc(&r.operation),
+                esc(r.operation.as_str()),
                 esc(&when(r.ended_ms)),
                 esc(r.error.as_deref().unwrap_or("")),
             );
@@ -82,43 +79,8 @@ footer {{ color: #777; }}
 </body>
 </html>
 "#,
-        count = svc.config.connections.len(),
-        max = svc.config.max_concurrent,
+        count = app.config.connections.len(),
+        max = app.config.max_concurrent,
         version = env!("CARGO_PKG_VERSION"),
     ))
-}
-
-/// A connection's state in words, and its CSS class.
-pub fn state(o: Option<&Overview>) -> (String, &'static str) {
-    match o {
-        Some(o) if o.health.paused.is_some() => (
-            format!("paused: {}", o.health.paused.as_deref().unwrap_or("")),
-            "paused",
-        ),
-        Some(o) if o.health.consecutive_failures > 0 => (
-            format!("failing ({} in a row)", o.health.consecutive_failures),
-            "failing",
-        ),
-        Some(o) if o.last_run.is_some() => ("ok".into(), "ok"),
-        _ => ("waiting for its first run".into(), "ok"),
-    }
-}
-
-/// The next run: the soonest due operation, or the end of a backoff.
-pub fn next_run(o: &Overview) -> String {
-    let Some((op, at)) = o.next.first() else {
-        return "—".into();
-    };
-    match o.health.retry_at_ms {
-        Some(retry) if o.health.consecutive_failures > 0 && retry > *at => format!("retry · {}", when(Some(retry))),
-        _ => format!("{op} · {}", when(Some(*at))),
-    }
-}
-
-/// An instant as `2026-12-01 10:30:00` (UTC, to the second), or "—".
-pub fn when(ms: Option<u64>) -> String {
-    match iso(ms.map(|ms| ms - ms % 1000)) {
-        serde_json::Value::String(s) => s.replace('T', " ").trim_end_matches('Z').to_string(),
-        _ => "—".into(),
-    }
 }

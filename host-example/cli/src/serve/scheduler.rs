@@ -9,11 +9,13 @@
 //!   to a cap); a paused one runs nothing.
 //! - Next runs are kept in the database: a restart keeps the schedule.
 
-use super::db::DbResult;
+use super::db::{DbResult, Finish, QueuedEvent};
+use super::error::ServeError;
 use super::model::{EventInput, Op, Outcome};
 use super::runner::{execute, Done, Job};
-use super::Service;
+use super::state::AppState;
 use ghl_rankr_host::clock::Clock;
+use ghl_rankr_host::engine::ConnectorEngine;
 use std::collections::BTreeMap;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -40,24 +42,24 @@ struct Slot {
 }
 
 /// Runs until `stop` is raised, then stops gracefully.
-pub fn run(svc: Arc<Service>, stop: Arc<AtomicBool>) -> DbResult<()> {
-    let now = svc.clock.now_ms();
-    let stale = svc.db.interrupt_stale_runs(now)?;
+pub fn run(app: Arc<AppState>, engine: Arc<ConnectorEngine>, stop: Arc<AtomicBool>) -> Result<(), ServeError> {
+    let now = app.clock.now_ms();
+    let stale = app.db.interrupt_stale_runs(now)?;
     if stale > 0 {
         tracing::warn!(target: "ghl_rankr::serve", runs = stale, "runs the last process left unfinished are marked interrupted; they resume from their checkpoints");
     }
-    svc.db.prune(now, svc.config.history_days)?;
+    app.db.prune(now, app.config.history_days)?;
     let mut slots: BTreeMap<String, Slot> = BTreeMap::new();
-    for c in &svc.config.connections {
-        let health = svc.db.health(&c.name)?;
+    for c in &app.config.connections {
+        let health = app.db.health(&c.name)?;
         let mut slot = Slot {
             paused: health.paused.is_some(),
             backoff_until: health.retry_at_ms.unwrap_or(0),
             ..Slot::default()
         };
         for op in [Op::NewPosts, Op::TagSync, Op::StatsSync] {
-            let next = first_due(&svc, &c.name, op, now)?;
-            svc.db.set_next_due(&c.name, op, next)?;
+            let next = first_due(&app, &c.name, op, now)?;
+            app.db.set_next_due(&c.name, op, next)?;
             if let Some(next) = next {
                 slot.next.insert(op, next);
             }
@@ -70,18 +72,18 @@ pub fn run(svc: Arc<Service>, stop: Arc<AtomicBool>) -> DbResult<()> {
     let mut pruned = Instant::now();
     tracing::info!(target: "ghl_rankr::serve", connections = slots.len(), "scheduler started");
     while !stop.load(Ordering::SeqCst) {
-        let now = svc.clock.now_ms();
-        svc.last_tick_ms.store(now, Ordering::SeqCst);
+        let now = app.clock.now_ms();
+        app.last_tick_ms.store(now, Ordering::SeqCst);
         while let Ok(done) = rx.try_recv() {
             running -= 1;
-            settle(&svc, &mut slots, done, svc.clock.now_ms())?;
+            settle(&app, &mut slots, done, app.clock.now_ms())?;
         }
         // In turn from a rotating start: with more connections than
         // `max_concurrent`, each gets its go.
         let names: Vec<String> = slots.keys().cloned().collect();
         let n = names.len().max(1);
         for i in 0..names.len() {
-            if running >= svc.config.max_concurrent {
+            if running >= app.config.max_concurrent {
                 break;
             }
             let name = &names[(turn + i) % n];
@@ -89,32 +91,32 @@ pub fn run(svc: Arc<Service>, stop: Arc<AtomicBool>) -> DbResult<()> {
             if slot.busy || slot.paused || now < slot.backoff_until {
                 continue;
             }
-            let Some(job) = next_job(&svc, name, slot, now)? else {
+            let Some(job) = next_job(&app, name, slot, now)? else {
                 continue;
             };
             slot.busy = true;
             running += 1;
-            let (svc2, tx2, name2) = (svc.clone(), tx.clone(), name.clone());
+            let (app2, engine2, tx2, name2) = (app.clone(), engine.clone(), tx.clone(), name.clone());
             std::thread::Builder::new()
                 .name(format!("run-{name}"))
                 .spawn(move || {
-                    let done = execute(&svc2, &name2, job);
+                    let done = execute(&app2, &engine2, &name2, job);
                     let _ = tx2.send(done);
                 })
-                .map_err(|e| super::db::DbError::Io(format!("cannot start a run: {e}")))?;
+                .map_err(|source| ServeError::Thread { what: "run", source })?;
         }
         turn = turn.wrapping_add(1);
         if pruned.elapsed() >= PRUNE_EVERY {
-            svc.db.prune(now, svc.config.history_days)?;
+            app.db.prune(now, app.config.history_days)?;
             pruned = Instant::now();
         }
         if let Ok(done) = rx.recv_timeout(TICK) {
             running -= 1;
-            settle(&svc, &mut slots, done, svc.clock.now_ms())?;
+            settle(&app, &mut slots, done, app.clock.now_ms())?;
         }
     }
-    svc.stopping.store(true, Ordering::SeqCst);
-    let grace = svc.config.shutdown_grace;
+    app.stopping.store(true, Ordering::SeqCst);
+    let grace = app.config.shutdown_grace;
     tracing::info!(target: "ghl_rankr::serve", running, grace_secs = grace.as_secs_f64(), "stopping: no new runs; waiting for the running ones");
     // The last third of the grace period (at most 10 s) is for draining:
     // requests are refused and waits cut, so each run ends with the
@@ -128,17 +130,17 @@ pub fn run(svc: Arc<Service>, stop: Arc<AtomicBool>) -> DbResult<()> {
     while running > 0 {
         let now = Instant::now();
         if now >= end {
-            let n = svc.db.interrupt_stale_runs(svc.clock.now_ms())?;
+            let n = app.db.interrupt_stale_runs(app.clock.now_ms())?;
             tracing::warn!(target: "ghl_rankr::serve", runs = n, "runs still going at the end of the grace period are left; their last checkpoints stand");
             break;
         }
-        if now >= drain_at && !svc.draining.swap(true, Ordering::SeqCst) {
+        if now >= drain_at && !app.draining.swap(true, Ordering::SeqCst) {
             tracing::info!(target: "ghl_rankr::serve", running, "draining: the running operations' requests are refused from now on");
         }
         let next = if now < drain_at { drain_at } else { end };
         if let Ok(done) = rx.recv_timeout(next.saturating_duration_since(now).min(TICK)) {
             running -= 1;
-            settle(&svc, &mut slots, done, svc.clock.now_ms())?;
+            settle(&app, &mut slots, done, app.clock.now_ms())?;
         }
     }
     tracing::info!(target: "ghl_rankr::serve", "stopped");
@@ -146,13 +148,13 @@ pub fn run(svc: Arc<Service>, stop: Arc<AtomicBool>) -> DbResult<()> {
 }
 
 /// The next job of an idle connection, if any is due.
-fn next_job(svc: &Service, name: &str, slot: &Slot, now: u64) -> DbResult<Option<Job>> {
-    if let Some((run_id, op, input)) = svc.db.next_event(name)? {
-        match (Op::parse(&op), serde_json::from_value::<EventInput>(input)) {
-            (Some(op), Ok(input)) => return Ok(Some(Job::Event { run_id, op, input })),
-            _ => {
+fn next_job(app: &AppState, name: &str, slot: &Slot, now: u64) -> DbResult<Option<Job>> {
+    if let Some(QueuedEvent { run_id, op, input }) = app.db.next_event(name)? {
+        match serde_json::from_value::<EventInput>(input) {
+            Ok(input) => return Ok(Some(Job::Event { run_id, op, input })),
+            Err(_) => {
                 // Checked at intake: only a hand-edited row gets here.
-                svc.db.finish(&super::db::Finish {
+                app.db.finish(&Finish {
                     run_id,
                     outcome: Outcome::Failed,
                     ended_ms: now,
@@ -166,7 +168,7 @@ fn next_job(svc: &Service, name: &str, slot: &Slot, now: u64) -> DbResult<Option
             }
         }
     }
-    if let Some(post) = svc.db.queue_head(name)? {
+    if let Some(post) = app.db.queue_head(name)? {
         return Ok(Some(Job::Post(post)));
     }
     Ok(slot
@@ -177,13 +179,13 @@ fn next_job(svc: &Service, name: &str, slot: &Slot, now: u64) -> DbResult<Option
 }
 
 /// Takes a finished run into the schedule.
-fn settle(svc: &Service, slots: &mut BTreeMap<String, Slot>, done: Done, now: u64) -> DbResult<()> {
+fn settle(app: &AppState, slots: &mut BTreeMap<String, Slot>, done: Done, now: u64) -> DbResult<()> {
     let Some(slot) = slots.get_mut(&done.connection) else {
         return Ok(());
     };
     slot.busy = false;
     slot.paused = done.paused;
-    let Some(c) = svc.config.connection(&done.connection) else {
+    let Some(c) = app.config.connection(&done.connection) else {
         return Ok(());
     };
     match done.outcome {
@@ -228,16 +230,16 @@ fn settle(svc: &Service, slots: &mut BTreeMap<String, Slot>, done: Done, now: u6
             slot.next.remove(&op);
         }
     }
-    svc.db.set_next_due(&done.connection, op, next)
+    app.db.set_next_due(&done.connection, op, next)
 }
 
 /// When an operation first runs after a start: the stored next run (no
 /// later than one interval away), else soon, spread over the first minute.
-fn first_due(svc: &Service, name: &str, op: Op, now: u64) -> DbResult<Option<u64>> {
-    let Some(c) = svc.config.connection(name) else {
+fn first_due(app: &AppState, name: &str, op: Op, now: u64) -> DbResult<Option<u64>> {
+    let Some(c) = app.config.connection(name) else {
         return Ok(None);
     };
-    let stored = svc.db.next_due(name, op)?;
+    let stored = app.db.next_due(name, op)?;
     Ok(match op {
         Op::NewPosts | Op::TagSync => {
             let interval = if op == Op::NewPosts {
@@ -285,12 +287,6 @@ fn next_daily(now: u64, (h, m): (u8, u8)) -> u64 {
     }
 }
 
-/// The wait after `failures` consecutive failures: doubling, capped.
-pub fn backoff(initial: Duration, max: Duration, failures: u32) -> Duration {
-    let doublings = failures.saturating_sub(1).min(30);
-    initial.saturating_mul(1u32 << doublings).min(max)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -309,14 +305,6 @@ mod tests {
             eleven + DAY_MS,
             "not the same instant again"
         );
-    }
-
-    #[test]
-    fn backoff_doubles_up_to_its_cap() {
-        let s = Duration::from_secs;
-        let waits: Vec<u64> = (1..=8).map(|n| backoff(s(30), s(1800), n).as_secs()).collect();
-        assert_eq!(waits, [30, 60, 120, 240, 480, 960, 1800, 1800]);
-        assert_eq!(backoff(s(30), s(1800), 1000), s(1800));
     }
 
     #[test]

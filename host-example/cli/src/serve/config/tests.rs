@@ -1,0 +1,97 @@
+use super::*;
+
+fn parse(text: &str) -> Result<ServeConfig, ConfigError> {
+    ServeConfig::parse(text, Path::new("/srv"))
+}
+
+const ONE: &str = "[[connection]]\nname = \"acme\"\nlocation = \"loc1\"\ndashboard = \"d1\"\nghl_token_env = \"ACME_GHL\"\nrankr_api_key_env = \"ACME_RANKR\"\n";
+
+#[test]
+fn the_documented_example_parses_with_its_defaults() {
+    let doc: String = include_str!("mod.rs")
+        .lines()
+        .skip_while(|l| !l.starts_with("//! ```toml"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("//! ```"))
+        .map(|l| l.trim_start_matches("//!").trim_start())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let c = parse(&doc).unwrap();
+    assert_eq!(c.database, Path::new("/srv/ghl-rankr.db"));
+    assert_eq!(c.listen.to_string(), "127.0.0.1:8787");
+    assert_eq!(c.connections.len(), 1);
+    let s = c.connections[0].schedule;
+    assert_eq!(s.poll_posts, Some(Duration::from_secs(300)));
+    assert_eq!(s.tag_sync, Some(Duration::from_secs(3600)));
+    assert_eq!(s.stats_daily_at, Some((6, 0)));
+    assert_eq!(c.connections[0].settings.page_size, Some(100));
+    assert_eq!(c.connections[0].ghl, GhlCredentialEnv::Token("ACME_GHL_TOKEN".into()));
+    assert_eq!(c.alert_after_failures, 3);
+    assert_eq!(c.event_token_env, "GHL_RANKR_EVENT_TOKEN");
+}
+
+#[test]
+fn the_deploy_example_parses() {
+    let c = parse(include_str!("../../../../deploy/connections.example.toml")).unwrap();
+    assert_eq!(c.connections.len(), 2);
+    assert!(matches!(c.connections[1].ghl, GhlCredentialEnv::OAuth { .. }));
+    assert_eq!(c.connections[1].schedule.poll_posts, Some(Duration::from_secs(120)));
+    assert_eq!(c.connections[1].settings.tag_mapping.len(), 1);
+    assert_eq!(c.connections[0].settings.tag_mapping.len(), 0);
+    assert_eq!(c.shutdown_grace, Duration::from_secs(30));
+}
+
+#[test]
+fn a_connection_overrides_the_schedule_and_can_turn_parts_off() {
+    let text = format!(
+        "[schedule]\npoll_posts = \"2m\"\n{ONE}[connection.schedule]\ntag_sync = \"off\"\nstats_daily_at = \"23:59\"\n"
+    );
+    let c = parse(&text).unwrap();
+    let s = c.connections[0].schedule;
+    assert_eq!(s.poll_posts, Some(Duration::from_secs(120)));
+    assert_eq!(s.tag_sync, None);
+    assert_eq!(s.stats_daily_at, Some((23, 59)));
+}
+
+#[test]
+fn mistakes_are_refused_with_their_line_and_fix() {
+    let cases = [
+        (format!("{ONE}colour = \"red\""), 7, "unknown field `colour`"),
+        (format!("{ONE}[[connection]]\nname = \"acme\"\nlocation = \"l\"\nghl_token_env = \"A\"\nrankr_api_key_env = \"B\"\n[connection.schedule]\nstats_daily_at = \"off\"\n"), 8, "a second connection is named \"acme\""),
+        (ONE.replace("dashboard = \"d1\"\n", ""), 1, "has no dashboard"),
+        (format!("[service]\nmax_concurrent = 0\n{ONE}"), 2, "max_concurrent = 0 is out of range"),
+        (format!("[service]\nlisten = \"localhost\"\n{ONE}"), 2, "not an address and port"),
+        (format!("[schedule]\ntag_sync = \"every hour\"\n{ONE}"), 2, "not a possible schedule"),
+        (ONE.replace("\"ACME_GHL\"", "\"eyJhbGciOi.secret\""), 5, "must name an environment variable"),
+        (ONE.replace("ghl_token_env = \"ACME_GHL\"", "ghl_refresh_token_env = \"R\""), 2, "OAuth needs all three"),
+        (ONE.replace("name = \"acme\"", "name = \"a b\""), 2, "letters, digits"),
+    ];
+    for (text, line, message) in cases {
+        let e = parse(&text).unwrap_err();
+        assert!(e.message.contains(message), "{e} / {text}");
+        assert_eq!(e.line, Some(line), "{e} / {text}");
+        assert!(!e.to_string().contains("eyJhbGciOi"), "a pasted secret is not echoed");
+    }
+    assert!(parse("").unwrap_err().message.contains("no [[connection]]"));
+}
+
+#[test]
+fn oauth_reads_five_variables_and_missing_ones_are_listed() {
+    let text = ONE.replace(
+        "ghl_token_env = \"ACME_GHL\"",
+        "ghl_refresh_token_env = \"R\"\nghl_client_id_env = \"I\"\nghl_client_secret_env = \"S\"\nghl_scopes_env = \"SC\"",
+    );
+    let c = parse(&text).unwrap();
+    assert_eq!(
+        c.connections[0].ghl,
+        GhlCredentialEnv::OAuth {
+            refresh_token: "R".into(),
+            client_id: "I".into(),
+            client_secret: "S".into(),
+            access_token: None,
+            scopes: Some("SC".into()),
+        }
+    );
+    let env = |k: &str| (k == "R").then(|| "r".to_string());
+    assert_eq!(c.missing_variables(&env), ["acme: ACME_RANKR", "acme: I", "acme: S"]);
+}

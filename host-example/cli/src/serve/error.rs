@@ -1,0 +1,60 @@
+//! Why the service cannot start, or had to stop. Each says what to fix;
+//! the CLI prints it once and exits 2.
+
+use super::config::{ConfigFileError, MissingVariables};
+use super::db::DbError;
+use std::net::SocketAddr;
+
+#[derive(Debug)]
+pub enum ServeError {
+    /// The connections file is unreadable or wrong.
+    Config(ConfigFileError),
+    /// Variables the connections name are not set.
+    Variables(MissingVariables),
+    /// The database cannot be opened, or failed.
+    Db(DbError),
+    /// The HTTP address is taken or not ours.
+    Listen { addr: SocketAddr, source: std::io::Error },
+    /// SIGTERM and SIGINT could not be handled.
+    Signals(std::io::Error),
+    /// A thread of the service could not be started.
+    Thread { what: &'static str, source: std::io::Error },
+}
+
+impl std::fmt::Display for ServeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ServeError::Config(e) => e.fmt(f),
+            ServeError::Variables(e) => e.fmt(f),
+            ServeError::Db(e) => e.fmt(f),
+            ServeError::Listen { addr, source } => {
+                write!(
+                    f,
+                    "cannot listen on {addr}: {source}; set service.listen to a free address"
+                )
+            }
+            ServeError::Signals(e) => write!(f, "cannot handle signals: {e}"),
+            ServeError::Thread { what, source } => write!(f, "cannot start the {what}: {source}"),
+        }
+    }
+}
+
+impl std::error::Error for ServeError {}
+
+impl From<DbError> for ServeError {
+    fn from(e: DbError) -> Self {
+        ServeError::Db(e)
+    }
+}
+
+impl From<ConfigFileError> for ServeError {
+    fn from(e: ConfigFileError) -> Self {
+        ServeError::Config(e)
+    }
+}
+
+impl From<MissingVariables> for ServeError {
+    fn from(e: MissingVariables) -> Self {
+        ServeError::Variables(e)
+    }
+}

@@ -1,0 +1,323 @@
+//! One run: the operation called in the component with the connection's
+//! credential, state and settings ([`crate::invoke`]), then its outcome,
+//! state and queue changes committed together, the connection's health
+//! updated ([`super::health`]), metrics counted and the alert it calls for
+//! delivered.
+
+mod error;
+mod imports;
+mod summary;
+
+pub use error::RunError;
+
+use super::db::{Finish, QueuedPost};
+use super::health::{Health, Rules, RunEnd};
+use super::model::{EventInput, Op, Outcome, Trigger};
+use super::state::{AppState, GhlSecret};
+use crate::credentials::Credential;
+use crate::invoke::{Credentials, Endpoints, Imports, Invocation, OpResult, Prepared, RunFlags};
+use crate::render;
+use ghl_rankr_host::clock::Clock;
+use ghl_rankr_host::engine::ConnectorEngine;
+use ghl_rankr_host::imports::TokenStore;
+use ghl_rankr_host::transport::UreqTransport;
+use ghl_rankr_host::types::{NewPostsRequest, StatsRequest, TagDetailsEvent, TagSyncEvent};
+use imports::{DbTokens, Metered, StoppableClock};
+use serde_json::{json, Value};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use summary::{summarize, Summary};
+
+/// What a connection runs next.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Job {
+    /// An event's run, queued by the HTTP intake.
+    Event { run_id: i64, op: Op, input: EventInput },
+    /// A post the trigger found: `tag-sync` with its tag ids.
+    Post(QueuedPost),
+    /// A scheduled operation.
+    Scheduled(Op),
+}
+
+impl Job {
+    /// What the operation is run with: a post's tag ids, an event's body,
+    /// or nothing for a schedule (a full pass, a poll, today's statistics).
+    fn input(&self) -> EventInput {
+        match self {
+            Job::Event { input, .. } => input.clone(),
+            Job::Post(p) => EventInput {
+                post_id: Some(p.post_id.clone()),
+                tag_ids: Some(p.tag_ids.clone()),
+                ..EventInput::default()
+            },
+            Job::Scheduled(_) => EventInput::default(),
+        }
+    }
+
+    pub fn op(&self) -> Op {
+        match self {
+            Job::Event { op, .. } => *op,
+            Job::Post(_) => Op::TagSync,
+            Job::Scheduled(op) => *op,
+        }
+    }
+}
+
+/// How a run ended, for the scheduler.
+#[derive(Debug, Clone)]
+pub struct Done {
+    pub connection: String,
+    pub job: Job,
+    pub outcome: Outcome,
+    /// From an incomplete report: when to go on.
+    pub resume_after_ms: Option<u64>,
+    /// The trigger has more posts right away.
+    pub more: bool,
+    /// After a failure: when the connection may run again.
+    pub retry_at_ms: Option<u64>,
+    pub paused: bool,
+}
+
+/// Runs `job` for `connection` and records it.
+pub fn execute(state: &Arc<AppState>, engine: &ConnectorEngine, connection: &str, job: Job) -> Done {
+    let op = job.op();
+    let now = state.clock.now_ms();
+    let run_id = match &job {
+        Job::Event { run_id, .. } => state.db.mark_running(*run_id, now).map(|_| *run_id),
+        Job::Post(p) => state.db.start_run(
+            connection,
+            op,
+            Trigger::Queue,
+            Some(&json!({"post_id": p.post_id, "tag_ids": p.tag_ids})),
+            now,
+        ),
+        Job::Scheduled(op) => state.db.start_run(connection, *op, Trigger::Schedule, None, now),
+    };
+    let run_id = match run_id {
+        Ok(id) => id,
+        Err(e) => {
+            tracing::error!(target: "ghl_rankr::serve", connection, operation = %op, error = %e, "cannot record the run; it is not started");
+            return done(connection, job, Outcome::Failed, &Health::default());
+        }
+    };
+    tracing::info!(target: "ghl_rankr::serve", connection, operation = %op, run = run_id, "run started");
+    let started = Instant::now();
+    let answer = call(state, engine, connection, &job);
+    let ended = state.clock.now_ms();
+    let seconds = started.elapsed().as_secs_f64();
+    let hints = state
+        .config
+        .connection(connection)
+        .map_or_else(render::Hints::cli, |c| c.hints());
+    let summary = summarize(&answer, state.draining.load(Ordering::SeqCst), &hints);
+    commit(state, connection, &job, run_id, ended, &summary);
+    let counters = summary.counters.clone().unwrap_or(Value::Null);
+    tracing::info!(
+        target: "ghl_rankr::serve",
+        connection,
+        operation = %op,
+        run = run_id,
+        outcome = %summary.outcome,
+        seconds,
+        counters = %counters,
+        error = summary.error.as_deref().unwrap_or(""),
+        "run ended"
+    );
+    state.metrics.run(
+        connection,
+        op,
+        summary.outcome,
+        seconds,
+        summary.items,
+        u64::from(summary.retries),
+    );
+    if let Ok(depth) = state.db.queue_depth(connection) {
+        state.metrics.queue_depth(connection, depth);
+    }
+    let end = RunEnd {
+        op,
+        outcome: summary.outcome,
+        error: summary.error.as_deref(),
+        reauthorization_required: summary.reauthorization_required,
+        now_ms: ended,
+    };
+    let health = after_run(state, connection, &end);
+    Done {
+        resume_after_ms: summary.resume_after_ms,
+        more: summary.more,
+        ..done(connection, job, summary.outcome, &health)
+    }
+}
+
+/// The run's outcome, its state and its queue changes, in one transaction.
+fn commit(state: &AppState, connection: &str, job: &Job, run_id: i64, ended_ms: u64, s: &Summary<'_>) {
+    let op = job.op();
+    let dequeue = match (job, s.outcome) {
+        (Job::Post(p), Outcome::Ok) => Some(p.post_id.as_str()),
+        _ => None,
+    };
+    let dry_run = state
+        .config
+        .connection(connection)
+        .is_some_and(|c| c.settings.dry_run.unwrap_or(false));
+    let finish = Finish {
+        run_id,
+        outcome: s.outcome,
+        ended_ms,
+        counters: s.counters.clone(),
+        error: s.error.clone(),
+        state: s.state.filter(|_| !dry_run).map(|blob| (op.state_slot(), blob)),
+        enqueue: if dry_run { &[] } else { &s.found },
+        dequeue,
+    };
+    if let Err(e) = state.db.finish(&finish) {
+        // Nothing of this run is committed: the next run redoes it from
+        // the last state, and Rankr, holding the same content, changes
+        // nothing twice.
+        tracing::error!(target: "ghl_rankr::serve", connection, operation = %op, run = run_id, error = %e, "cannot commit the run");
+    }
+}
+
+fn done(connection: &str, job: Job, outcome: Outcome, health: &Health) -> Done {
+    Done {
+        connection: connection.to_string(),
+        job,
+        outcome,
+        resume_after_ms: None,
+        more: false,
+        retry_at_ms: health.retry_at_ms,
+        paused: health.paused.is_some(),
+    }
+}
+
+/// The connection's health after the run, stored, with its alert delivered
+/// and its gauges set.
+fn after_run(state: &AppState, connection: &str, end: &RunEnd<'_>) -> Health {
+    let mut health = match state.db.health(connection) {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::error!(target: "ghl_rankr::serve", connection, error = %e, "cannot read the connection's health");
+            return Health::default();
+        }
+    };
+    let rules = Rules {
+        backoff_initial: state.config.backoff_initial,
+        backoff_max: state.config.backoff_max,
+        alert_after_failures: state.config.alert_after_failures,
+    };
+    let notice = health.record(end, &rules);
+    if matches!(end.outcome, Outcome::Ok | Outcome::Incomplete) {
+        state.metrics.success(connection, end.now_ms);
+    }
+    if health.paused.is_some() && end.reauthorization_required {
+        state.metrics.paused(connection, true);
+        tracing::warn!(target: "ghl_rankr::serve", connection, "paused: GHL refused the refresh token; authorize again, update the variable and restart");
+    }
+    if let Some(notice) = notice {
+        let delivered = state.alerter.send(connection, &notice);
+        health.delivered(&notice, delivered);
+    }
+    if let Err(e) = state.db.put_health(connection, &health) {
+        tracing::error!(target: "ghl_rankr::serve", connection, error = %e, "cannot store the connection's health");
+    }
+    health
+}
+
+/// Calls the operation in the component.
+fn call(state: &Arc<AppState>, engine: &ConnectorEngine, connection: &str, job: &Job) -> Result<OpResult, RunError> {
+    let c = state
+        .config
+        .connection(connection)
+        .ok_or_else(|| RunError::Unknown(connection.to_string()))?;
+    let secrets = state
+        .secrets
+        .get(connection)
+        .ok_or_else(|| RunError::Unknown(connection.to_string()))?;
+    let op = job.op();
+    let blob = state.db.state(connection, op.state_slot())?;
+    let ghl = match &secrets.ghl {
+        GhlSecret::Token(t) => Credential::ApiKey(t.clone()),
+        GhlSecret::OAuth {
+            client_id,
+            client_secret,
+            ..
+        } => {
+            let stored = state
+                .db
+                .tokens(connection)?
+                .ok_or_else(|| RunError::NoTokens(connection.to_string()))?;
+            Credential::OAuth {
+                tokens: stored.tokens,
+                client_id: client_id.clone(),
+                client_secret: client_secret.clone(),
+            }
+        }
+    };
+    let endpoints = Endpoints::from_file(&c.settings);
+    let flags = RunFlags {
+        deadline_secs: Some(state.config.run_deadline.as_secs()),
+        ..RunFlags::default()
+    };
+    let credentials = Credentials {
+        ghl,
+        rankr_key: &secrets.rankr,
+    };
+    let settings = crate::invoke::settings(&endpoints, &credentials, &flags, &c.settings);
+    let timeout = Duration::from_secs(u64::from(c.settings.request_timeout_secs.unwrap_or(30).max(1)));
+    let transport = Metered {
+        inner: UreqTransport::new(state.network.clone(), timeout),
+        state: state.clone(),
+        connection: connection.to_string(),
+        ghl: endpoints.ghl.clone(),
+        rankr: endpoints.rankr.clone(),
+    };
+    let tokens: Arc<dyn TokenStore> = Arc::new(DbTokens {
+        state: state.clone(),
+        connection: connection.to_string(),
+    });
+    let prepared = Prepared::new(
+        settings,
+        transport,
+        Imports {
+            clock: Arc::new(StoppableClock { state: state.clone() }),
+            tokens: Some(tokens),
+            progress: None,
+        },
+    );
+    let invocation = invocation(c, job)?;
+    prepared
+        .run(engine, &invocation, blob.as_deref())
+        .map_err(RunError::Host)
+}
+
+/// The component's operation for `job`.
+fn invocation(c: &crate::serve::config::Connection, job: &Job) -> Result<Invocation, RunError> {
+    let input = job.input();
+    let location_id = c.location.clone();
+    Ok(match job.op() {
+        Op::TagSync => Invocation::TagSync(TagSyncEvent {
+            location_id,
+            post_id: input.post_id,
+            tag_ids: input.tag_ids,
+            full_pass: false,
+        }),
+        Op::NewPosts => Invocation::NewPosts(NewPostsRequest {
+            location_id,
+            overlap_ms: None,
+            backfill_since: None,
+            max_posts: None,
+        }),
+        Op::TagDetailsPush => Invocation::TagDetailsPush(TagDetailsEvent {
+            location_id,
+            tag_ids: input.tag_ids.ok_or(RunError::NeedsTagIds)?,
+        }),
+        Op::StatsSync => Invocation::StatsSync(StatsRequest {
+            location_id,
+            profile_ids: vec![],
+            platforms: vec![],
+            dashboard_id: c.dashboard.clone().unwrap_or_default(),
+            as_of: input.as_of,
+        }),
+    })
+}
