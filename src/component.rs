@@ -24,6 +24,7 @@ use crate::report::{
 };
 use crate::secret::{OAuthTokens, Secret};
 use crate::settings::SettingsInput;
+use crate::{CheckItem, CheckOutcome, RateHeadroom};
 use wit::exports::rankr::ghl_connector::sync::Guest;
 use wit::rankr::ghl_connector::types as t;
 use wit::rankr::ghl_connector::{host, http};
@@ -128,8 +129,100 @@ impl Guest for Component {
         }
     }
 
+    fn posts_published(
+        settings: t::Settings,
+        request: t::PublishedPostsRequest,
+        state: Option<Vec<u8>>,
+    ) -> Result<t::PublishedPostsReport, t::SyncFailure> {
+        let request = crate::PublishedPostsRequest {
+            location_id: request.location_id,
+            overlap_ms: request.overlap_ms,
+            backfill_since: request.backfill_since,
+            max_posts: request.max_posts,
+        };
+        match crate::posts_published(&mut Imports, &settings_in(settings), &request, state.as_deref()) {
+            Ok(r) => Ok(t::PublishedPostsReport {
+                posts: r
+                    .posts
+                    .into_iter()
+                    .map(|p| t::PublishedPost {
+                        id: p.id,
+                        published_at: p.published_at,
+                        platform: p.platform,
+                        account_ids: p.account_ids,
+                        profile_ids: p.profile_ids,
+                        tag_ids: p.tag_ids,
+                    })
+                    .collect(),
+                baseline: r.baseline,
+                more: r.more,
+                fetched: r.fetched,
+                evicted: r.evicted,
+                errors: r.errors.into_iter().map(item_error_out).collect(),
+                requests: r.requests,
+                retries: r.retries,
+                incomplete: r.incomplete.map(incomplete_out),
+                state: r.state,
+                rotated_tokens: r.rotated_tokens.as_ref().map(tokens_out),
+            }),
+            Err(f) => Err(failure_out(f)),
+        }
+    }
+
+    fn check(settings: t::Settings, request: t::CheckRequest) -> Result<t::CheckReport, t::SyncFailure> {
+        let request = crate::CheckRequest {
+            location_id: request.location_id,
+            operations: request.operations,
+            dashboard_id: request.dashboard_id,
+        };
+        match crate::check(&mut Imports, &settings_in(settings), &request) {
+            Ok(r) => Ok(t::CheckReport {
+                items: r.items.into_iter().map(check_item_out).collect(),
+                ok: r.ok,
+                rate_limit: r.rate_limit.map(headroom_out),
+                requests: r.requests,
+                rotated_tokens: r.rotated_tokens.as_ref().map(tokens_out),
+            }),
+            Err(f) => Err(failure_out(f)),
+        }
+    }
+
     fn describe() -> String {
         crate::catalog::describe()
+    }
+}
+
+fn check_item_out(i: CheckItem) -> t::CheckItem {
+    t::CheckItem {
+        service: service_out(i.service),
+        what: i.what.name().to_string(),
+        endpoint: i.endpoint,
+        operations: i.operations.iter().map(|o| o.name().to_string()).collect(),
+        outcome: match i.outcome {
+            CheckOutcome::Ok => t::CheckOutcome::Ok,
+            CheckOutcome::NotChecked(m) => t::CheckOutcome::NotChecked(m),
+            CheckOutcome::Unauthorized(m) => t::CheckOutcome::Unauthorized(m),
+            CheckOutcome::MissingScope(m) => t::CheckOutcome::MissingScope(m),
+            CheckOutcome::UnknownLocation(m) => t::CheckOutcome::UnknownLocation(m),
+            CheckOutcome::UnknownDashboard(m) => t::CheckOutcome::UnknownDashboard(m),
+            CheckOutcome::Unreachable(m) => t::CheckOutcome::Unreachable(m),
+            CheckOutcome::Tls(m) => t::CheckOutcome::Tls(m),
+            CheckOutcome::RateLimited(m) => t::CheckOutcome::RateLimited(m),
+            CheckOutcome::Failed(m) => t::CheckOutcome::Failed(m),
+        },
+        fix: i.fix,
+        status: i.status,
+        latency_ms: i.latency_ms,
+    }
+}
+
+fn headroom_out(h: RateHeadroom) -> t::RateHeadroom {
+    t::RateHeadroom {
+        max: h.max,
+        remaining: h.remaining,
+        interval_ms: h.interval_ms,
+        daily_limit: h.daily_limit,
+        daily_remaining: h.daily_remaining,
     }
 }
 

@@ -80,8 +80,8 @@ fn the_release_wasm_is_a_component_exporting_the_operations_and_describe() {
     let component = wasmtime::component::Component::new(&engine, wasm).unwrap();
     let ty = component.component_type();
     let exports: Vec<&str> = ty.exports(&engine).map(|(n, _)| n).collect();
-    assert_eq!(exports, vec!["rankr:ghl-connector/sync@0.6.0"]);
-    let sync = ty.get_export(&engine, "rankr:ghl-connector/sync@0.6.0").unwrap();
+    assert_eq!(exports, vec!["rankr:ghl-connector/sync@0.7.0"]);
+    let sync = ty.get_export(&engine, "rankr:ghl-connector/sync@0.7.0").unwrap();
     let wasmtime::component::types::ComponentItem::ComponentInstance(sync) = sync.ty else {
         panic!("sync is not an instance");
     };
@@ -93,11 +93,19 @@ fn the_release_wasm_is_a_component_exporting_the_operations_and_describe() {
     funcs.sort();
     assert_eq!(
         funcs,
-        vec!["describe", "new-posts", "stats-sync", "tag-details-push", "tag-sync"]
+        vec![
+            "check",
+            "describe",
+            "new-posts",
+            "posts-published",
+            "stats-sync",
+            "tag-details-push",
+            "tag-sync"
+        ]
     );
     let imports: Vec<&str> = ty.imports(&engine).map(|(n, _)| n).collect();
-    assert!(imports.contains(&"rankr:ghl-connector/http@0.6.0"), "{imports:?}");
-    assert!(imports.contains(&"rankr:ghl-connector/host@0.6.0"), "{imports:?}");
+    assert!(imports.contains(&"rankr:ghl-connector/http@0.7.0"), "{imports:?}");
+    assert!(imports.contains(&"rankr:ghl-connector/host@0.7.0"), "{imports:?}");
     // No sockets, no HTTP, no clocks, no files of its own: everything goes
     // through the two connector imports. (std's HashMap seeds itself from
     // wasi:random/insecure-seed, which is kept: ids come from servers.)

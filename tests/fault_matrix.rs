@@ -414,12 +414,19 @@ fn a_crash_between_the_write_and_the_state_save_duplicates_nothing() {
     let first = ok(sync(&w, &settings(), None));
     assert_eq!(first.created, 250);
     // The host died before saving `first.state`: the next run starts from
-    // the old (empty) state, rewrites, and Rankr sees the same content.
+    // the old (empty) state and sends the same batches under the same keys,
+    // so Rankr replays its first answers and applies nothing again.
     let second = ok(sync(&w, &settings(), None));
-    assert_eq!((second.created, second.updated, second.unchanged), (0, 0, 250));
+    assert_eq!((second.created, second.updated, second.unchanged), (250, 0, 0));
     let rk = w.rankr.lock().unwrap();
     assert_eq!(rk.tags.len(), 250);
     assert!(rk.applied_twice().is_empty());
+    let replays = rk.ledger.iter().filter(|e| e.replayed).count();
+    assert_eq!(replays, 3, "every batch of the rerun is a replay");
+    assert!(
+        rk.keys_by_body.values().all(|keys| keys.len() == 1),
+        "no body under a second key"
+    );
 }
 
 #[test]
@@ -622,9 +629,10 @@ fn post_path(
     engine().tag_sync(&env(w, tokens), s, &event, state).expect("no trap")
 }
 
-/// Within one call, a retried write keeps its key: no body came under two.
-/// (A new call after a failure or a crash may send a body again under its
-/// own key; Rankr then holds it unchanged, which `applied_twice` checks.)
+/// A retried write keeps its key: no body came under two. A call from the
+/// same state sends a body again under the same key (Rankr replays it); a
+/// call from a later state has other keys, and Rankr holds its bodies
+/// unchanged, which `applied_twice` checks.
 fn assert_one_key_per_body(w: &FakeWorld) {
     assert_eq!(
         w.rankr.lock().unwrap().bodies_with_several_keys(),
@@ -786,12 +794,13 @@ fn the_post_path_after_a_bad_item_a_409_or_a_crash_ends_exact_on_the_next_run() 
     );
     ok(post_path(&w, &settings(), f.state.as_deref(), None));
     assert_post_exact(&w);
-    // The host died before saving the state: the rerun replays, Rankr
-    // sees the same content.
+    // The host died before saving the state: the rerun sends the same
+    // batch under the same key, and Rankr replays its first answer.
     let w = world(250);
     ok(post_path(&w, &settings(), None, None));
     let again = ok(post_path(&w, &settings(), None, None));
-    assert_eq!((again.created, again.unchanged), (0, 3));
+    assert_eq!((again.created, again.unchanged), (3, 0));
+    assert!(w.rankr.lock().unwrap().ledger.iter().any(|e| e.replayed));
     assert_post_exact(&w);
 }
 

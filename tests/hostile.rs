@@ -23,10 +23,10 @@ use std::time::{Duration, Instant};
 fn hostile_module(behave: &str) -> String {
     format!(
         r#"(module
-  (import "rankr:ghl-connector/http@0.6.0" "send"
+  (import "rankr:ghl-connector/http@0.7.0" "send"
     (func $send (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)))
-  (import "rankr:ghl-connector/host@0.6.0" "sleep" (func $sleep (param i64)))
-  (import "rankr:ghl-connector/host@0.6.0" "log" (func $log (param i32 i32 i32 i32 i32)))
+  (import "rankr:ghl-connector/host@0.7.0" "sleep" (func $sleep (param i64)))
+  (import "rankr:ghl-connector/host@0.7.0" "log" (func $log (param i32 i32 i32 i32 i32)))
   (memory (export "memory") 16)
   (global $bump (mut i32) (i32.const 65536))
   (data (i32.const 16) "https://ghl.test/flood")
@@ -43,15 +43,19 @@ fn hostile_module(behave: &str) -> String {
   (func $recurse (param i32) (result i32)
     (call $recurse (i32.add (local.get 0) (i32.const 1))))
   (func $behave {behave})
-  (func (export "rankr:ghl-connector/sync@0.6.0#tag-sync") (param i32) (result i32)
+  (func (export "rankr:ghl-connector/sync@0.7.0#tag-sync") (param i32) (result i32)
     (call $behave) (unreachable))
-  (func (export "rankr:ghl-connector/sync@0.6.0#tag-details-push") (param i32) (result i32)
+  (func (export "rankr:ghl-connector/sync@0.7.0#tag-details-push") (param i32) (result i32)
     (call $behave) (unreachable))
-  (func (export "rankr:ghl-connector/sync@0.6.0#stats-sync") (param i32) (result i32)
+  (func (export "rankr:ghl-connector/sync@0.7.0#stats-sync") (param i32) (result i32)
     (call $behave) (unreachable))
-  (func (export "rankr:ghl-connector/sync@0.6.0#new-posts") (param i32) (result i32)
+  (func (export "rankr:ghl-connector/sync@0.7.0#new-posts") (param i32) (result i32)
     (call $behave) (unreachable))
-  (func (export "rankr:ghl-connector/sync@0.6.0#describe") (result i32)
+  (func (export "rankr:ghl-connector/sync@0.7.0#posts-published") (param i32) (result i32)
+    (call $behave) (unreachable))
+  (func (export "rankr:ghl-connector/sync@0.7.0#check") (param i32) (result i32)
+    (call $behave) (unreachable))
+  (func (export "rankr:ghl-connector/sync@0.7.0#describe") (result i32)
     (call $behave) (unreachable))
 )"#
     )

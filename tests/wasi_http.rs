@@ -778,7 +778,8 @@ fn bad_requests_get_typed_4xx_json_jco_stays_up_and_credentials_may_come_from_th
     credentials_from_the_environment(&wasmtime, &fakes)?;
     credentials_from_the_environment(&jco, &fakes)?;
     let rankr = fakes.rankr.state.lock().unwrap();
-    // Written once, by the first runtime; the second found it unchanged.
+    // Written once, by the first runtime; the second's write of it was a
+    // replay or found it unchanged.
     assert_eq!(
         rankr.applied.get(&(DEMO_LOCATION.to_string(), "tag00001".to_string())),
         Some(&1)

@@ -9,7 +9,7 @@
 //!
 //! Layers, lowest first: `secret`, `io`, `report`, `json`, `hash`; the two
 //! APIs (`ghl`, `rankr`) and `auth`; `client` (sending); `state`, `mapping`,
-//! `stats`, `settings`; `ops` (the operations).
+//! `stats`, `settings`; `ops` (the operations, the triggers and the check).
 
 #![deny(unsafe_code)]
 
@@ -38,8 +38,9 @@ mod proptests;
 
 pub use auth::{Credential, OAuthCredential, Scope};
 pub use ops::{
-    new_posts, stats_sync, tag_details_push, tag_sync, NewPostsReport, NewPostsRequest, SocialPost, StatsRequest,
-    TagDetailsEvent, TagSyncEvent,
+    check, new_posts, posts_published, stats_sync, tag_details_push, tag_sync, CheckItem, CheckOutcome, CheckReport,
+    CheckRequest, NewPostsReport, NewPostsRequest, Operation, Probe, PublishedPost, PublishedPostsReport,
+    PublishedPostsRequest, RateHeadroom, SocialPost, StatsRequest, TagDetailsEvent, TagSyncEvent,
 };
 pub use report::{
     Change, Incomplete, ItemError, PlannedWrite, RateLimit, Service, StopReason, SyncError, SyncFailure, SyncReport,

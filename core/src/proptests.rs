@@ -1,9 +1,9 @@
 //! Property tests over every parser that sees outside data, mirroring the
 //! cargo-fuzz targets in `fuzz/`: GHL and Rankr answers (alone and through
-//! the three operations), `Retry-After` and `X-RateLimit-*` headers, the
-//! mapping tables, and the state blob. None may panic; the operations must
-//! end in a report or a typed error; nothing allocates by a length a server
-//! claims.
+//! the operations, the triggers and the check), `Retry-After` and
+//! `X-RateLimit-*` headers, the mapping tables, and the state blob. None may
+//! panic; the operations must end in a report or a typed error (the check
+//! in a report); nothing allocates by a length a server claims.
 
 use crate::client::error_message;
 use crate::client::pace::{Budget, Pacer};
@@ -133,6 +133,8 @@ proptest! {
             crate::wire::parse_settings(&b).err(),
             crate::wire::parse_event(crate::wire::Operation::NewPosts, &b).err(),
             crate::wire::parse_event(crate::wire::Operation::StatsSync, &b).err(),
+            crate::wire::parse_event(crate::wire::Operation::PostsPublished, &b).err(),
+            crate::wire::parse_event(crate::wire::Operation::Check, &b).err(),
         ].into_iter().flatten() {
             prop_assert!(matches!(&r, SyncError::InvalidConfig(m) if !m.is_empty()), "{:?}", r);
         }
@@ -219,6 +221,9 @@ proptest! {
         if let Err(why) = state::decode_posts(Some(&b), &loc) {
             prop_assert!(!why.is_empty());
         }
+        if let Err(why) = state::decode_published(Some(&b), &loc) {
+            prop_assert!(!why.is_empty());
+        }
     }
 
     #[test]
@@ -273,6 +278,13 @@ proptest! {
         let _ = crate::new_posts(&mut host, &settings(), &poll, blob);
         let backfill = crate::NewPostsRequest { backfill_since: Some("2026-01-01".into()), ..poll };
         let _ = crate::new_posts(&mut host, &settings(), &backfill, None);
+        let published = crate::PublishedPostsRequest { location_id: "loc".into(), backfill_since: Some("2026-01-01".into()), ..Default::default() };
+        let _ = crate::posts_published(&mut host, &settings(), &published, None);
+        let _ = crate::posts_published(&mut host, &settings(), &crate::PublishedPostsRequest { backfill_since: None, ..published }, blob);
+        // The check turns every answer into an item: it never fails on one.
+        let probe = crate::CheckRequest { location_id: "loc".into(), operations: vec![], dashboard_id: Some("d".into()) };
+        let report = crate::check(&mut host, &settings(), &probe);
+        prop_assert!(report.is_ok(), "{:?}", report.err().map(|f| f.error));
         prop_assert!(host.requests.len() < 5_000, "{} requests", host.requests.len());
     }
 }

@@ -1,5 +1,6 @@
-//! Any bytes as every GHL answer: the envelopes alone, then the operations
-//! and the trigger over a host that answers every request with them.
+//! Any bytes as every GHL answer: the envelopes alone, then the operations,
+//! the triggers and the check over a host that answers every request with
+//! them.
 #![no_main]
 
 mod common;
@@ -10,8 +11,8 @@ use ghl_rankr_core::json::parse;
 use ghl_rankr_core::io::{Request, Response, TransportError};
 use ghl_rankr_core::testing::ScriptedHost;
 use ghl_rankr_core::{
-    new_posts, stats_sync, tag_details_push, tag_sync, NewPostsRequest, Service, StatsRequest, TagDetailsEvent,
-    TagSyncEvent,
+    check, new_posts, posts_published, stats_sync, tag_details_push, tag_sync, CheckRequest, NewPostsRequest,
+    PublishedPostsRequest, Service, StatsRequest, TagDetailsEvent, TagSyncEvent,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -48,6 +49,7 @@ fuzz_target!(|data: &[u8]| {
             location_id: "l".into(),
             post_id: Some("p".into()),
             tag_ids: None,
+            full_pass: false,
         },
         None,
     );
@@ -79,4 +81,19 @@ fuzz_target!(|data: &[u8]| {
         ..NewPostsRequest::default()
     };
     let _ = new_posts(&mut host, &s, &poll, None);
+    let published = PublishedPostsRequest {
+        location_id: "l".into(),
+        backfill_since: Some("2026-01-01".into()),
+        ..PublishedPostsRequest::default()
+    };
+    let _ = posts_published(&mut host, &s, &published, None);
+    let probe = CheckRequest {
+        location_id: "l".into(),
+        operations: vec![],
+        dashboard_id: Some("d".into()),
+    };
+    // A server's answer is an item of the report, never a failure.
+    if let Err(f) = check(&mut host, &s, &probe) {
+        panic!("check failed on a server's answer: {f}");
+    }
 });

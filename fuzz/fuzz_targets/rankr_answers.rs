@@ -1,5 +1,5 @@
 //! Any bytes as every Rankr answer (and as its error body), behind a GHL
-//! that serves two tags.
+//! that serves two tags: to tag-sync and to check.
 #![no_main]
 
 mod common;
@@ -9,7 +9,7 @@ use ghl_rankr_core::io::{Request, Response, TransportError};
 use ghl_rankr_core::json::parse;
 use ghl_rankr_core::rankr::model::{MetricBatchResponse, TagBatchResponse, TagListPage};
 use ghl_rankr_core::testing::ScriptedHost;
-use ghl_rankr_core::{tag_sync, Service, TagSyncEvent};
+use ghl_rankr_core::{check, tag_sync, CheckRequest, Service, TagSyncEvent};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -43,6 +43,16 @@ fuzz_target!(|data: &[u8]| {
         location_id: "l".into(),
         post_id: Some("p".into()),
         tag_ids: Some(vec!["a".into()]),
+        full_pass: false,
     };
     let _ = tag_sync(&mut host, &common::settings(), &e, None);
+    let probe = CheckRequest {
+        location_id: "l".into(),
+        operations: vec![],
+        dashboard_id: Some("d".into()),
+    };
+    // A server's answer is an item of the report, never a failure.
+    if let Err(f) = check(&mut host, &common::settings(), &probe) {
+        panic!("check failed on a server's answer: {f}");
+    }
 });

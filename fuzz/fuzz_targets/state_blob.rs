@@ -1,5 +1,6 @@
 //! Any bytes as a state blob: decoded alone, then handed to tag-sync,
-//! stats-sync and new-posts; and as the JSON forms of settings and inputs.
+//! stats-sync and both triggers; and as the JSON forms of settings and
+//! inputs.
 #![no_main]
 
 mod common;
@@ -8,13 +9,17 @@ use ghl_rankr_core::io::{Request, Response, TransportError};
 use ghl_rankr_core::state;
 use ghl_rankr_core::testing::ScriptedHost;
 use ghl_rankr_core::wire::{self, Operation};
-use ghl_rankr_core::{new_posts, stats_sync, tag_sync, NewPostsRequest, StatsRequest, TagSyncEvent};
+use ghl_rankr_core::{
+    new_posts, posts_published, stats_sync, tag_sync, NewPostsRequest, PublishedPostsRequest, StatsRequest,
+    TagSyncEvent,
+};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let _ = state::decode_tags(Some(data), "l");
     let _ = state::decode_stats(Some(data), "l", "d");
     let _ = state::decode_posts(Some(data), "l");
+    let _ = state::decode_published(Some(data), "l");
     let _ = wire::parse_settings(data);
     for op in Operation::ALL {
         let _ = wire::parse_event(op, data);
@@ -39,6 +44,7 @@ fuzz_target!(|data: &[u8]| {
             location_id: "l".into(),
             post_id: None,
             tag_ids: None,
+            full_pass: false,
         },
         Some(data),
     );
@@ -55,4 +61,9 @@ fuzz_target!(|data: &[u8]| {
         ..NewPostsRequest::default()
     };
     let _ = new_posts(&mut host, &s, &poll, Some(data));
+    let published = PublishedPostsRequest {
+        location_id: "l".into(),
+        ..PublishedPostsRequest::default()
+    };
+    let _ = posts_published(&mut host, &s, &published, Some(data));
 });

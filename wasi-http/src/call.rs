@@ -1,6 +1,7 @@
 //! The body of `POST /<operation>`: `{"settings": …, "event": …, "state":
 //! "<base64>" | null}`, read with the core's JSON forms (`wire`), so its
-//! schema is the catalog's.
+//! schema is the catalog's. `check` keeps no state: a `state` sent to it is
+//! refused (`invalid-config`), as any key the input does not have.
 
 use crate::answer::RequestError;
 use crate::env::Env;
@@ -70,6 +71,11 @@ impl Call {
             wire::parse_settings(Value::Object(settings).to_string().as_bytes()).map_err(CallError::Invalid)?;
         let event = wire::parse_event(operation, envelope.event.to_string().as_bytes()).map_err(CallError::Invalid)?;
         let state = match envelope.state {
+            Some(_) if operation == Operation::Check => {
+                return Err(CallError::Invalid(SyncError::InvalidConfig(
+                    "check takes no state and returns none: leave `state` out (or null)".into(),
+                )))
+            }
             None => None,
             Some(text) => Some(base64::engine::general_purpose::STANDARD.decode(text).map_err(|e| {
                 CallError::Invalid(SyncError::InvalidConfig(format!(

@@ -64,6 +64,10 @@ fn run<H: Host>(host: &mut H, call: Call) -> HttpAnswer {
         }
         Event::StatsSync(e) => ghl_rankr_core::stats_sync(host, settings, e, state).map(|r| wire::report_json(&r)),
         Event::NewPosts(e) => ghl_rankr_core::new_posts(host, settings, e, state).map(|r| wire::new_posts_json(&r)),
+        Event::PostsPublished(e) => {
+            ghl_rankr_core::posts_published(host, settings, e, state).map(|r| wire::published_posts_json(&r))
+        }
+        Event::Check(e) => ghl_rankr_core::check(host, settings, e).map(|r| wire::check_json(&r)),
     };
     match outcome {
         Ok(report) => HttpAnswer::json(200, &report),
@@ -125,7 +129,7 @@ mod tests {
         assert_eq!(status, 200);
         assert_eq!(doc, catalog::document());
         let (status, index) = answer("GET", "/", b"");
-        assert_eq!((status, index["routes"].as_array().unwrap().len()), (200, 6));
+        assert_eq!((status, index["routes"].as_array().unwrap().len()), (200, 8));
     }
 
     #[test]
@@ -204,5 +208,147 @@ mod tests {
             "{v}"
         );
         assert!(v["state"].is_string());
+    }
+
+    fn settings() -> Value {
+        json!({
+            "ghl-base-url": "https://ghl.test",
+            "ghl-credential": {"api-key": "pit-1234"},
+            "rankr-base-url": "https://rankr.test",
+            "rankr-api-key": "rk-1234"
+        })
+    }
+
+    fn ghl_posts(r: &Request) -> Result<Response, TransportError> {
+        match testing::path(&r.url) {
+            "/social-media-posting/L1/posts/list" => {
+                let body: Value = serde_json::from_slice(r.body.as_ref().unwrap()).unwrap();
+                assert_eq!(body["type"], "published");
+                testing::json(
+                    201,
+                    json!({"success": true, "results": {"count": 1, "posts": [
+                        {"_id": "p1", "locationId": "L1", "type": "post", "error": "", "status": "published",
+                         "publishedAt": "2026-11-28T11:55:00.000Z", "platform": "facebook",
+                         "accountIds": ["L1_acc-1"], "tags": ["t1"]}]}}),
+                )
+            }
+            "/social-media-posting/L1/accounts" => testing::json(
+                200,
+                json!({"results": {"accounts": [{"id": "L1_acc-1", "profileId": "prof-1", "isExpired": false}]}}),
+            ),
+            other => panic!("unexpected {other}"),
+        }
+    }
+
+    #[test]
+    fn posts_published_answers_its_report_and_state() {
+        let body = json!({"settings": settings(), "event": {"location-id": "L1", "backfill-since": "2026-11-28"}})
+            .to_string()
+            .into_bytes();
+        let a = serve(
+            &head("POST", "/posts-published"),
+            move |_| Ok(body),
+            || ScriptedHost::new(ghl_posts as Handler),
+            &Env::default(),
+        );
+        let v: Value = serde_json::from_slice(&a.body).unwrap();
+        assert_eq!(a.status, 200, "{v}");
+        assert_eq!(
+            v["posts"],
+            json!([{"id": "p1", "published-at": "2026-11-28T11:55:00.000Z", "platform": "facebook",
+                    "account-ids": ["L1_acc-1"], "profile-ids": ["prof-1"], "tag-ids": ["t1"]}])
+        );
+        assert_eq!(
+            (v["baseline"].as_bool(), v["requests"].as_u64()),
+            (Some(false), Some(2))
+        );
+        // The state comes back, and is its own kind: new-posts refuses it.
+        let state = v["state"].as_str().unwrap().to_string();
+        let body = json!({"settings": settings(), "event": {"location-id": "L1"}, "state": state})
+            .to_string()
+            .into_bytes();
+        let a = serve(
+            &head("POST", "/new-posts"),
+            move |_| Ok(body),
+            unused_host,
+            &Env::default(),
+        );
+        let v: Value = serde_json::from_slice(&a.body).unwrap();
+        assert_eq!(a.status, 422, "{v}");
+        assert!(
+            v["error"]["invalid-config"]
+                .as_str()
+                .unwrap()
+                .contains("a posts-published state"),
+            "{v}"
+        );
+    }
+
+    #[test]
+    fn check_answers_its_items_and_writes_nothing() {
+        let body = json!({"settings": settings(), "event": {"location-id": "L1", "operations": ["posts-published"]}})
+            .to_string()
+            .into_bytes();
+        let host = || {
+            ScriptedHost::new(|r: &Request| {
+                assert_eq!(
+                    r.method == ghl_rankr_core::io::Method::Get,
+                    !r.url.ends_with("/posts/list")
+                );
+                match testing::path(&r.url) {
+                    "/social-media-posting/L1/posts/list" => testing::json(
+                        401,
+                        json!({"statusCode": 401, "message": "The token is not authorized for this scope."}),
+                    ),
+                    "/v1/tags" => testing::json(200, json!({"data": [], "nextCursor": null})),
+                    _ => ghl_posts(r),
+                }
+            })
+        };
+        let a = serve(&head("POST", "/check"), move |_| Ok(body), host, &Env::default());
+        let v: Value = serde_json::from_slice(&a.body).unwrap();
+        assert_eq!(a.status, 200, "{v}");
+        assert_eq!(v["ok"], false);
+        let items = v["items"].as_array().unwrap();
+        let whats: Vec<&str> = items.iter().map(|i| i["what"].as_str().unwrap()).collect();
+        assert_eq!(whats, ["ghl-posts", "ghl-accounts", "rankr-key"]);
+        assert_eq!(
+            items[0]["outcome"],
+            json!({"missing-scope": "socialplanner/post.readonly"})
+        );
+        assert_eq!(items[0]["status"], 401);
+        assert_eq!(items[0]["operations"], json!(["posts-published"]));
+        assert_eq!(
+            (items[1]["outcome"].as_str(), items[1]["fix"].as_str()),
+            (Some("ok"), Some(""))
+        );
+        assert_eq!(v["requests"], 3);
+        assert!(v.get("state").is_none());
+    }
+
+    #[test]
+    fn check_refuses_a_state_and_unknown_operations() {
+        for (event, state, needle) in [
+            (json!({"location-id": "L1"}), json!("AAE="), "takes no state"),
+            (
+                json!({"location-id": "L1", "operations": ["tag-synch"]}),
+                Value::Null,
+                "`tag-synch`",
+            ),
+            (
+                json!({"location-id": "L1", "dash": "d"}),
+                Value::Null,
+                "unknown field `dash`",
+            ),
+        ] {
+            let body = json!({"settings": settings(), "event": event, "state": state})
+                .to_string()
+                .into_bytes();
+            let a = serve(&head("POST", "/check"), move |_| Ok(body), unused_host, &Env::default());
+            let v: Value = serde_json::from_slice(&a.body).unwrap();
+            assert_eq!(a.status, 422, "{v}");
+            let m = v["error"]["invalid-config"].as_str().unwrap();
+            assert!(m.contains(needle), "{m}");
+        }
     }
 }

@@ -3,10 +3,12 @@
 //! served over HTTP so that `wasmtime serve`, Spin, SpinKube, wasmCloud and
 //! jco can run it without a host written for it.
 //!
-//! - `POST /tag-sync`, `/tag-details-push`, `/stats-sync`, `/new-posts`:
-//!   `{"settings": …, "event": …, "state": "<base64>"}` in; the report (200)
-//!   or the typed failure out, each with the new state and any rotated
-//!   tokens.
+//! - `POST /tag-sync`, `/tag-details-push`, `/stats-sync`, `/new-posts`,
+//!   `/posts-published`: `{"settings": …, "event": …, "state": "<base64>"}`
+//!   in; the report (200) or the typed failure out, each with the new state
+//!   and any rotated tokens.
+//! - `POST /check`: `{"settings": …, "event": …}` in (no state); the check
+//!   report (200), or the typed failure for invalid settings or input.
 //! - `GET /describe`: the catalog. `GET /`: the routes.
 //!
 //! Everything here but `glue` is plain Rust that runs natively in the unit

@@ -99,6 +99,180 @@ mod tests {
     use super::*;
     use crate::wire::Operation;
 
+    /// Whether `v` fits `schema`, for the keywords the catalog's output
+    /// schemas use (the full validator is the catalog test's, in `tests/`).
+    fn fits(v: &Value, schema: &Value, defs: &Value) -> Result<(), String> {
+        let fail = |why: &str| Err(format!("{v} does not fit {schema}: {why}"));
+        if let Some(r) = schema["$ref"].as_str() {
+            let name = r.strip_prefix("#/$defs/").unwrap_or(r);
+            return fits(v, &defs[name], defs);
+        }
+        for (key, all) in [("oneOf", false), ("anyOf", false), ("allOf", true)] {
+            if let Some(options) = schema[key].as_array() {
+                let passed = options.iter().filter(|o| fits(v, o, defs).is_ok()).count();
+                let ok = match (key, all) {
+                    ("oneOf", _) => passed == 1,
+                    (_, true) => passed == options.len(),
+                    _ => passed > 0,
+                };
+                if !ok {
+                    return fail(key);
+                }
+            }
+        }
+        if let Some(c) = schema.get("const") {
+            if v != c {
+                return fail("const");
+            }
+        }
+        if let Some(e) = schema["enum"].as_array() {
+            if !e.contains(v) {
+                return fail("enum");
+            }
+        }
+        let types: Vec<&str> = match &schema["type"] {
+            Value::String(t) => vec![t.as_str()],
+            Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+            _ => vec![],
+        };
+        let type_of = match v {
+            Value::Null => "null",
+            Value::Bool(_) => "boolean",
+            Value::Number(n) if n.is_u64() || n.is_i64() => "integer",
+            Value::Number(_) => "number",
+            Value::String(_) => "string",
+            Value::Array(_) => "array",
+            Value::Object(_) => "object",
+        };
+        if !types.is_empty() && !types.contains(&type_of) {
+            return fail("type");
+        }
+        if let (Some(min), Some(n)) = (schema["minimum"].as_f64(), v.as_f64()) {
+            if n < min {
+                return fail("minimum");
+            }
+        }
+        if let Value::Object(map) = v {
+            let props = schema["properties"].as_object();
+            for required in schema["required"].as_array().into_iter().flatten() {
+                if !map.contains_key(required.as_str().unwrap_or_default()) {
+                    return fail(&format!("no {required}"));
+                }
+            }
+            for (k, child) in map {
+                match props.and_then(|p| p.get(k)) {
+                    Some(s) => fits(child, s, defs)?,
+                    None if schema["additionalProperties"] == Value::Bool(false) => {
+                        return fail(&format!("unknown key {k}"))
+                    }
+                    None => {}
+                }
+            }
+        }
+        if let (Value::Array(items), Some(s)) = (v, schema.get("items")) {
+            for item in items {
+                fits(item, s, defs)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The two new reports, every outcome among them, as the wire writes
+    /// them, fit their output schemas.
+    #[test]
+    fn the_check_and_published_reports_fit_their_schemas() {
+        use crate::ops::{
+            CheckItem, CheckOutcome, CheckReport, Probe, PublishedPost, PublishedPostsReport, RateHeadroom,
+        };
+        use crate::report::{Incomplete, ItemError, RateLimit, Service, StopReason};
+        let doc = document();
+        let schema = |i: usize| {
+            let output = &doc["operations"][i]["output"];
+            (output.clone(), output["$defs"].clone())
+        };
+        let text = || "words".to_string();
+        let outcomes = [
+            CheckOutcome::Ok,
+            CheckOutcome::NotChecked(text()),
+            CheckOutcome::Unauthorized(text()),
+            CheckOutcome::MissingScope(text()),
+            CheckOutcome::UnknownLocation(text()),
+            CheckOutcome::UnknownDashboard(text()),
+            CheckOutcome::Unreachable(text()),
+            CheckOutcome::Tls(text()),
+            CheckOutcome::RateLimited(text()),
+            CheckOutcome::Failed(text()),
+        ];
+        let items = outcomes
+            .into_iter()
+            .map(|outcome| CheckItem {
+                service: Service::Rankr,
+                what: Probe::RankrDashboard,
+                endpoint: String::new(),
+                operations: vec![Operation::StatsSync],
+                outcome,
+                fix: text(),
+                status: Some(404),
+                latency_ms: 3,
+            })
+            .collect();
+        let mut report = CheckReport {
+            items,
+            ok: false,
+            rate_limit: Some(RateHeadroom {
+                max: Some(100),
+                daily_remaining: None,
+                ..RateHeadroom::default()
+            }),
+            requests: 2,
+            rotated_tokens: Some(crate::OAuthTokens::default()),
+        };
+        let (output, defs) = schema(5);
+        fits(&crate::wire::check_json(&report), &output, &defs).unwrap();
+        report.rate_limit = None;
+        report.rotated_tokens = None;
+        fits(&crate::wire::check_json(&report), &output, &defs).unwrap();
+        let written = crate::wire::check_json(&report);
+        assert_eq!(written["items"][0]["outcome"], "ok");
+        assert_eq!(
+            written["items"][1]["outcome"],
+            serde_json::json!({"not-checked": "words"})
+        );
+
+        let published = PublishedPostsReport {
+            posts: vec![PublishedPost {
+                id: "p".into(),
+                published_at: "2026-11-28T11:55:00.000Z".into(),
+                platform: None,
+                account_ids: vec!["a".into()],
+                profile_ids: vec![],
+                tag_ids: vec!["t".into()],
+            }],
+            errors: vec![ItemError {
+                item: "p".into(),
+                service: Service::Ghl,
+                message: text(),
+            }],
+            incomplete: Some(Incomplete {
+                reason: StopReason::RateLimited(RateLimit {
+                    service: Service::Ghl,
+                    endpoint: "e".into(),
+                    retry_after_ms: Some(5),
+                    message: text(),
+                }),
+                resume_after_ms: Some(5),
+            }),
+            state: vec![1, 2],
+            ..PublishedPostsReport::default()
+        };
+        let (output, defs) = schema(4);
+        fits(&crate::wire::published_posts_json(&published), &output, &defs).unwrap();
+        // The control: a key the schema does not have is caught.
+        let mut extra = crate::wire::published_posts_json(&published);
+        extra["posts"][0]["created-at"] = Value::String(text());
+        assert!(fits(&extra, &output, &defs).is_err());
+    }
+
     #[test]
     fn every_schema_stands_alone_and_names_the_operations() {
         let doc = document();
@@ -134,5 +308,26 @@ mod tests {
         assert_eq!(metrics, code);
         let platforms = &doc["operations"][2]["input"]["properties"]["platforms"]["items"]["enum"];
         assert_eq!(platforms, &serde_json::json!(crate::ops::PLATFORMS));
+        // Each entry's kind is the code's; the check names the operations
+        // it can prove access for, and the version is the WIT package's.
+        for (entry, op) in doc["operations"].as_array().unwrap().iter().zip(Operation::ALL) {
+            assert_eq!(entry["kind"], op.kind().name(), "{}", op.name());
+        }
+        let checkable: Vec<&str> = crate::ops::CHECKABLE.iter().map(|o| o.name()).collect();
+        let check = &doc["operations"][5];
+        assert_eq!(
+            check["input"]["properties"]["operations"]["items"]["enum"],
+            serde_json::json!(checkable)
+        );
+        assert_eq!(
+            check["output"]["$defs"]["check-item"]["properties"]["operations"]["items"]["enum"],
+            serde_json::json!(checkable)
+        );
+        let wit = include_str!("../../../wit/connector.wit");
+        let version = doc["version"].as_str().unwrap();
+        assert!(
+            wit.contains(&format!("package rankr:ghl-connector@{version};")),
+            "{version}"
+        );
     }
 }

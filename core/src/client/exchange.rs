@@ -4,10 +4,10 @@
 //! answers and the scrubbing of secrets from them in `client::errors`.
 
 use super::errors::{lost_answer, transport_error, Scrubber};
-use super::pace::Pacer;
+use super::pace::{Budget, Pacer};
 use super::retry::{is_retryable_status, parse_retry_after, Jitter, RetryPolicy};
 use crate::auth::Credential;
-use crate::io::{Host, Level, Request, Response, TransportError};
+use crate::io::{Host, Level, Request, Response, TransportError, TransportKind};
 use crate::json::{self, Unreadable};
 use crate::report::{RateLimit, Service, SyncError};
 use crate::secret::{OAuthTokens, Secret};
@@ -32,6 +32,14 @@ pub struct Outbound<'e> {
     pub request: Request,
 }
 
+/// One request as it went: the answer's status or why there was none, and
+/// how long the exchange took by the host's clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sent {
+    pub outcome: Result<u16, TransportKind>,
+    pub latency_ms: u64,
+}
+
 /// Sends requests for one operation and counts them.
 pub struct Exchange<'h, H: Host + ?Sized> {
     pub(super) host: &'h mut H,
@@ -50,6 +58,13 @@ pub struct Exchange<'h, H: Host + ?Sized> {
     pub rate_limited: u32,
     /// The pair in force after a refresh rotated it.
     pub rotated: Option<OAuthTokens>,
+    /// The last request sent on its own (a refresh included; not the
+    /// requests of a wave of several), for a caller that reports on each.
+    pub last_sent: Option<Sent>,
+    /// When set, a GHL 401 is answered with a refresh only while no refresh
+    /// has happened in this exchange: a token just issued that is refused is
+    /// the answer, not a sign that it expired.
+    pub single_refresh: bool,
 }
 
 impl<'h, H: Host + ?Sized> Exchange<'h, H> {
@@ -71,6 +86,8 @@ impl<'h, H: Host + ?Sized> Exchange<'h, H> {
             paced_ms: 0,
             rate_limited: 0,
             rotated: None,
+            last_sent: None,
+            single_refresh: false,
         }
     }
 
@@ -87,6 +104,27 @@ impl<'h, H: Host + ?Sized> Exchange<'h, H> {
     /// Starts pacing from what a previous call saw.
     pub fn restore_pace(&mut self, record: &PaceRecord) {
         self.pacer = Pacer::from_record(record);
+    }
+
+    /// The credential in force (after any refresh).
+    pub fn credential(&self) -> &Credential {
+        &self.auth.credential
+    }
+
+    /// GHL's rate budget as the last GHL answer that stated it said.
+    pub fn rate_stated(&self) -> Option<Budget> {
+        self.pacer.last_stated()
+    }
+
+    /// Refreshes an OAuth access token that is missing or about to expire,
+    /// as the next GHL request would; true when it did.
+    pub fn refresh_if_due(&mut self) -> Result<bool, SyncError> {
+        let now = self.host.now_ms();
+        if !self.auth.credential.needs_refresh(now) {
+            return Ok(false);
+        }
+        self.refresh()?;
+        Ok(true)
     }
 
     /// GHL requests that may go at once now without meeting a 429 (at
@@ -344,9 +382,14 @@ impl<'h, H: Host + ?Sized> Exchange<'h, H> {
                     if sent > 1 {
                         self.retries += 1;
                     }
+                    let started = self.host.now_ms();
                     let outcome = self.host.send(&request);
+                    let now = self.host.now_ms();
+                    self.last_sent = Some(Sent {
+                        outcome: outcome.as_ref().map(|r| r.status).map_err(TransportError::kind),
+                        latency_ms: now.saturating_sub(started),
+                    });
                     if service == Service::Ghl {
-                        let now = self.host.now_ms();
                         self.pacer.on_exchange(now);
                         if let Ok(resp) = &outcome {
                             self.pacer.observe(resp);
@@ -372,7 +415,12 @@ impl<'h, H: Host + ?Sized> Exchange<'h, H> {
                         self.log_exchange(Level::Info, service, endpoint, attempt, &status);
                         attempt -= 1;
                         continue;
-                    } else if resp.status == 401 && service == Service::Ghl && !refreshed && self.can_refresh() {
+                    } else if resp.status == 401
+                        && service == Service::Ghl
+                        && !refreshed
+                        && self.can_refresh()
+                        && !(self.single_refresh && self.rotated.is_some())
+                    {
                         // An access token that died early: refresh once and
                         // replay; a second 401 is the answer.
                         self.log_exchange(Level::Info, service, endpoint, attempt, &status);

@@ -55,6 +55,9 @@ pub struct Pacer {
     /// Our requests that aged out of the window since the last answer: each
     /// gave one request back to the budget the server last stated.
     aged_out: u32,
+    /// The headers of the last answer that carried any, as they were (the
+    /// budget above is spent down as requests leave).
+    stated: Option<Budget>,
 }
 
 impl Pacer {
@@ -125,9 +128,17 @@ impl Pacer {
         }
     }
 
+    /// What the last answer that stated a budget said.
+    pub fn last_stated(&self) -> Option<Budget> {
+        self.stated
+    }
+
     /// An answer came back; learn the budget from it.
     pub fn observe(&mut self, resp: &Response) {
         let said = Budget::from_response(resp);
+        if said != Budget::default() {
+            self.stated = Some(said);
+        }
         if said.remaining.is_some() {
             self.aged_out = 0;
         }
@@ -187,6 +198,7 @@ impl Pacer {
             },
             sent: record.sent.iter().skip(skip).copied().collect(),
             aged_out: 0,
+            stated: None,
         }
     }
 }

@@ -4,11 +4,11 @@
 //! each outcome means are `auth::refresh`'s.
 
 use super::errors::transport_error;
-use super::exchange::Exchange;
+use super::exchange::{Exchange, Sent};
 use super::retry::parse_retry_after;
 use crate::auth::refresh::{self, Attempt};
 use crate::auth::Credential;
-use crate::io::{Host, Level};
+use crate::io::{Host, Level, TransportError};
 use crate::report::{Service, SyncError, UpstreamError};
 
 impl<H: Host + ?Sized> Exchange<'_, H> {
@@ -29,7 +29,13 @@ impl<H: Host + ?Sized> Exchange<'_, H> {
             if attempt > 1 {
                 self.retries += 1;
             }
+            let started = self.host.now_ms();
             let outcome = self.host.send(&request);
+            let ended = self.host.now_ms();
+            self.last_sent = Some(Sent {
+                outcome: outcome.as_ref().map(|r| r.status).map_err(TransportError::kind),
+                latency_ms: ended.saturating_sub(started),
+            });
             let status = match &outcome {
                 Ok(resp) => resp.status.to_string(),
                 Err(e) => e.to_string(),

@@ -28,6 +28,24 @@ pub const POSTS_PAGE: u32 = 100;
 /// Ids GHL takes per `tags/details` request.
 pub const MAX_IDS_PER_DETAILS: usize = 100;
 
+/// Which posts a `posts/list` request asks for: SearchPostDTO's `type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PostsOf {
+    /// No `type`: the spec's default, `all`.
+    Any,
+    /// `type: "published"`.
+    Published,
+}
+
+impl PostsOf {
+    fn type_field(self) -> Option<&'static str> {
+        match self {
+            PostsOf::Any => None,
+            PostsOf::Published => Some("published"),
+        }
+    }
+}
+
 /// A tag that could not be read: the item (its `_id`, or its place on the
 /// page) and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,12 +118,15 @@ impl Ghl<'_> {
     }
 
     /// `POST /social-media-posting/{locationId}/posts/list` with the
-    /// `SearchPostDTO` fields the spec requires (all strings), read with
-    /// [`read_post_page`]. `fromDate` and `toDate` are RFC 3339 instants.
-    pub fn posts(&self, location: &str, skip: u64, limit: u32, from: &str, to: &str) -> Request {
+    /// `SearchPostDTO` fields the spec requires (all strings) and, for
+    /// [`PostsOf::Published`], its `type`; read with [`read_post_page`].
+    /// `fromDate` and `toDate` are RFC 3339 instants.
+    pub fn posts(&self, location: &str, of: PostsOf, skip: u64, limit: u32, from: &str, to: &str) -> Request {
         #[derive(Serialize)]
         #[serde(rename_all = "camelCase")]
         struct Body<'a> {
+            #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+            kind: Option<&'a str>,
             skip: String,
             limit: String,
             from_date: &'a str,
@@ -114,6 +135,7 @@ impl Ghl<'_> {
         }
         let path = format!("/social-media-posting/{}/posts/list", encode(location));
         let body = Body {
+            kind: of.type_field(),
             skip: skip.to_string(),
             limit: limit.to_string(),
             from_date: from,
@@ -358,11 +380,24 @@ mod tests {
         let r = ghl.statistics("loc", &ids[..1], &["facebook".to_string()]);
         assert_eq!(r.body.unwrap(), br#"{"profileIds":["a"],"platforms":["facebook"]}"#);
         // SearchPostDTO: every required field, each a string.
-        let r = ghl.posts("loc", 200, 100, "2026-11-28T11:45:00Z", "2026-11-28T12:02:00Z");
+        let r = ghl.posts(
+            "loc",
+            PostsOf::Any,
+            200,
+            100,
+            "2026-11-28T11:45:00Z",
+            "2026-11-28T12:02:00Z",
+        );
         assert_eq!(r.url, "https://ghl.test/social-media-posting/loc/posts/list");
         assert_eq!(
             r.body.unwrap(),
             br#"{"skip":"200","limit":"100","fromDate":"2026-11-28T11:45:00Z","toDate":"2026-11-28T12:02:00Z","includeUsers":"false"}"#
+        );
+        // SearchPostDTO's `type`, one of the values its description lists.
+        let r = ghl.posts("loc", PostsOf::Published, 0, 1, "a", "b");
+        assert_eq!(
+            r.body.unwrap(),
+            br#"{"type":"published","skip":"0","limit":"1","fromDate":"a","toDate":"b","includeUsers":"false"}"#
         );
         assert_eq!(
             ghl.accounts("loc").url,

@@ -124,9 +124,9 @@ pub struct PostsResults<'a> {
     pub count: Option<f64>,
 }
 
-/// `GetPostFormattedSchema`, what the trigger reads of it. The spec marks
-/// only `locationId`, `error` and `type` required; the trigger needs `_id`
-/// and a date, and reads the rest when given.
+/// `GetPostFormattedSchema`, what the triggers read of it. The spec marks
+/// only `locationId`, `error` and `type` required; the triggers need `_id`
+/// and a date, and read the rest when given.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ListedPost {
@@ -136,6 +136,9 @@ pub struct ListedPost {
     pub created_at: Option<String>,
     #[serde(default)]
     pub updated_at: Option<String>,
+    /// Typed `string` without a format in the spec; RFC 3339 in its example.
+    #[serde(default)]
+    pub published_at: Option<String>,
     /// Typed `object` in the spec, a string in its example: kept as JSON.
     #[serde(default)]
     pub status: Option<serde_json::Value>,
@@ -178,6 +181,15 @@ pub struct Account {
     pub is_expired: Option<bool>,
     #[serde(default)]
     pub expire: Option<String>,
+}
+
+impl Account {
+    /// Whether the account's connection has expired by `now_ms`: GHL says
+    /// so (`isExpired`), or its `expire` instant has passed.
+    pub fn expired(&self, now_ms: u64) -> bool {
+        let expires_at = self.expire.as_deref().and_then(|e| crate::instant::parse_ms(e).ok());
+        self.is_expired == Some(true) || expires_at.is_some_and(|at| at <= now_ms)
+    }
 }
 
 /// The 201 answer of `get-social-media-statistics`.

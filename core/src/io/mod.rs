@@ -85,7 +85,32 @@ pub enum TransportError {
     Tls(String),
 }
 
+/// What kind of failure a [`TransportError`] is, without its message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportKind {
+    Timeout,
+    Connect,
+    Io,
+    Denied,
+    InvalidRequest,
+    TooLarge,
+    Tls,
+}
+
 impl TransportError {
+    /// Its kind.
+    pub fn kind(&self) -> TransportKind {
+        match self {
+            TransportError::Timeout => TransportKind::Timeout,
+            TransportError::Connect(_) => TransportKind::Connect,
+            TransportError::Io(_) => TransportKind::Io,
+            TransportError::Denied(_) => TransportKind::Denied,
+            TransportError::InvalidRequest(_) => TransportKind::InvalidRequest,
+            TransportError::TooLarge(_) => TransportKind::TooLarge,
+            TransportError::Tls(_) => TransportKind::Tls,
+        }
+    }
+
     /// Whether trying again may help.
     pub fn is_transient(&self) -> bool {
         matches!(

@@ -1,20 +1,26 @@
-//! The operations and the trigger, written against [`Host`] only.
+//! The operations, the triggers and the check, written against [`Host`]
+//! only.
 //!
 //! Each takes `&mut dyn Host`, so its code is compiled once, in this crate.
 //! Generic entry points would be compiled again in each component crate
 //! (release builds do not share generics across crates, and LTO does not
 //! merge the copies), which makes each component larger.
 
+mod check;
 mod new_posts;
+mod operation;
+mod poll;
+mod published;
 mod stats_sync;
 mod tag_details;
 mod tag_sync;
 mod writer;
 
-pub use new_posts::{
-    new_posts, NewPostsReport, NewPostsRequest, SocialPost, CLOCK_SKEW_MS, DEFAULT_MAX_POSTS, DEFAULT_OVERLAP_MS,
-    MAX_OVERLAP_MS, MAX_POSTS,
-};
+pub use check::{check, CheckItem, CheckOutcome, CheckReport, CheckRequest, Probe, RateHeadroom, CHECKABLE};
+pub use new_posts::{new_posts, NewPostsReport, NewPostsRequest, SocialPost};
+pub use operation::{Kind, Operation};
+pub use poll::{CLOCK_SKEW_MS, DEFAULT_MAX_POSTS, DEFAULT_OVERLAP_MS, MAX_OVERLAP_MS, MAX_POSTS};
+pub use published::{posts_published, PublishedPost, PublishedPostsReport, PublishedPostsRequest};
 pub use stats_sync::{stats_sync, StatsRequest, PLATFORMS};
 pub use tag_details::{tag_details_push, TagDetailsEvent};
 pub use tag_sync::{tag_sync, TagSyncEvent};
@@ -27,13 +33,41 @@ use crate::io::{Host, Level, Method};
 use crate::report::{Incomplete, PlannedWrite, Service, StopReason, SyncError, SyncFailure, SyncReport};
 use crate::settings::{check_id, Settings, SettingsInput};
 
+/// What an operation began from that outlives it: its scope (the location,
+/// and the dashboard for `stats-sync`) and the state blob exactly as the
+/// host gave it. A run's idempotency keys derive from this and from the
+/// writes themselves, never from the clock.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Origin<'a> {
+    pub scope: &'a [&'a str],
+    pub state: Option<&'a [u8]>,
+}
+
+impl Origin<'_> {
+    /// The digest the keys of a run carry. The scope's parts are counted, so
+    /// a part cannot pass for the state; no state has its own marker.
+    fn digest(&self, operation: &str) -> u64 {
+        let count = (self.scope.len() as u64).to_le_bytes();
+        let mut parts: Vec<&[u8]> = vec![b"ghl-rankr-origin", operation.as_bytes(), &count];
+        parts.extend(self.scope.iter().map(|s| s.as_bytes()));
+        match self.state {
+            None => parts.push(b"no-state"),
+            Some(blob) => {
+                parts.push(b"state");
+                parts.push(blob);
+            }
+        }
+        fnv1a(&parts)
+    }
+}
+
 /// One operation under way: checked settings, the exchange, the report.
 pub(crate) struct Run<'h, H: Host + ?Sized> {
     pub settings: Settings,
     pub exchange: Exchange<'h, H>,
     pub report: SyncReport,
     operation: &'static str,
-    run_id: u64,
+    origin: u64,
     batches: u32,
 }
 
@@ -44,22 +78,25 @@ impl<'h, H: Host + ?Sized> Run<'h, H> {
         host: &'h mut H,
         input: &SettingsInput,
         operation: &'static str,
-        seed: &str,
+        origin: Origin<'_>,
         scopes: &[Scope],
     ) -> Result<Self, SyncError> {
         let settings = input.check().map_err(SyncError::InvalidConfig)?;
         settings.ghl_credential.check_scopes(operation, scopes)?;
+        Ok(Self::begin(host, settings, operation, origin))
+    }
+
+    /// Starts the operation with settings already checked.
+    pub fn begin(host: &'h mut H, settings: Settings, operation: &'static str, origin: Origin<'_>) -> Self {
         let mut exchange = Exchange::new(host, settings.retry, settings.auth(), Some(settings.deadline_ms));
-        let now = exchange.host().now_ms();
-        // Two runs in the same millisecond (a restart after a crash, a
-        // virtual clock) must not share keys: mix in the instance's hash seed.
-        let salt = std::hash::BuildHasher::hash_one(&std::collections::hash_map::RandomState::new(), now);
-        let run_id = fnv1a(&[
-            &now.to_le_bytes(),
-            &salt.to_le_bytes(),
-            operation.as_bytes(),
-            seed.as_bytes(),
-        ]);
+        let mut origin = origin.digest(operation);
+        if settings.full_refresh {
+            // A full refresh asks for every item to be written again: its
+            // writes are new by intent, never replays of an earlier run's.
+            let now = exchange.host().now_ms();
+            let salt = std::hash::BuildHasher::hash_one(&std::collections::hash_map::RandomState::new(), now);
+            origin = fnv1a(&[&origin.to_le_bytes(), &now.to_le_bytes(), &salt.to_le_bytes()]);
+        }
         exchange.log(
             Level::Info,
             "operation started",
@@ -68,7 +105,7 @@ impl<'h, H: Host + ?Sized> Run<'h, H> {
                 ("dry_run", if settings.dry_run { "true" } else { "false" }),
             ],
         );
-        Ok(Run {
+        Run {
             report: SyncReport {
                 dry_run: settings.dry_run,
                 ..SyncReport::default()
@@ -76,19 +113,23 @@ impl<'h, H: Host + ?Sized> Run<'h, H> {
             settings,
             exchange,
             operation,
-            run_id,
+            origin,
             batches: 0,
-        })
+        }
     }
 
-    /// A fresh key for each new batch: the run, the batch's number and a
-    /// digest of its content. A retry of the same request reuses the same
-    /// key (it is made once per batch, before the first attempt).
+    /// The key of the run's next batch: the run's origin, the batch's place
+    /// in the run and a digest of its content. The same call from the same
+    /// state sends the same batches under the same keys, so Rankr replays
+    /// a write sent again after a crash instead of applying it twice; other
+    /// content, or a run from a later state, gets a new key. A retry of a
+    /// request reuses its key (it is made once per batch, before the first
+    /// attempt). Printable ASCII, under 100 characters.
     pub fn idempotency_key(&mut self, content_digest: u64) -> String {
         self.batches += 1;
         format!(
             "ghl-rankr-{}-{:016x}-{:05}-{content_digest:016x}",
-            self.operation, self.run_id, self.batches
+            self.operation, self.origin, self.batches
         )
     }
 
@@ -197,5 +238,9 @@ pub(crate) fn dedup(ids: &[String]) -> Vec<String> {
     ids.iter().filter(|i| seen.insert(i.as_str())).cloned().collect()
 }
 
+#[cfg(test)]
+mod check_tests;
+#[cfg(test)]
+mod published_tests;
 #[cfg(test)]
 mod tests;

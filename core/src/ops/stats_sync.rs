@@ -1,12 +1,11 @@
 //! `stats-sync`: read Social Planner statistics and upsert them into a Rankr
 //! dashboard as `(scope, metric, timestamp, value)` points.
 
-use super::{dedup, id, Run};
+use super::{dedup, id, Origin, Run};
 use crate::auth::Scope;
 use crate::ghl::model::StatisticsEnvelope;
 use crate::ghl::{self, EP_ACCOUNTS, EP_STATISTICS};
 use crate::hash::fnv1a;
-use crate::instant;
 use crate::io::{Host, Level, Method, Phase};
 use crate::rankr::model::{MetricBatchResponse, MetricPoint};
 use crate::rankr::{metric_batch_body, metrics_path, EP_METRICS, MAX_POINTS_PER_BATCH};
@@ -82,7 +81,11 @@ pub fn stats_sync(
     } else {
         &[Scope::StatisticsRead]
     };
-    let mut run = Run::start(host, settings, "stats-sync", location, scopes)?;
+    let origin = Origin {
+        scope: &[location, &req.dashboard_id],
+        state,
+    };
+    let mut run = Run::start(host, settings, "stats-sync", origin, scopes)?;
     let given = run.settings.dry_run.then(|| state::encode_stats(&stats_state));
     let outcome = sync(&mut run, &mut stats_state, req, location, as_of, &profiles, &platforms);
     let blob = given.unwrap_or_else(|| state::encode_stats(&stats_state));
@@ -112,8 +115,7 @@ fn connected_profiles<H: Host + ?Sized>(
             account.platform.as_deref().unwrap_or("unknown platform"),
             account.name.as_deref().unwrap_or("no name")
         );
-        let expired_at = account.expire.as_deref().and_then(|e| instant::parse_ms(e).ok());
-        if account.is_expired == Some(true) || expired_at.is_some_and(|at| at <= now) {
+        if account.expired(now) {
             run.report.reject(
                 name,
                 Service::Ghl,

@@ -2,7 +2,7 @@
 //! a request) and upsert them into Rankr; `deleted` becomes `archived`.
 
 use super::writer::TagWriter;
-use super::{dedup, id, Run};
+use super::{dedup, id, Origin, Run};
 use crate::auth::Scope;
 use crate::ghl::{BadTag, MAX_IDS_PER_DETAILS};
 use crate::io::Host;
@@ -36,7 +36,11 @@ pub fn tag_details_push(
     let location = event.location_id.as_str();
     let ids = dedup(&event.tag_ids);
     let mut tag_state = state::decode_tags(state, location).map_err(SyncError::InvalidConfig)?;
-    let mut run = Run::start(host, settings, "tag-details-push", location, &[Scope::TagRead])?;
+    let origin = Origin {
+        scope: &[location],
+        state,
+    };
+    let mut run = Run::start(host, settings, "tag-details-push", origin, &[Scope::TagRead])?;
     let given = run.settings.dry_run.then(|| state::encode_tags(&tag_state));
     let outcome = push(&mut run, &mut tag_state, location, &ids);
     let blob = given.unwrap_or_else(|| state::encode_tags(&tag_state));

@@ -17,7 +17,7 @@
 
 use super::tag_details::write_by_id;
 use super::writer::TagWriter;
-use super::{dedup, id, stop_reason, Run};
+use super::{dedup, id, stop_reason, Origin, Run};
 use crate::auth::Scope;
 use crate::client::Outbound;
 use crate::ghl::{self, BadTag, TagPage, EP_POST, EP_TAGS, MAX_IDS_PER_DETAILS};
@@ -60,7 +60,11 @@ pub fn tag_sync(
     if event.post_id.is_some() && event.tag_ids.is_none() {
         scopes.push(Scope::PostRead);
     }
-    let mut run = Run::start(host, settings, "tag-sync", location, &scopes)?;
+    let origin = Origin {
+        scope: &[location],
+        state,
+    };
+    let mut run = Run::start(host, settings, "tag-sync", origin, &scopes)?;
     // A dry run writes nothing, so it hands back the state it was given.
     let given = run.settings.dry_run.then(|| state::encode_tags(&tag_state));
     if let Some(pace) = tag_state.pace.take() {

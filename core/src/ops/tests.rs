@@ -654,3 +654,139 @@ fn without_a_count_paging_stops_on_a_short_page() {
         3
     );
 }
+
+/// The `(Idempotency-Key, body)` of each Rankr batch a host received, in
+/// order.
+fn batches_sent(requests: &[Request]) -> Vec<(String, Vec<u8>)> {
+    requests
+        .iter()
+        .filter(|r| path(&r.url).ends_with("/batch-upsert"))
+        .map(|r| {
+            (
+                header(r, "idempotency-key").unwrap().to_string(),
+                r.body.clone().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// GHL with 250 tags, tag 0 renamed `name0`: the first batch's content
+/// changes, the others' do not.
+fn world_renamed(name0: &'static str) -> impl FnMut(&Request) -> Result<Response, TransportError> {
+    let mut inner = world(250, 100);
+    move |r: &Request| {
+        let mut resp = inner(r)?;
+        if path(&r.url) == "/social-media-posting/loc/tags" {
+            let mut v: Value = serde_json::from_slice(&resp.body).unwrap();
+            for t in v["results"]["tags"].as_array_mut().unwrap() {
+                if t["_id"] == "t0" {
+                    t["tag"] = j!(name0);
+                }
+            }
+            resp.body = v.to_string().into_bytes();
+        }
+        Ok(resp)
+    }
+}
+
+#[test]
+fn a_call_sent_again_from_the_same_state_sends_the_same_batches_under_the_same_keys() {
+    let event = TagSyncEvent {
+        location_id: "loc".into(),
+        ..Default::default()
+    };
+    // The same call with no state, twice (a crash before the host kept the
+    // state the first returned): the same keys and bodies, so Rankr replays.
+    let mut first = ScriptedHost::new(world(250, 100));
+    let report = tag_sync(&mut first, &settings(), &event, None).unwrap();
+    let mut again = ScriptedHost::new(world(250, 100));
+    tag_sync(&mut again, &settings(), &event, None).unwrap();
+    let sent = batches_sent(&first.requests);
+    assert_eq!(sent.len(), 3);
+    assert_eq!(sent, batches_sent(&again.requests));
+    for (key, _) in &sent {
+        assert!(
+            !key.is_empty() && key.len() <= 255 && key.bytes().all(|b| b.is_ascii_graphic()),
+            "{key}"
+        );
+    }
+    // Keys within a call differ (each batch has its place).
+    let keys: std::collections::HashSet<&String> = sent.iter().map(|(k, _)| k).collect();
+    assert_eq!(keys.len(), 3);
+
+    // A full refresh asks for every item to be written again: its writes
+    // are new by intent, so two full refreshes from one state share no key.
+    let state = report.state;
+    let mut s = settings();
+    s.full_refresh = true;
+    let mut refresh = ScriptedHost::new(world(250, 100));
+    tag_sync(&mut refresh, &s, &event, Some(&state)).unwrap();
+    let mut refresh_again = ScriptedHost::new(world(250, 100));
+    tag_sync(&mut refresh_again, &s, &event, Some(&state)).unwrap();
+    let (refreshed, refreshed_again) = (batches_sent(&refresh.requests), batches_sent(&refresh_again.requests));
+    assert_eq!(refreshed.len(), 3);
+    for ((k1, b1), (k2, b2)) in refreshed.iter().zip(&refreshed_again) {
+        assert_eq!(b1, b2, "the same content");
+        assert_ne!(k1, k2, "a full refresh writes again under a new key");
+    }
+    assert!(refreshed.iter().all(|(k, _)| !keys.contains(k)));
+    // An empty blob is a state as given too: not the same as none.
+    let mut empty = ScriptedHost::new(world(250, 100));
+    tag_sync(&mut empty, &settings(), &event, Some(b"")).unwrap();
+    assert!(batches_sent(&empty.requests)
+        .iter()
+        .zip(&sent)
+        .all(|(a, b)| a.0 != b.0 && a.1 == b.1));
+}
+
+#[test]
+fn other_content_at_the_same_place_gets_another_key() {
+    let event = TagSyncEvent {
+        location_id: "loc".into(),
+        ..Default::default()
+    };
+    let mut a = ScriptedHost::new(world_renamed("First"));
+    tag_sync(&mut a, &settings(), &event, None).unwrap();
+    let mut b = ScriptedHost::new(world_renamed("Second"));
+    tag_sync(&mut b, &settings(), &event, None).unwrap();
+    let (a, b) = (batches_sent(&a.requests), batches_sent(&b.requests));
+    assert_eq!(a.len(), 3);
+    assert_ne!(a[0].1, b[0].1);
+    assert_ne!(a[0].0, b[0].0, "the first batch's content differs: a new key");
+    assert_eq!(a[1..], b[1..], "the others are the same batches at the same places");
+}
+
+#[test]
+fn metric_batches_keep_their_keys_across_a_resend_and_differ_by_dashboard_and_state() {
+    let spec: Value = serde_json::from_str(include_str!("../../../spec/social-media-posting.json")).unwrap();
+    let example = spec["paths"]["/social-media-posting/statistics"]["post"]["responses"]["201"]["content"]
+        ["application/json"]["schema"]["example"]
+        .clone();
+    let run = |dashboard: &str, state: Option<&[u8]>| {
+        let example = example.clone();
+        let mut host = ScriptedHost::new(move |r: &Request| {
+            if path(&r.url) == "/social-media-posting/statistics" {
+                return json(201, example.clone());
+            }
+            let body: Value = serde_json::from_slice(r.body.as_ref().unwrap()).unwrap();
+            let n = body["points"].as_array().unwrap().len();
+            json(200, j!({"accepted": n, "created": n, "updated": 0}))
+        });
+        let req = StatsRequest {
+            location_id: "loc".into(),
+            profile_ids: vec!["p1".into()],
+            platforms: vec![],
+            dashboard_id: dashboard.into(),
+            as_of: Some("2026-11-28".into()),
+        };
+        let report = stats_sync(&mut host, &settings(), &req, state).unwrap();
+        (batches_sent(&host.requests), report.state)
+    };
+    let (first, state) = run("dash", None);
+    assert_eq!(first.len(), 1);
+    assert_eq!(run("dash", None).0, first, "the same call again: the same key and body");
+    let (other_dashboard, _) = run("dash-2", None);
+    assert_ne!(other_dashboard[0].0, first[0].0);
+    // From the state the first call returned, nothing changed: no write.
+    assert!(run("dash", Some(&state)).0.is_empty());
+}

@@ -26,6 +26,7 @@ pub const EP_TAGS: &str = "POST /v1/tags/batch-upsert";
 pub const EP_LIST_TAGS: &str = "GET /v1/tags";
 pub const EP_POST_TAGS: &str = "PUT /v1/posts/{externalPostId}/tags";
 pub const EP_METRICS: &str = "POST /v1/dashboards/{dashboardId}/metrics/batch-upsert";
+pub const EP_LIST_METRICS: &str = "GET /v1/dashboards/{dashboardId}/metrics";
 
 const ACCEPT: &str = "application/json, application/problem+json";
 
@@ -64,7 +65,18 @@ impl Rankr<'_> {
     /// location's live (not archived) tags in Rankr, a page at a time; read
     /// as a [`model::TagListPage`].
     pub fn list_tags(&self, location: &str, cursor: Option<&str>) -> Request {
-        let limit = LIST_PAGE.to_string();
+        self.tags_page(location, LIST_PAGE, cursor)
+    }
+
+    /// `GET /v1/tags?source=ghl&locationId=&limit=`: the first `limit` of
+    /// the location's tags, read as a [`model::DataList`] (`check`'s proof
+    /// that the key reads).
+    pub fn first_tags(&self, location: &str, limit: u32) -> Request {
+        self.tags_page(location, limit, None)
+    }
+
+    fn tags_page(&self, location: &str, limit: u32, cursor: Option<&str>) -> Request {
+        let limit = limit.to_string();
         let mut query = vec![
             ("source", model::SOURCE),
             ("locationId", location),
@@ -73,9 +85,20 @@ impl Rankr<'_> {
         if let Some(c) = cursor {
             query.push(("cursor", c));
         }
+        self.read(build(self.base, "/v1/tags", &query))
+    }
+
+    /// `GET /v1/dashboards/{dashboardId}/metrics?scope=&metric=`: one
+    /// series of a dashboard, read as a [`model::DataList`].
+    pub fn metrics(&self, dashboard: &str, scope: &str, metric: &str) -> Request {
+        let path = format!("/v1/dashboards/{}/metrics", encode(dashboard));
+        self.read(build(self.base, &path, &[("scope", scope), ("metric", metric)]))
+    }
+
+    fn read(&self, url: String) -> Request {
         Request {
             method: Method::Get,
-            url: build(self.base, "/v1/tags", &query),
+            url,
             headers: vec![("Accept".to_string(), ACCEPT.to_string())],
             body: None,
             timeout_ms: self.timeout_ms,

@@ -155,3 +155,10 @@ pub struct TagListPage {
     #[serde(default)]
     pub next_cursor: Option<String>,
 }
+
+/// An answer of a list endpoint (`list-tags`, `list-metrics`) read for its
+/// shape alone: `data` is an array.
+#[derive(Debug, Deserialize)]
+pub struct DataList {
+    pub data: Vec<serde::de::IgnoredAny>,
+}

@@ -4,7 +4,8 @@
 //! sync stopped early).
 //!
 //! `tag-sync` and `tag-details-push` share one state per location;
-//! `stats-sync` keeps its own per location and dashboard. The layout is a
+//! `stats-sync` keeps its own per location and dashboard; each trigger
+//! (`new-posts`, `posts-published`) its own per location. The layout is a
 //! contract with every state a host keeps: its field names stay as written
 //! by earlier versions (short, since there is one entry per tag).
 
@@ -127,8 +128,13 @@ pub struct StatsState {
     pub points: BTreeMap<String, (i64, f64)>,
 }
 
-/// Post ids the trigger remembers as emitted, at most.
+/// Post ids a trigger remembers as emitted, at most.
 pub const MAX_SEEN_POSTS: usize = 10_000;
+
+/// `posts-published` remembers a post this many days after it first went
+/// live, whatever the overlap: the horizon over which the connector follows
+/// a post (its statistics points are kept as long).
+pub const PUBLISHED_KEEP_DAYS: i64 = STATS_KEEP_DAYS;
 
 /// A poll window being read across calls.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -143,16 +149,19 @@ pub struct PostWindow {
     pub baseline: bool,
 }
 
-/// The trigger state of one location.
+/// The state of one trigger for one location (`new-posts` and
+/// `posts-published` each keep their own, of their own kind).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PostsState {
     pub location: String,
-    /// The newest `createdAt` seen (ms); each poll looks back from here by
-    /// the overlap.
+    /// Where the last completed window ended (ms, without the clock-skew
+    /// margin); each poll looks back from here by the overlap.
     pub watermark: u64,
-    /// Post id -> its `createdAt` (ms): the ids already emitted, or
-    /// recorded by the baseline, and not yet out of the overlap window.
-    /// Written sorted by id.
+    /// Post id -> the instant it was first placed at (ms; `createdAt` for
+    /// `new-posts`, the first `publishedAt` for `posts-published`): the ids
+    /// already emitted, or recorded by the baseline, and not yet forgotten
+    /// (out of the overlap window; for `posts-published`, also older than
+    /// [`PUBLISHED_KEEP_DAYS`]). Written sorted by id.
     #[serde(serialize_with = "sorted_by_id")]
     pub seen: HashMap<String, u64>,
     /// The window a call stopped in (deadline, rate budget, or the cap on
@@ -167,6 +176,7 @@ enum Kind {
     Tags,
     Stats,
     Posts,
+    Published,
 }
 
 /// The blob as written: `v` and `kind`, then the body's fields.
@@ -201,12 +211,13 @@ fn check_head(blob: &[u8], want: Kind) -> Result<(), String> {
         Kind::Tags => "a tag-sync state",
         Kind::Stats => "a stats-sync state",
         Kind::Posts => "a new-posts state",
+        Kind::Published => "a posts-published state",
     };
     if std::mem::discriminant(&head.kind) == std::mem::discriminant(&want) {
         return Ok(());
     }
     Err(format!(
-        "the state is {}, this operation needs {}: keep one state per operation family and location (tag-sync and tag-details-push share theirs)",
+        "the state is {}, this operation needs {}: keep one state per operation family and location (tag-sync and tag-details-push share theirs; each trigger keeps its own)",
         name(&head.kind),
         name(&want)
     ))
@@ -256,13 +267,23 @@ pub fn decode_stats(blob: Option<&[u8]>, location: &str, dashboard: &str) -> Res
     Ok(state)
 }
 
-/// Reads a trigger state for `location`; none or empty = no state (the
+/// Reads a `new-posts` state for `location`; none or empty = no state (the
 /// first call).
 pub fn decode_posts(blob: Option<&[u8]>, location: &str) -> Result<Option<PostsState>, String> {
+    decode_trigger(blob, location, Kind::Posts)
+}
+
+/// Reads a `posts-published` state for `location`; none or empty = no
+/// state (the first call).
+pub fn decode_published(blob: Option<&[u8]>, location: &str) -> Result<Option<PostsState>, String> {
+    decode_trigger(blob, location, Kind::Published)
+}
+
+fn decode_trigger(blob: Option<&[u8]>, location: &str, kind: Kind) -> Result<Option<PostsState>, String> {
     let Some(blob) = blob.filter(|b| !b.is_empty()) else {
         return Ok(None);
     };
-    check_head(blob, Kind::Posts)?;
+    check_head(blob, kind)?;
     let state: PostsState = body(blob)?;
     if state.location != location {
         return Err(format!(
@@ -273,9 +294,14 @@ pub fn decode_posts(blob: Option<&[u8]>, location: &str) -> Result<Option<PostsS
     Ok(Some(state))
 }
 
-/// The blob of a trigger state.
+/// The blob of a `new-posts` state.
 pub fn encode_posts(state: &PostsState) -> Vec<u8> {
     encode(Kind::Posts, state)
+}
+
+/// The blob of a `posts-published` state.
+pub fn encode_published(state: &PostsState) -> Vec<u8> {
+    encode(Kind::Published, state)
 }
 
 /// The blob of a tag state.
@@ -404,6 +430,31 @@ mod tests {
         assert_eq!(decode_tags(Some(b""), "loc").unwrap().pass, 0);
         let stats = decode_stats(None, "loc", "d").unwrap();
         assert_eq!(decode_stats(Some(&encode_stats(&stats)), "loc", "d").unwrap(), stats);
+    }
+
+    #[test]
+    fn the_two_triggers_keep_states_of_their_own_kind() {
+        let mut st = PostsState {
+            location: "loc".into(),
+            watermark: 5,
+            ..PostsState::default()
+        };
+        st.seen.insert("p1".into(), 4);
+        let published = encode_published(&st);
+        let text = String::from_utf8(published.clone()).unwrap();
+        assert!(
+            text.starts_with(r#"{"v":1,"kind":"published","location":"loc""#),
+            "{text}"
+        );
+        assert_eq!(decode_published(Some(&published), "loc").unwrap(), Some(st.clone()));
+        let e = decode_posts(Some(&published), "loc").unwrap_err();
+        assert!(
+            e.contains("a posts-published state") && e.contains("needs a new-posts state"),
+            "{e}"
+        );
+        let e = decode_published(Some(&encode_posts(&st)), "loc").unwrap_err();
+        assert!(e.contains("needs a posts-published state"), "{e}");
+        assert_eq!(decode_published(Some(b""), "loc").unwrap(), None);
     }
 
     #[test]

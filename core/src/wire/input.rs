@@ -5,7 +5,7 @@ use crate::auth::{Credential, OAuthCredential};
 use crate::client::retry::RetryPolicy;
 use crate::json;
 use crate::mapping::{MappingRow, Transform};
-use crate::ops::{NewPostsRequest, StatsRequest, TagDetailsEvent, TagSyncEvent};
+use crate::ops::{CheckRequest, NewPostsRequest, PublishedPostsRequest, StatsRequest, TagDetailsEvent, TagSyncEvent};
 use crate::report::SyncError;
 use crate::secret::{OAuthTokens, Secret};
 use crate::settings::SettingsInput;
@@ -19,6 +19,8 @@ pub enum Event {
     TagDetailsPush(TagDetailsEvent),
     StatsSync(StatsRequest),
     NewPosts(NewPostsRequest),
+    PostsPublished(PublishedPostsRequest),
+    Check(CheckRequest),
 }
 
 /// Reads `settings` JSON. Checking the values is the operation's job
@@ -105,6 +107,23 @@ pub fn parse_event(operation: Operation, text: &[u8]) -> Result<Event, SyncError
                 overlap_ms: e.overlap_ms,
                 backfill_since: e.backfill_since,
                 max_posts: e.max_posts,
+            })
+        }
+        Operation::PostsPublished => {
+            let e: NewPostsJson = read(what, text)?;
+            Event::PostsPublished(PublishedPostsRequest {
+                location_id: e.location_id,
+                overlap_ms: e.overlap_ms,
+                backfill_since: e.backfill_since,
+                max_posts: e.max_posts,
+            })
+        }
+        Operation::Check => {
+            let e: CheckJson = read(what, text)?;
+            Event::Check(CheckRequest {
+                location_id: e.location_id,
+                operations: e.operations,
+                dashboard_id: e.dashboard_id,
             })
         }
     })
@@ -276,6 +295,7 @@ struct StatsJson {
     as_of: Option<String>,
 }
 
+/// The input of both triggers.
 #[derive(Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 struct NewPostsJson {
@@ -286,6 +306,16 @@ struct NewPostsJson {
     backfill_since: Option<String>,
     #[serde(default)]
     max_posts: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct CheckJson {
+    location_id: String,
+    #[serde(default)]
+    operations: Vec<String>,
+    #[serde(default)]
+    dashboard_id: Option<String>,
 }
 
 #[cfg(test)]
@@ -307,6 +337,23 @@ mod tests {
         }
         match parse_event(Operation::NewPosts, br#"{"location-id":"l","max-posts":-1}"#).unwrap_err() {
             SyncError::InvalidConfig(m) => assert!(m.contains("`max-posts`"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        match parse_event(Operation::PostsPublished, br#"{"location-id":"l","max-post":5}"#).unwrap_err() {
+            SyncError::InvalidConfig(m) => assert!(m.contains("unknown field `max-post`"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        match parse_event(Operation::Check, br#"{"location-id":"l","operations":["tag-sync",3]}"#).unwrap_err() {
+            SyncError::InvalidConfig(m) => assert!(m.contains("`operations[1]`"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        match parse_event(
+            Operation::Check,
+            br#"{"location-id":"l","operations":["stats-sync"],"dashboard-id":null}"#,
+        )
+        .unwrap()
+        {
+            Event::Check(c) => assert_eq!((c.operations, c.dashboard_id), (vec!["stats-sync".into()], None)),
             other => panic!("{other:?}"),
         }
     }

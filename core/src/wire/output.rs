@@ -2,7 +2,9 @@
 //! opaque bytes to the host); rotated tokens are written in full, since the
 //! host must keep them.
 
-use crate::ops::{NewPostsReport, SocialPost};
+use crate::ops::{
+    CheckItem, CheckOutcome, CheckReport, NewPostsReport, PublishedPost, PublishedPostsReport, RateHeadroom, SocialPost,
+};
 use crate::report::{Incomplete, ItemError, StopReason, SyncError, SyncFailure, SyncReport, TagChanges};
 use crate::secret::OAuthTokens;
 use base64::Engine as _;
@@ -54,6 +56,36 @@ pub fn new_posts_json(r: &NewPostsReport) -> serde_json::Value {
         retries: r.retries,
         incomplete: r.incomplete.as_ref().map(incomplete),
         state: base64(&r.state),
+        rotated_tokens: r.rotated_tokens.as_ref().map(tokens),
+    };
+    serde_json::to_value(out).unwrap_or_default()
+}
+
+/// A `published-posts-report` as JSON.
+pub fn published_posts_json(r: &PublishedPostsReport) -> serde_json::Value {
+    let out = PublishedOut {
+        posts: r.posts.iter().map(published_post).collect(),
+        baseline: r.baseline,
+        more: r.more,
+        fetched: r.fetched,
+        evicted: r.evicted,
+        errors: r.errors.iter().map(item_error).collect(),
+        requests: r.requests,
+        retries: r.retries,
+        incomplete: r.incomplete.as_ref().map(incomplete),
+        state: base64(&r.state),
+        rotated_tokens: r.rotated_tokens.as_ref().map(tokens),
+    };
+    serde_json::to_value(out).unwrap_or_default()
+}
+
+/// A `check-report` as JSON.
+pub fn check_json(r: &CheckReport) -> serde_json::Value {
+    let out = CheckOut {
+        items: r.items.iter().map(check_item).collect(),
+        ok: r.ok,
+        rate_limit: r.rate_limit.as_ref().map(headroom),
+        requests: r.requests,
         rotated_tokens: r.rotated_tokens.as_ref().map(tokens),
     };
     serde_json::to_value(out).unwrap_or_default()
@@ -178,6 +210,51 @@ fn post(p: &SocialPost) -> PostOut<'_> {
     }
 }
 
+fn published_post(p: &PublishedPost) -> PublishedPostOut<'_> {
+    PublishedPostOut {
+        id: &p.id,
+        published_at: &p.published_at,
+        platform: p.platform.as_deref(),
+        account_ids: &p.account_ids,
+        profile_ids: &p.profile_ids,
+        tag_ids: &p.tag_ids,
+    }
+}
+
+fn check_item(i: &CheckItem) -> CheckItemOut<'_> {
+    CheckItemOut {
+        service: i.service.name(),
+        what: i.what.name(),
+        endpoint: &i.endpoint,
+        operations: i.operations.iter().map(|o| o.name()).collect(),
+        outcome: match &i.outcome {
+            CheckOutcome::Ok => OutcomeOut::Ok,
+            CheckOutcome::NotChecked(m) => OutcomeOut::NotChecked(m),
+            CheckOutcome::Unauthorized(m) => OutcomeOut::Unauthorized(m),
+            CheckOutcome::MissingScope(m) => OutcomeOut::MissingScope(m),
+            CheckOutcome::UnknownLocation(m) => OutcomeOut::UnknownLocation(m),
+            CheckOutcome::UnknownDashboard(m) => OutcomeOut::UnknownDashboard(m),
+            CheckOutcome::Unreachable(m) => OutcomeOut::Unreachable(m),
+            CheckOutcome::Tls(m) => OutcomeOut::Tls(m),
+            CheckOutcome::RateLimited(m) => OutcomeOut::RateLimited(m),
+            CheckOutcome::Failed(m) => OutcomeOut::Failed(m),
+        },
+        fix: &i.fix,
+        status: i.status,
+        latency_ms: i.latency_ms,
+    }
+}
+
+fn headroom(h: &RateHeadroom) -> HeadroomOut {
+    HeadroomOut {
+        max: h.max,
+        remaining: h.remaining,
+        interval_ms: h.interval_ms,
+        daily_limit: h.daily_limit,
+        daily_remaining: h.daily_remaining,
+    }
+}
+
 #[derive(Serialize)]
 #[serde(rename_all = "kebab-case")]
 struct ReportOut<'a> {
@@ -226,6 +303,81 @@ struct PostOut<'a> {
     platform: Option<&'a str>,
     account_id: Option<&'a str>,
     tag_ids: &'a [String],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "kebab-case")]
+struct PublishedOut<'a> {
+    posts: Vec<PublishedPostOut<'a>>,
+    baseline: bool,
+    more: bool,
+    fetched: u32,
+    evicted: u32,
+    errors: Vec<ItemErrorOut<'a>>,
+    requests: u32,
+    retries: u32,
+    incomplete: Option<IncompleteOut<'a>>,
+    state: String,
+    rotated_tokens: Option<TokensOut<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "kebab-case")]
+struct PublishedPostOut<'a> {
+    id: &'a str,
+    published_at: &'a str,
+    platform: Option<&'a str>,
+    account_ids: &'a [String],
+    profile_ids: &'a [String],
+    tag_ids: &'a [String],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "kebab-case")]
+struct CheckOut<'a> {
+    items: Vec<CheckItemOut<'a>>,
+    ok: bool,
+    rate_limit: Option<HeadroomOut>,
+    requests: u32,
+    rotated_tokens: Option<TokensOut<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "kebab-case")]
+struct CheckItemOut<'a> {
+    service: &'static str,
+    what: &'static str,
+    endpoint: &'a str,
+    operations: Vec<&'static str>,
+    outcome: OutcomeOut<'a>,
+    fix: &'a str,
+    status: Option<u16>,
+    latency_ms: u64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "kebab-case")]
+enum OutcomeOut<'a> {
+    Ok,
+    NotChecked(&'a str),
+    Unauthorized(&'a str),
+    MissingScope(&'a str),
+    UnknownLocation(&'a str),
+    UnknownDashboard(&'a str),
+    Unreachable(&'a str),
+    Tls(&'a str),
+    RateLimited(&'a str),
+    Failed(&'a str),
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "kebab-case")]
+struct HeadroomOut {
+    max: Option<u32>,
+    remaining: Option<u32>,
+    interval_ms: Option<u64>,
+    daily_limit: Option<u32>,
+    daily_remaining: Option<u32>,
 }
 
 #[derive(Serialize)]

@@ -718,7 +718,10 @@ fn engine(cli: &Cli, limits: Limits) -> anyhow::Result<ConnectorEngine> {
     let (component, start) = ghl_rankr::cache::load_or_compile(&wasmtime, &bytes, cache_dir.as_deref())
         .map_err(anyhow::Error::from)
         .map_err(|e| {
-            e.context("compiling the component (is it a wasm32-wasip2 component of rankr:ghl-connector@0.6.0?)")
+            e.context(format!(
+                "compiling the component (is it a wasm32-wasip2 component of {}?)",
+                ghl_rankr_host::WIT_PACKAGE
+            ))
         })?;
     tracing::debug!(target: "ghl_rankr::start", warm = start.warm, ms = start.ms, "component ready");
     ConnectorEngine::from_component(wasmtime, &component, limits)

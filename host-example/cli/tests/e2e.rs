@@ -223,13 +223,28 @@ fn all_three_operations_complete_against_the_fakes() {
 #[test]
 fn a_rerun_changes_nothing_and_summaries_are_readable() {
     let w = world(120);
-    let first = run(&w, &["tag-sync", "--location", DEMO_LOCATION]);
+    let state = temp_dir("rerun").join("tags.state");
+    let state = state.to_str().unwrap();
+    let first = run(&w, &["tag-sync", "--location", DEMO_LOCATION, "--state-file", state]);
     assert!(first.status.success());
-    let second = run(&w, &["tag-sync", "--location", DEMO_LOCATION]);
+    let second = run(&w, &["tag-sync", "--location", DEMO_LOCATION, "--state-file", state]);
     let text = String::from_utf8_lossy(&second.stdout);
     assert!(text.contains("tag-sync: ok"), "{text}");
-    assert!(text.contains("created 0 · updated 0 · unchanged 120"), "{text}");
-    assert_eq!(w.rankr.state.lock().unwrap().tags.len(), 120);
+    assert!(text.contains("created 0 · updated 0 · unchanged 0"), "{text}");
+    assert!(text.contains("skipped (unchanged since last run) 120"), "{text}");
+    // Without a state nothing durable tells the runs apart: the rerun sends
+    // the same batches under the same keys, and Rankr replays them.
+    let none = run(&w, &["tag-sync", "--location", DEMO_LOCATION]);
+    assert!(none.status.success());
+    let again = run(&w, &["tag-sync", "--location", DEMO_LOCATION]);
+    assert!(String::from_utf8_lossy(&again.stdout).contains("tag-sync: ok"));
+    let r = w.rankr.state.lock().unwrap();
+    assert_eq!(r.tags.len(), 120);
+    assert!(r.applied_twice().is_empty());
+    assert!(
+        r.ledger.iter().filter(|e| e.replayed).count() >= 2,
+        "the rerun's batches were replays"
+    );
 }
 
 #[test]
@@ -661,8 +676,20 @@ fn describe_prints_the_catalog() {
         .iter()
         .map(|o| o["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["tag-sync", "tag-details-push", "stats-sync", "new-posts"]);
+    assert_eq!(
+        names,
+        [
+            "tag-sync",
+            "tag-details-push",
+            "stats-sync",
+            "new-posts",
+            "posts-published",
+            "check"
+        ]
+    );
     assert_eq!(doc["operations"][3]["kind"], "trigger");
+    assert_eq!(doc["operations"][4]["kind"], "trigger");
+    assert_eq!(doc["operations"][5]["kind"], "check");
     assert_eq!(
         doc["settings"]["$schema"],
         "https://json-schema.org/draft/2020-12/schema"
@@ -671,6 +698,7 @@ fn describe_prints_the_catalog() {
     assert!(text.status.success());
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(text.contains("new-posts (trigger, at-least-once)"), "{text}");
+    assert!(text.contains("posts-published (trigger, at-least-once)"), "{text}");
     assert!(
         w.ghl.state.lock().unwrap().requests.is_empty(),
         "describe sends nothing"

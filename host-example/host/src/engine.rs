@@ -9,7 +9,8 @@ use crate::bindings::{Connector, ConnectorPre};
 use crate::imports::{Env, HostState};
 use crate::limits::{Limits, Runaway, EPOCH_TICK};
 use crate::types::{
-    NewPostsReport, NewPostsRequest, Settings, StatsRequest, SyncFailure, SyncReport, TagDetailsEvent, TagSyncEvent,
+    CheckReport, CheckRequest, NewPostsReport, NewPostsRequest, PublishedPostsReport, PublishedPostsRequest, Settings,
+    StatsRequest, SyncFailure, SyncReport, TagDetailsEvent, TagSyncEvent,
 };
 use anyhow::Context as _;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -58,7 +59,12 @@ impl ConnectorEngine {
         let engine = Engine::new(&Self::config(&limits, options)).map_err(anyhow::Error::from)?;
         let component = Component::new(&engine, bytes)
             .map_err(anyhow::Error::from)
-            .context("compiling the component (is it a wasm32-wasip2 component of rankr:ghl-connector@0.6.0?)")?;
+            .with_context(|| {
+                format!(
+                    "compiling the component (is it a wasm32-wasip2 component of {}?)",
+                    crate::WIT_PACKAGE
+                )
+            })?;
         Self::from_component(engine, &component, limits)
     }
 
@@ -247,6 +253,38 @@ impl ConnectorEngine {
                 .rankr_ghl_connector_sync()
                 .call_new_posts(store, settings, request, state)
         })
+    }
+
+    /// Runs the `posts-published` trigger.
+    pub fn posts_published(
+        &self,
+        env: &Env,
+        settings: &Settings,
+        request: &PublishedPostsRequest,
+        state: Option<&[u8]>,
+    ) -> anyhow::Result<Result<PublishedPostsReport, SyncFailure>> {
+        let (answer, _) = self.call(env, "running posts-published", |store, connector| {
+            connector
+                .rankr_ghl_connector_sync()
+                .call_posts_published(store, settings, request, state)
+        })?;
+        Ok(answer)
+    }
+
+    /// Runs `check`: the smallest reads that prove each credential and
+    /// operation asked about; it writes nothing.
+    pub fn check(
+        &self,
+        env: &Env,
+        settings: &Settings,
+        request: &CheckRequest,
+    ) -> anyhow::Result<Result<CheckReport, SyncFailure>> {
+        let (answer, _) = self.call(env, "running check", |store, connector| {
+            connector
+                .rankr_ghl_connector_sync()
+                .call_check(store, settings, request)
+        })?;
+        Ok(answer)
     }
 
     /// The component's catalog (`describe`), a JSON document.

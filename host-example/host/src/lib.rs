@@ -21,6 +21,10 @@ pub mod limits;
 pub mod net;
 pub mod transport;
 
+/// The WIT package this host links: a component of another version does not
+/// link.
+pub const WIT_PACKAGE: &str = "rankr:ghl-connector@0.7.0";
+
 /// Types generated from `wit/connector.wit`.
 pub mod bindings {
     wasmtime::component::bindgen!({

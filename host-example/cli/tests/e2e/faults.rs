@@ -322,8 +322,9 @@ fn a_crash_before_the_state_save_and_a_deadline_both_resume_without_duplicates()
     let before = w.rankr.state.lock().unwrap().tags.len();
     let out = run(&w, &env, &args[..]);
     assert!(matches!(out.status.code(), Some(0) | Some(3)));
-    // What the lost state had not recorded is sent again, under a new run's
-    // keys, and Rankr finds it unchanged: nothing new, nothing changed twice.
+    // What the lost state had not recorded is sent again, under the keys it
+    // had from that state, so Rankr replays it: nothing new, nothing changed
+    // twice.
     let r = w.rankr.state.lock().unwrap();
     assert_eq!(r.tags.len(), before);
     assert!(r.applied_twice().is_empty(), "changed twice: {:?}", r.applied_twice());

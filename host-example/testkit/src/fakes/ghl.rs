@@ -110,6 +110,9 @@ pub struct GhlState {
     pub hang: Duration,
     /// OAuth: when set, access tokens come from here instead of `token`.
     pub oauth: Option<OAuthServer>,
+    /// The scopes `token` was granted; none = all. A call that needs
+    /// another gets GHL's 401 for a missing scope.
+    pub scopes: Option<Vec<String>>,
 }
 
 /// A Social Planner post as the fake holds it.
@@ -120,33 +123,57 @@ pub struct FakePost {
     pub created_at_ms: u64,
     pub updated_at_ms: u64,
     pub status: String,
+    /// `publishedAt`, ms since the epoch, once the post went live.
+    pub published_at_ms: Option<u64>,
     pub platform: String,
     pub account_id: String,
     pub tags: Vec<String>,
 }
 
 impl FakePost {
-    /// A published facebook post created at `created_at_ms`.
+    /// A facebook post created at `created_at_ms` and published then.
     pub fn new(id: impl Into<String>, created_at_ms: u64, tags: &[&str]) -> Self {
         FakePost {
             id: id.into(),
             created_at_ms,
             updated_at_ms: created_at_ms,
             status: "published".into(),
+            published_at_ms: Some(created_at_ms),
             platform: "facebook".into(),
             account_id: "acc-facebook-1".into(),
             tags: tags.iter().map(|t| t.to_string()).collect(),
         }
     }
 
+    /// A facebook post created at `created_at_ms`, scheduled to go live
+    /// later ([`FakePost::publish`]).
+    pub fn scheduled(id: impl Into<String>, created_at_ms: u64, tags: &[&str]) -> Self {
+        FakePost {
+            status: "scheduled".into(),
+            published_at_ms: None,
+            ..FakePost::new(id, created_at_ms, tags)
+        }
+    }
+
+    /// The post goes live (again, after an edit) at `at_ms`.
+    pub fn publish(&mut self, at_ms: u64) {
+        self.status = "published".into();
+        self.published_at_ms = Some(at_ms);
+        self.updated_at_ms = self.updated_at_ms.max(at_ms);
+    }
+
     /// The post as `GetPostFormattedSchema`.
     pub fn to_json(&self, location: &str) -> Value {
-        json!({
+        let mut post = json!({
             "_id": self.id, "locationId": location, "platform": self.platform, "status": self.status,
             "type": "post", "summary": "New product launch", "tags": self.tags, "error": "",
             "accountId": self.account_id, "accountIds": [self.account_id], "source": "composer",
             "createdAt": iso(self.created_at_ms), "updatedAt": iso(self.updated_at_ms),
-        })
+        });
+        if let Some(at) = self.published_at_ms {
+            post["publishedAt"] = json!(iso(at));
+        }
+        post
     }
 }
 
@@ -196,13 +223,13 @@ impl GhlState {
             ));
         }
         let accounts = vec![
-            json!({"id": format!("{location}_acc-facebook-1"), "oauthId": "oauth-1", "profileId": "prof-facebook-1",
+            json!({"id": "acc-facebook-1", "oauthId": "oauth-1", "profileId": "prof-facebook-1",
                    "name": "Demo Page", "platform": "facebook", "type": "page", "expire": "2099-01-01T00:00:00.000Z",
                    "isExpired": false, "meta": {}}),
-            json!({"id": format!("{location}_acc-instagram-1"), "oauthId": "oauth-2", "profileId": "prof-instagram-1",
+            json!({"id": "acc-instagram-1", "oauthId": "oauth-2", "profileId": "prof-instagram-1",
                    "name": "Demo Insta", "platform": "instagram", "type": "business", "expire": "2099-01-01T00:00:00.000Z",
                    "isExpired": false, "meta": {}}),
-            json!({"id": format!("{location}_acc-linkedin-1"), "oauthId": "oauth-3", "profileId": "prof-linkedin-1",
+            json!({"id": "acc-linkedin-1", "oauthId": "oauth-3", "profileId": "prof-linkedin-1",
                    "name": "Old LinkedIn", "platform": "linkedin", "type": "page", "expire": "2024-03-11T19:29:59.785Z",
                    "isExpired": true, "meta": {}}),
         ];
@@ -223,6 +250,7 @@ impl GhlState {
             faults: Vec::new(),
             hang: Duration::from_secs(3),
             oauth: None,
+            scopes: None,
         }
     }
 
@@ -452,6 +480,23 @@ fn answer(spec: &OpenApi, s: &mut GhlState, req: &FakeRequest, now_ms: u64) -> F
     if !admitted {
         return error(401, json!("Invalid token: access token is invalid"), "Unauthorized");
     }
+    let needed = match matched.operation_id.as_str() {
+        "get-tags-location-id" | "get-tags-by-ids" => "socialplanner/tag.readonly",
+        "get-post" | "get-posts" => "socialplanner/post.readonly",
+        "get-account" => "socialplanner/account.readonly",
+        "get-social-media-statistics" => "socialplanner/statistics.readonly",
+        _ => "",
+    };
+    if s.scopes
+        .as_ref()
+        .is_some_and(|granted| !granted.iter().any(|g| g == needed))
+    {
+        return error(
+            401,
+            json!("The token is not authorized for this scope."),
+            "Unauthorized",
+        );
+    }
     let location = matched
         .params
         .iter()
@@ -522,8 +567,8 @@ fn list_tags(s: &GhlState, query: &[(String, String)]) -> FakeResponse {
     )
 }
 
-/// `posts/list`: the posts whose `createdAt` lies in `[fromDate, toDate]`,
-/// newest first (ties by id), paged by `skip` and `limit` (at most
+/// `posts/list`: the posts whose `createdAt` (or, with `type: published`,
+/// `publishedAt`) lies in `[fromDate, toDate]`, newest first (ties by id), paged by `skip` and `limit` (at most
 /// [`GhlState::max_page`]). The spec types every field a string; a field
 /// that does not read as its number or date is a 422, as a strict server
 /// would answer.
@@ -540,12 +585,23 @@ fn list_posts(s: &GhlState, body: &[u8]) -> FakeResponse {
     if !matches!(text("includeUsers"), "true" | "false") {
         return bad("includeUsers must be \"true\" or \"false\"".into());
     }
+    // `type: published` lists the posts that went live in the window, by
+    // `publishedAt`; otherwise the window is on `createdAt`.
+    let published = text("type") == "published";
+    let at = |p: &FakePost| {
+        if published {
+            p.published_at_ms
+        } else {
+            Some(p.created_at_ms)
+        }
+    };
     let mut window: Vec<&FakePost> = s
         .posts
         .iter()
-        .filter(|p| (from..=to).contains(&p.created_at_ms))
+        .filter(|p| !published || p.status == "published")
+        .filter(|p| at(p).is_some_and(|ms| (from..=to).contains(&ms)))
         .collect();
-    window.sort_by(|a, b| b.created_at_ms.cmp(&a.created_at_ms).then(a.id.cmp(&b.id)));
+    window.sort_by(|a, b| at(b).cmp(&at(a)).then(a.id.cmp(&b.id)));
     let page: Vec<Value> = window
         .iter()
         .skip(skip)
