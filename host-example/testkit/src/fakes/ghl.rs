@@ -67,7 +67,8 @@ pub enum GhlFault {
     MissingId,
     /// Serve the previous page again instead of the one asked for.
     SamePageAgain,
-    /// The access token dies before this call (OAuth only): 401.
+    /// The access token dies before this call (OAuth, or a token in
+    /// [`GhlState::admitted_tokens`]): 401.
     ExpireToken,
 }
 
@@ -112,6 +113,19 @@ pub struct GhlState {
     pub oauth: Option<OAuthServer>,
     /// The scopes `token` was granted; none = all. A call that needs
     /// another gets GHL's 401 for a missing scope.
+    pub scopes: Option<Vec<String>>,
+    /// Tokens admitted besides `token` (or the OAuth server's), each until
+    /// it expires: the sub-account tokens a fake marketplace issued.
+    pub admitted_tokens: Vec<AdmittedToken>,
+}
+
+/// A token the location admits until `expires_at_ms`, within its scopes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdmittedToken {
+    pub token: String,
+    pub expires_at_ms: u64,
+    /// What it was granted; none = all. A call needs its scope both here
+    /// and in [`GhlState::scopes`].
     pub scopes: Option<Vec<String>>,
 }
 
@@ -251,6 +265,7 @@ impl GhlState {
             hang: Duration::from_secs(3),
             oauth: None,
             scopes: None,
+            admitted_tokens: Vec::new(),
         }
     }
 
@@ -313,6 +328,7 @@ pub fn handle(spec: &OpenApi, s: &mut GhlState, req: &FakeRequest, now_ms: u64) 
             if let Some(o) = s.oauth.as_mut() {
                 o.expire_all();
             }
+            s.admitted_tokens.clear();
         }
         _ => {}
     }
@@ -473,10 +489,18 @@ fn answer(spec: &OpenApi, s: &mut GhlState, req: &FakeRequest, now_ms: u64) -> F
         .header("authorization")
         .and_then(|h| h.strip_prefix("Bearer "))
         .unwrap_or("");
-    let admitted = match s.oauth.as_mut() {
-        Some(o) => o.admit(presented, now_ms),
-        None => presented == s.token,
-    };
+    let listed = s
+        .admitted_tokens
+        .iter()
+        .find(|t| t.token == presented && now_ms < t.expires_at_ms)
+        .map(|t| t.scopes.clone());
+    // A listed token is tried first: the OAuth server's `admit` spends one
+    // of its token's calls.
+    let admitted = listed.is_some()
+        || match s.oauth.as_mut() {
+            Some(o) => o.admit(presented, now_ms),
+            None => presented == s.token,
+        };
     if !admitted {
         return error(401, json!("Invalid token: access token is invalid"), "Unauthorized");
     }
@@ -487,10 +511,12 @@ fn answer(spec: &OpenApi, s: &mut GhlState, req: &FakeRequest, now_ms: u64) -> F
         "get-social-media-statistics" => "socialplanner/statistics.readonly",
         _ => "",
     };
-    if s.scopes
-        .as_ref()
-        .is_some_and(|granted| !granted.iter().any(|g| g == needed))
-    {
+    let lacks = |granted: &Option<Vec<String>>| {
+        granted
+            .as_ref()
+            .is_some_and(|granted| !granted.iter().any(|g| g == needed))
+    };
+    if lacks(&s.scopes) || listed.as_ref().is_some_and(lacks) {
         return error(
             401,
             json!("The token is not authorized for this scope."),

@@ -1,7 +1,9 @@
 //! Checks requests against an OpenAPI 3 document: the operation (method and
-//! path template), declared header and query parameters, and the JSON body
-//! against its schema. The fake GHL refuses what the official spec would not
-//! accept, so the tests prove the component speaks the spec.
+//! path template), declared header and query parameters, and the body
+//! against its schema (JSON, or a form: `application/x-www-form-urlencoded`).
+//! The fake GHL refuses what the official spec would not accept, so the tests
+//! prove the component speaks the spec. Answers can be checked against the
+//! declared response schemas too ([`OpenApi::check_response`]).
 
 use serde_json::Value;
 
@@ -37,6 +39,11 @@ impl OpenApi {
     /// The GHL spec.
     pub fn ghl() -> Self {
         Self::parse(GHL_SPEC).expect("the bundled GHL spec parses")
+    }
+
+    /// The official OAuth spec (`spec/oauth.json`).
+    pub fn oauth() -> Self {
+        Self::parse(super::oauth::OAUTH_SPEC).expect("the bundled OAuth spec parses")
     }
 
     /// Checks one request; `path` is the raw (encoded) path, `query` the
@@ -103,9 +110,14 @@ impl OpenApi {
                     .iter()
                     .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
                     .map(|(_, v)| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
-                match spec.pointer("/content/application~1json/schema") {
-                    None => problems.push("the spec declares no JSON body here".into()),
-                    Some(schema) => {
+                let json = spec.pointer("/content/application~1json/schema");
+                let form = spec.pointer("/content/application~1x-www-form-urlencoded/schema");
+                // A body is read as a form only when it says it is one and
+                // the spec takes one; any other body is held to the JSON
+                // rules when the spec takes JSON.
+                match (content_type.as_deref(), json, form) {
+                    (Some(FORM), _, Some(schema)) => self.check_form(schema, bytes, &mut problems),
+                    (_, Some(schema), _) => {
                         if content_type.as_deref() != Some("application/json") {
                             problems.push("Content-Type must be application/json".into());
                         }
@@ -114,6 +126,8 @@ impl OpenApi {
                             Ok(v) => self.check_value(schema, &v, "body", &mut problems),
                         }
                     }
+                    (_, None, Some(_)) => problems.push(format!("Content-Type must be {FORM}")),
+                    (_, None, None) => problems.push("the spec declares no JSON body here".into()),
                 }
             }
             (None, None) => {}
@@ -126,6 +140,61 @@ impl OpenApi {
             })
         } else {
             Err(problems)
+        }
+    }
+
+    /// Checks an answer against the JSON schema the operation declares for
+    /// `status`; `path` is the raw request path.
+    pub fn check_response(&self, method: &str, path: &str, status: u16, body: &[u8]) -> Result<(), Vec<String>> {
+        let (template, op, _) = self.find(method, path)?;
+        let pointer = format!("/responses/{status}/content/application~1json/schema");
+        let Some(schema) = op.pointer(&pointer) else {
+            return Err(vec![format!(
+                "{method} {template} declares no JSON answer for {status}"
+            )]);
+        };
+        let value: Value = serde_json::from_slice(body).map_err(|e| vec![format!("answer is not JSON: {e}")])?;
+        let mut problems = Vec::new();
+        self.check_value(schema, &value, "answer", &mut problems);
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// A form body: every field a declared property (a form is flat, as a
+    /// query is, so an undeclared field is refused as an undeclared query
+    /// parameter is), no field twice, each value a scalar of its property's
+    /// type and enum, the required ones present.
+    fn check_form(&self, schema: &Value, bytes: &[u8], problems: &mut Vec<String>) {
+        let schema = self.resolve(schema);
+        let props = schema.get("properties").and_then(Value::as_object);
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            problems.push("form body is not UTF-8".into());
+            return;
+        };
+        let pairs = decode_pairs(text);
+        for (i, (k, v)) in pairs.iter().enumerate() {
+            if pairs[..i].iter().any(|(seen, _)| seen == k) {
+                problems.push(format!("body: `{k}` is given twice"));
+                continue;
+            }
+            match props.and_then(|p| p.get(k)) {
+                None => problems.push(format!("body: `{k}` is not a known property")),
+                Some(prop) => {
+                    if let Err(e) = self.check_scalar(prop, v) {
+                        problems.push(format!("body.{k}: {e}"));
+                    }
+                }
+            }
+        }
+        for r in schema.get("required").and_then(Value::as_array).into_iter().flatten() {
+            if let Some(name) = r.as_str() {
+                if !pairs.iter().any(|(k, _)| k == name) {
+                    problems.push(format!("body: `{name}` is required"));
+                }
+            }
         }
     }
 
@@ -267,11 +336,19 @@ pub fn percent_decode(s: &str) -> String {
     percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
 }
 
+/// The media type of a form body.
+pub const FORM: &str = "application/x-www-form-urlencoded";
+
 /// Splits a request URL's path and decoded query pairs.
 pub fn split_url(url: &str) -> (String, Vec<(String, String)>) {
     let (path, query) = url.split_once('?').unwrap_or((url, ""));
-    let pairs = query
-        .split('&')
+    (path.to_string(), decode_pairs(query))
+}
+
+/// The decoded pairs of a query string or a form body (`+` is a space), in
+/// order, repeats kept.
+pub fn decode_pairs(text: &str) -> Vec<(String, String)> {
+    text.split('&')
         .filter(|p| !p.is_empty())
         .map(|p| {
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
@@ -280,8 +357,7 @@ pub fn split_url(url: &str) -> (String, Vec<(String, String)>) {
                 percent_decode(&v.replace('+', " ")),
             )
         })
-        .collect();
-    (path.to_string(), pairs)
+        .collect()
 }
 
 #[cfg(test)]
@@ -344,5 +420,76 @@ mod tests {
             .unwrap_err();
         assert!(e.iter().any(|p| p.contains("`tagIds` is required")), "{e:?}");
         assert!(api.check("GET", "/v1/nothing", &[], &[], None).is_err());
+    }
+
+    #[test]
+    fn checks_form_bodies_and_query_types_of_the_oauth_spec() {
+        let api = OpenApi::oauth();
+        let form = h(&[("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")]);
+        let m = api
+            .check(
+                "POST",
+                "/oauth/token",
+                &[],
+                &form,
+                Some(b"client_id=c&client_secret=s&grant_type=refresh_token&refresh_token=r%2B1&user_type=Company"),
+            )
+            .unwrap();
+        assert_eq!(m.operation_id, "get-access-token");
+        let e = api
+            .check(
+                "POST",
+                "/oauth/token",
+                &[],
+                &form,
+                Some(b"client_id=c&grant_type=password&scope=x&client_id=d"),
+            )
+            .unwrap_err();
+        assert!(e.iter().any(|p| p.contains("`client_secret` is required")), "{e:?}");
+        assert!(e.iter().any(|p| p.contains("`password` is not one of")), "{e:?}");
+        assert!(e.iter().any(|p| p.contains("`scope` is not a known property")), "{e:?}");
+        assert!(e.iter().any(|p| p.contains("`client_id` is given twice")), "{e:?}");
+        // A JSON body where the spec takes only a form.
+        let e = api
+            .check(
+                "POST",
+                "/oauth/locationToken",
+                &[],
+                &h(&[("Version", "2021-07-28"), ("Content-Type", "application/json")]),
+                Some(br#"{"companyId":"c","locationId":"l"}"#),
+            )
+            .unwrap_err();
+        assert!(
+            e.iter()
+                .any(|p| p.contains("must be application/x-www-form-urlencoded")),
+            "{e:?}"
+        );
+        let e = api
+            .check(
+                "GET",
+                "/oauth/installedLocations",
+                &h(&[("companyId", "c"), ("appId", "a"), ("isInstalled", "yes")]),
+                &h(&[("Version", "2021-07-28")]),
+                None,
+            )
+            .unwrap_err();
+        assert!(e.iter().any(|p| p.contains("`yes` is not a boolean")), "{e:?}");
+    }
+
+    #[test]
+    fn checks_answers_against_the_declared_schemas() {
+        let api = OpenApi::oauth();
+        let ok = br#"{"locations":[{"_id":"l","name":"n","address":"a","isInstalled":true}],"count":1}"#;
+        api.check_response("GET", "/oauth/installedLocations", 200, ok).unwrap();
+        let e = api
+            .check_response(
+                "GET",
+                "/oauth/installedLocations",
+                200,
+                br#"{"locations":[{"_id":"l"}]}"#,
+            )
+            .unwrap_err();
+        assert!(e.iter().any(|p| p.contains("`name` is required")), "{e:?}");
+        assert!(api.check_response("GET", "/oauth/installedLocations", 418, ok).is_err());
     }
 }
