@@ -9,7 +9,10 @@ use ghl_rankr::progress::TermProgress;
 use ghl_rankr::render;
 use ghl_rankr::secret::Secret;
 use ghl_rankr::serve::config::ServeConfig;
+use ghl_rankr::serve::db::{Db, DbError};
 use ghl_rankr::serve::error::ServeError;
+use ghl_rankr::serve::seal::key::{self, Key, KEY_ENV};
+use ghl_rankr::serve::seal::Sealer;
 use ghl_rankr_host::clock::SystemClock;
 use ghl_rankr_host::engine::{ConnectorEngine, EngineOptions};
 use ghl_rankr_host::imports::{Env, ProgressSink, TokenStore};
@@ -196,6 +199,30 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         database: Option<PathBuf>,
     },
+    /// The service's audit log: operator actions, installs, key rotations
+    /// and refused credentials, newest first.
+    Audit {
+        /// The database (default: the one --config names).
+        #[arg(long, value_name = "FILE")]
+        database: Option<PathBuf>,
+        /// Rows to print (1..=10000).
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Write a new random encryption key (base64) to a new file of mode
+    /// 0600, for service.key_file or GHL_RANKR_ENCRYPTION_KEY.
+    Keygen {
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Re-seal every token in the service's database under a new key, in
+    /// one transaction, with the service stopped (it holds the database
+    /// alone). The current key comes from the usual places; then point the
+    /// service at the new one.
+    RotateKey {
+        #[arg(long, value_name = "FILE")]
+        new_key_file: PathBuf,
+    },
     /// Print the catalog: every operation and trigger with its inputs,
     /// outputs and scopes as JSON Schema (--json for the document itself).
     Describe,
@@ -370,6 +397,9 @@ fn run(cli: Cli) -> CliResult {
         Command::Describe => describe(&cli),
         Command::Serve => serve(&cli),
         Command::Status { database } => status(&cli, database.as_deref()),
+        Command::Audit { database, limit } => audit(&cli, database.as_deref(), *limit),
+        Command::Keygen { out } => keygen(out),
+        Command::RotateKey { new_key_file } => rotate_key(&cli, new_key_file),
         Command::Bench { runs } => bench(&cli, *runs),
         #[cfg(feature = "demo")]
         Command::Demo { serve: true, tags, tls } => {
@@ -430,21 +460,106 @@ fn serve(cli: &Cli) -> CliResult {
 
 /// `status`: the database's view, beside a running service.
 fn status(cli: &Cli, database: Option<&Path>) -> CliResult {
-    let database = match (database, &cli.config) {
-        (Some(d), _) => d.to_path_buf(),
-        (None, Some(path)) => ServeConfig::load(path).map_err(ServeError::from)?.database,
-        (None, None) => {
-            return Err(CliError::Config(
-                "status needs --config connections.toml or --database FILE".into(),
-            ))
-        }
-    };
+    let database = database_path(cli, database, "status")?;
     let text =
         ghl_rankr::serve::status::status(&database, cli.json).map_err(|e| CliError::from(ServeError::from(e)))?;
     print!("{text}");
     if cli.json {
         println!();
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The database `--database` names, else the one `--config` does.
+fn database_path(cli: &Cli, database: Option<&Path>, command: &str) -> Result<PathBuf, CliError> {
+    match (database, &cli.config) {
+        (Some(d), _) => Ok(d.to_path_buf()),
+        (None, Some(path)) => Ok(ServeConfig::load(path).map_err(ServeError::from)?.database),
+        (None, None) => Err(CliError::Config(format!(
+            "{command} needs --config connections.toml or --database FILE"
+        ))),
+    }
+}
+
+/// `audit`: the audit log, beside a running service.
+fn audit(cli: &Cli, database: Option<&Path>, limit: u32) -> CliResult {
+    let database = database_path(cli, database, "audit")?;
+    let db = Db::open_read_only(&database).map_err(ServeError::from)?;
+    let rows = db.audit(limit.clamp(1, 10_000)).map_err(ServeError::from)?;
+    if cli.json {
+        let rows: Vec<serde_json::Value> = rows.iter().map(ghl_rankr::serve::view::audit_json).collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({ "audit": rows })).unwrap_or_default()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    if rows.is_empty() {
+        println!("the audit log is empty");
+    }
+    for r in &rows {
+        println!(
+            "{} {} {} {}{}: {}{}",
+            ghl_rankr::serve::view::when(Some(r.at_ms)),
+            r.actor,
+            r.action,
+            r.target.as_deref().unwrap_or("-"),
+            r.address.as_deref().map(|a| format!(" from {a}")).unwrap_or_default(),
+            r.verdict.as_str(),
+            r.detail.as_deref().map(|d| format!(" ({d})")).unwrap_or_default()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `keygen`: a new key in a new private file.
+fn keygen(out: &Path) -> CliResult {
+    let key = Key::generate();
+    key.write_new(out).map_err(|e| CliError::Config(e.to_string()))?;
+    println!(
+        "wrote a new encryption key to {} (mode 0600; its fingerprint is {}); keep a copy apart from the database's backups: without it the tokens cannot be read",
+        out.display(),
+        key.fingerprint()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `rotate-key`: every token re-sealed under the new key, in one
+/// transaction, with the service stopped.
+fn rotate_key(cli: &Cli, new_key_file: &Path) -> CliResult {
+    let Some(path) = &cli.config else {
+        return Err(CliError::Config("rotate-key needs --config connections.toml".into()));
+    };
+    let config = ServeConfig::load(path).map_err(ServeError::from)?;
+    let env = |k: &str| std::env::var(k).ok();
+    let old = key::load(config.key_file.as_deref(), &env)
+        .map_err(ServeError::from)?
+        .ok_or_else(|| {
+            CliError::Config(format!(
+                "rotate-key needs the current key: set {KEY_ENV} or service.key_file"
+            ))
+        })?;
+    let new = Key::from_file(new_key_file).map_err(ServeError::from)?;
+    if new == old {
+        return Err(CliError::Config(
+            "the new key is the current key; make a new one with `ghl-rankr keygen`".into(),
+        ));
+    }
+    let db = match Db::open(&config.database, Some(&old)) {
+        Err(DbError::Locked(p)) => return Err(CliError::Config(format!(
+            "a `ghl-rankr serve` is using {}: stop it first; rotate-key runs instead of the service, never beside it",
+            p.display()
+        ))),
+        other => other.map_err(ServeError::from)?,
+    };
+    let now = ghl_rankr_host::clock::Clock::now_ms(&SystemClock::default());
+    let n = db.rotate_key(&Sealer::new(&new), now).map_err(ServeError::from)?;
+    println!(
+        "re-sealed {n} tokens under the key {} (was {}); now point service.key_file (or {KEY_ENV}) at {} and start the service: the old key no longer opens them",
+        new.fingerprint(),
+        old.fingerprint(),
+        new_key_file.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -10,6 +10,8 @@ use std::process::{Command, Output};
 // One test binary (one link): the faults over HTTP and `serve` are modules.
 #[path = "e2e/faults.rs"]
 mod faults;
+#[path = "e2e/security.rs"]
+mod security;
 #[path = "e2e/serve.rs"]
 mod serve;
 #[path = "e2e/tls.rs"]

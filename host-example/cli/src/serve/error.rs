@@ -3,6 +3,7 @@
 
 use super::config::{ConfigFileError, MissingVariables};
 use super::db::DbError;
+use super::seal::KeyError;
 use std::net::SocketAddr;
 
 #[derive(Debug)]
@@ -19,6 +20,12 @@ pub enum ServeError {
     Signals(std::io::Error),
     /// A thread of the service could not be started.
     Thread { what: &'static str, source: std::io::Error },
+    /// The encryption key cannot be had.
+    Key(KeyError),
+    /// Secrets are or will be kept and no encryption key is given.
+    KeyRequired(String),
+    /// `listen` reaches other machines and nothing guards the status.
+    Exposed(SocketAddr),
 }
 
 impl std::fmt::Display for ServeError {
@@ -35,6 +42,16 @@ impl std::fmt::Display for ServeError {
             }
             ServeError::Signals(e) => write!(f, "cannot handle signals: {e}"),
             ServeError::Thread { what, source } => write!(f, "cannot start the {what}: {source}"),
+            ServeError::Key(e) => e.fmt(f),
+            ServeError::KeyRequired(why) => write!(
+                f,
+                "{why}, and tokens are kept only sealed: give an encryption key, in {} or a key file named by service.key_file (`ghl-rankr keygen --out FILE` makes one)",
+                super::seal::KEY_ENV
+            ),
+            ServeError::Exposed(addr) => write!(
+                f,
+                "service.listen = {addr} is reachable from other machines and no [[access]] token is set: add a viewer or operator token, or set service.public_status = true to show the status page, /runs and /metrics to anyone who can reach it"
+            ),
         }
     }
 }
@@ -44,6 +61,12 @@ impl std::error::Error for ServeError {}
 impl From<DbError> for ServeError {
     fn from(e: DbError) -> Self {
         ServeError::Db(e)
+    }
+}
+
+impl From<KeyError> for ServeError {
+    fn from(e: KeyError) -> Self {
+        ServeError::Key(e)
     }
 }
 

@@ -12,11 +12,15 @@
 //!   `status` command.
 //! - [`health`]: failures, incidents, backoff and pause, as a state
 //!   machine; [`alerts`]: the webhook; [`metrics`]: Prometheus.
+//! - [`access`]: who may do what on the HTTP surface; [`audit`]: the
+//!   audit log's vocabulary; [`seal`]: tokens sealed at rest.
 //! - [`state`]: what they all share; [`config`]: `connections.toml`;
 //!   [`db`]: the SQLite file; [`view`]: how rows are shown; [`model`]: the
 //!   service's vocabulary; [`error`]: why it cannot run.
 
+pub mod access;
 pub mod alerts;
+pub mod audit;
 pub mod config;
 pub mod db;
 pub mod error;
@@ -27,11 +31,12 @@ pub mod model;
 pub mod page;
 pub mod runner;
 pub mod scheduler;
+pub mod seal;
 pub mod state;
 pub mod status;
 pub mod view;
 
-use config::ServeConfig;
+use config::{GhlCredentialEnv, ServeConfig};
 use db::Db;
 use error::ServeError;
 use ghl_rankr_host::engine::ConnectorEngine;
@@ -42,18 +47,35 @@ use std::sync::Arc;
 
 /// Runs the service until SIGTERM or SIGINT (a second one exits at once).
 pub fn run(config: ServeConfig, engine: ConnectorEngine, network: Network) -> Result<(), ServeError> {
-    let db = Db::open(&config.database)?;
+    let env = |k: &str| std::env::var(k).ok();
+    let key = seal::key::load(config.key_file.as_deref(), &env)?;
+    let db = Db::open(&config.database, key.as_ref())?;
+    if key.is_none() {
+        if let Some(c) = config
+            .connections
+            .iter()
+            .find(|c| matches!(c.ghl, GhlCredentialEnv::OAuth { .. }))
+        {
+            return Err(ServeError::KeyRequired(format!(
+                "connection {} uses OAuth, whose tokens the database keeps",
+                c.name
+            )));
+        }
+        if db.holds_secrets()? {
+            return Err(ServeError::KeyRequired("the database holds OAuth tokens".into()));
+        }
+    }
     let listen = config.listen;
-    let server = tiny_http::Server::http(listen).map_err(|e| ServeError::Listen {
-        addr: listen,
-        source: std::io::Error::other(e),
-    })?;
-    let addr = server
-        .server_addr()
-        .to_ip()
-        .map_or_else(|| listen.to_string(), |a| a.to_string());
+    let listener = std::net::TcpListener::bind(listen).map_err(|source| ServeError::Listen { addr: listen, source })?;
+    let addr = listener
+        .local_addr()
+        .map_or_else(|_| listen.to_string(), |a| a.to_string());
     tracing::info!(target: "ghl_rankr::serve", network = %network.summary(), "network");
-    let state = Arc::new(AppState::new(config, db, network, &|k| std::env::var(k).ok())?);
+    let (state, commands) = AppState::new(config, db, network, &env)?;
+    if !listen.ip().is_loopback() && !state.access.has_viewers() && !state.access.public_status() {
+        return Err(ServeError::Exposed(listen));
+    }
+    let state = Arc::new(state);
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         // The first signal asks for a graceful stop; a second one, while
@@ -74,13 +96,17 @@ pub fn run(config: ServeConfig, engine: ConnectorEngine, network: Network) -> Re
         let (state, http_stop) = (state.clone(), http_stop.clone());
         std::thread::Builder::new()
             .name("http".into())
-            .spawn(move || http::serve(state, server, http_stop))
+            .spawn(move || {
+                if let Err(e) = http::server::serve(state, listener, http_stop) {
+                    tracing::error!(target: "ghl_rankr::serve", error = %e, "the HTTP server stopped");
+                }
+            })
             .map_err(|source| ServeError::Thread {
                 what: "HTTP server",
                 source,
             })?
     };
-    let result = scheduler::run(state, Arc::new(engine), stop);
+    let result = scheduler::run(state, Arc::new(engine), commands, stop);
     http_stop.store(true, Ordering::SeqCst);
     let _ = http.join();
     result

@@ -13,7 +13,7 @@ use super::db::{DbResult, Finish, QueuedEvent};
 use super::error::ServeError;
 use super::model::{EventInput, Op, Outcome};
 use super::runner::{execute, Done, Job};
-use super::state::AppState;
+use super::state::{AppState, Command};
 use ghl_rankr_host::clock::Clock;
 use ghl_rankr_host::engine::ConnectorEngine;
 use std::collections::BTreeMap;
@@ -39,10 +39,18 @@ struct Slot {
     paused: bool,
     backoff_until: u64,
     next: BTreeMap<Op, u64>,
+    /// A pause or resume asked for while a run was under way: applied when
+    /// it ends, so the run's own health update cannot undo it.
+    pending: Option<Command>,
 }
 
 /// Runs until `stop` is raised, then stops gracefully.
-pub fn run(app: Arc<AppState>, engine: Arc<ConnectorEngine>, stop: Arc<AtomicBool>) -> Result<(), ServeError> {
+pub fn run(
+    app: Arc<AppState>,
+    engine: Arc<ConnectorEngine>,
+    commands: mpsc::Receiver<Command>,
+    stop: Arc<AtomicBool>,
+) -> Result<(), ServeError> {
     let now = app.clock.now_ms();
     let stale = app.db.interrupt_stale_runs(now)?;
     if stale > 0 {
@@ -77,6 +85,9 @@ pub fn run(app: Arc<AppState>, engine: Arc<ConnectorEngine>, stop: Arc<AtomicBoo
         while let Ok(done) = rx.try_recv() {
             running -= 1;
             settle(&app, &mut slots, done, app.clock.now_ms())?;
+        }
+        while let Ok(command) = commands.try_recv() {
+            command_slot(&app, &mut slots, command)?;
         }
         // In turn from a rotating start: with more connections than
         // `max_concurrent`, each gets its go.
@@ -178,6 +189,39 @@ fn next_job(app: &AppState, name: &str, slot: &Slot, now: u64) -> DbResult<Optio
         .map(|(op, _)| Job::Scheduled(*op)))
 }
 
+/// Applies a pause or resume to a connection's slot and health, or keeps
+/// it for the end of the run under way.
+fn command_slot(app: &AppState, slots: &mut BTreeMap<String, Slot>, command: Command) -> DbResult<()> {
+    let (Command::Pause { connection, .. } | Command::Resume { connection, .. }) = &command;
+    let Some(slot) = slots.get_mut(connection) else {
+        return Ok(());
+    };
+    if slot.busy {
+        slot.pending = Some(command);
+        return Ok(());
+    }
+    apply(app, slot, &command)
+}
+
+fn apply(app: &AppState, slot: &mut Slot, command: &Command) -> DbResult<()> {
+    let (connection, paused) = match command {
+        Command::Pause { connection, by } => (connection, Some(format!("paused by {by}"))),
+        Command::Resume { connection, .. } => (connection, None),
+    };
+    let mut health = app.db.health(connection)?;
+    match &paused {
+        Some(why) => health.paused = Some(why.clone()),
+        None => {
+            health.resume();
+        }
+    }
+    app.db.put_health(connection, &health)?;
+    slot.paused = paused.is_some();
+    app.metrics.paused(connection, slot.paused);
+    tracing::info!(target: "ghl_rankr::serve", connection, paused = slot.paused, "paused or resumed on request");
+    Ok(())
+}
+
 /// Takes a finished run into the schedule.
 fn settle(app: &AppState, slots: &mut BTreeMap<String, Slot>, done: Done, now: u64) -> DbResult<()> {
     let Some(slot) = slots.get_mut(&done.connection) else {
@@ -185,6 +229,9 @@ fn settle(app: &AppState, slots: &mut BTreeMap<String, Slot>, done: Done, now: u
     };
     slot.busy = false;
     slot.paused = done.paused;
+    if let Some(command) = slot.pending.take() {
+        apply(app, slot, &command)?;
+    }
     let Some(c) = app.config.connection(&done.connection) else {
         return Ok(());
     };

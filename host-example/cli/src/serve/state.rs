@@ -3,6 +3,7 @@
 //! credentials as read at start, and the flags of a stop. The compiled
 //! component is not here: only the scheduler and the runs use it.
 
+use super::access::{Access, AccessToken, Role};
 use super::alerts::Alerter;
 use super::config::{GhlCredentialEnv, ServeConfig};
 use super::db::Db;
@@ -15,7 +16,7 @@ use ghl_rankr_host::net::Network;
 use sha2::Digest as _;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc, Mutex};
 
 /// A connection's GHL credential, read from the environment at start.
 pub enum GhlSecret {
@@ -34,6 +35,14 @@ pub struct ConnectionSecrets {
     pub rankr: Secret,
 }
 
+/// What the HTTP surface asks of the scheduler, which owns the
+/// connections' slots.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Pause { connection: String, by: String },
+    Resume { connection: String, by: String },
+}
+
 pub struct AppState {
     pub config: ServeConfig,
     pub db: Db,
@@ -42,8 +51,11 @@ pub struct AppState {
     pub metrics: Metrics,
     pub alerter: Alerter,
     pub secrets: HashMap<String, ConnectionSecrets>,
-    /// The bearer token of the event intake; none turns the intake off.
-    pub event_token: Option<Secret>,
+    /// The tokens of the HTTP surface and their roles.
+    pub access: Access,
+    /// Refused credentials recorded per address, to bound the audit log.
+    pub refusals: super::audit::RefusalBudget,
+    commands: Mutex<mpsc::Sender<Command>>,
     pub clock: SystemClock,
     /// A stop was asked for: no new runs.
     pub stopping: AtomicBool,
@@ -56,13 +68,14 @@ pub struct AppState {
 
 impl AppState {
     /// Reads the credentials, seeds or keeps each OAuth pair, and resumes
-    /// connections whose credentials changed.
+    /// connections whose credentials changed. The receiver takes what the
+    /// HTTP surface asks of the scheduler.
     pub fn new(
         config: ServeConfig,
         db: Db,
         network: Network,
         env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<AppState, ServeError> {
+    ) -> Result<(AppState, mpsc::Receiver<Command>), ServeError> {
         config.check_variables(env)?;
         let var = |k: &str| env(k).map(|v| v.trim().to_string()).unwrap_or_default();
         let metrics = Metrics::new();
@@ -82,11 +95,11 @@ impl AppState {
                 } => {
                     let refresh = var(refresh_token);
                     let seed = fingerprint(&[&var(client_id), &refresh]);
-                    let stored = db.tokens(&c.name)?;
+                    let stored = db.token_seed(&c.name)?;
                     // The stored pair wins while it comes from the same
                     // refresh token: the one in the environment is spent
                     // after the first rotation.
-                    if stored.as_ref().is_none_or(|s| s.seed != seed) {
+                    if stored.as_deref() != Some(seed.as_str()) {
                         let tokens = Tokens {
                             access_token: Secret::new(access_token.as_deref().map(&var).unwrap_or_default()),
                             refresh_token: Secret::new(refresh),
@@ -127,23 +140,59 @@ impl AppState {
                 },
             );
         }
-        let event_token = env(&config.event_token_env)
-            .filter(|t| !t.trim().is_empty())
-            .map(|t| Secret::new(t.trim()));
-        Ok(AppState {
+        let access = access(&config, env);
+        let (commands, receiver) = mpsc::channel();
+        let state = AppState {
             alerter: Alerter::new(config.alert_webhook_url.clone(), network.clone()),
             config,
             db,
             network,
             metrics,
             secrets,
-            event_token,
+            access,
+            refusals: Default::default(),
+            commands: Mutex::new(commands),
             clock,
             stopping: AtomicBool::new(false),
             draining: Arc::new(AtomicBool::new(false)),
             last_tick_ms: AtomicU64::new(now),
-        })
+        };
+        Ok((state, receiver))
     }
+
+    /// Hands `command` to the scheduler; false once it has stopped.
+    pub fn send(&self, command: Command) -> bool {
+        self.commands
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .send(command)
+            .is_ok()
+    }
+}
+
+/// The `[[access]]` tokens, and the event intake's variable as an operator
+/// token named `events`.
+fn access(config: &ServeConfig, env: &dyn Fn(&str) -> Option<String>) -> Access {
+    let value = |var: &str| env(var).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    let mut tokens: Vec<AccessToken> = config
+        .access
+        .iter()
+        .filter_map(|a| {
+            value(&a.token_env).map(|t| AccessToken {
+                name: a.name.clone(),
+                role: a.role,
+                secret: Secret::new(t),
+            })
+        })
+        .collect();
+    if let Some(t) = value(&config.event_token_env) {
+        tokens.push(AccessToken {
+            name: "events".into(),
+            role: Role::Operator,
+            secret: Secret::new(t),
+        });
+    }
+    Access::new(tokens, config.public_status)
 }
 
 /// A stable fingerprint of credential parts (SHA-256, hex): it tells a new

@@ -2,6 +2,7 @@
 //! connection's state in words. One place for the status page, `/runs`,
 //! `status` and the alerts.
 
+use super::audit::Entry;
 use super::db::{Overview, RunRow};
 use serde_json::{json, Value};
 
@@ -38,6 +39,20 @@ pub fn run_json(run: &RunRow) -> Value {
         "outcome": run.outcome.as_str(),
         "counters": run.counters,
         "error": run.error,
+    })
+}
+
+/// An audit row as `/audit` and `ghl-rankr audit --json` give it.
+pub fn audit_json(entry: &Entry) -> Value {
+    json!({
+        "id": entry.id,
+        "at": iso(Some(entry.at_ms)),
+        "actor": entry.actor,
+        "address": entry.address,
+        "action": entry.action.as_str(),
+        "target": entry.target,
+        "outcome": entry.verdict.as_str(),
+        "detail": entry.detail,
     })
 }
 

@@ -16,21 +16,21 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// One GHL location and its Rankr.
-struct Loc {
-    name: String,
-    location: String,
-    ghl: GhlFake,
-    rankr: RankrFake,
-    ghl_token: String,
-    rankr_key: String,
+pub(super) struct Loc {
+    pub(super) name: String,
+    pub(super) location: String,
+    pub(super) ghl: GhlFake,
+    pub(super) rankr: RankrFake,
+    pub(super) ghl_token: String,
+    pub(super) rankr_key: String,
 }
 
-fn loc(name: &str, tags: usize) -> Loc {
+pub(super) fn loc(name: &str, tags: usize) -> Loc {
     loc_with(name, tags, None)
 }
 
 /// A location whose fakes serve HTTPS with `tls` when given.
-fn loc_with(name: &str, tags: usize, tls: Option<Arc<ServerConfig>>) -> Loc {
+pub(super) fn loc_with(name: &str, tags: usize, tls: Option<Arc<ServerConfig>>) -> Loc {
     let location = format!("loc{name}0000000000000");
     let ghl_token = format!("ghl-canary-{name}");
     let rankr_key = format!("rankr-canary-{name}");
@@ -45,7 +45,7 @@ fn loc_with(name: &str, tags: usize, tls: Option<Arc<ServerConfig>>) -> Loc {
 }
 
 /// The `[[connection]]` of a location with a token credential.
-fn connection_toml(l: &Loc, extra: &str) -> String {
+pub(super) fn connection_toml(l: &Loc, extra: &str) -> String {
     format!(
         "[[connection]]\nname = \"{n}\"\nlocation = \"{loc}\"\nghl_base_url = \"{g}\"\nrankr_base_url = \"{r}\"\nghl_token_env = \"GHL_{N}\"\nrankr_api_key_env = \"RANKR_{N}\"\n{extra}\n",
         n = l.name,
@@ -56,12 +56,14 @@ fn connection_toml(l: &Loc, extra: &str) -> String {
     )
 }
 
-const SERVICE: &str =
+pub(super) const SERVICE: &str =
     "[service]\nlisten = \"127.0.0.1:0\"\nbackoff_initial = \"1s\"\nbackoff_max = \"2s\"\nshutdown_grace = \"3s\"\n";
-const FAST: &str = "[schedule]\npoll_posts = \"1s\"\ntag_sync = \"1h\"\nstats_daily_at = \"off\"\n";
-const EVENT_TOKEN: &str = "event-canary-token";
+pub(super) const FAST: &str = "[schedule]\npoll_posts = \"1s\"\ntag_sync = \"1h\"\nstats_daily_at = \"off\"\n";
+pub(super) const EVENT_TOKEN: &str = "event-canary-token";
+/// The services' encryption key in these tests (base64 of 32 bytes).
+pub(super) const TEST_KEY: &str = "dGVzdC1vbmx5LWtleS1kby1ub3QtdXNlLTAxMjM0NTY=";
 
-fn dir(name: &str) -> PathBuf {
+pub(super) fn dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("ghl-rankr-serve-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
@@ -69,20 +71,21 @@ fn dir(name: &str) -> PathBuf {
 }
 
 /// A running `serve`, its output collected as it comes.
-struct Serve {
-    child: Child,
-    base: String,
+pub(super) struct Serve {
+    pub(super) child: Child,
+    pub(super) base: String,
     out: Arc<Mutex<String>>,
 }
 
 impl Serve {
-    fn start(dir: &Path, locs: &[&Loc], extra_env: &[(&str, &str)]) -> Serve {
+    pub(super) fn start(dir: &Path, locs: &[&Loc], extra_env: &[(&str, &str)]) -> Serve {
         let mut c = Command::new(BIN);
         c.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("GHL_RANKR_CACHE_DIR", CACHE)
             .env("RUST_LOG", "trace")
             .env("GHL_RANKR_EVENT_TOKEN", EVENT_TOKEN)
+            .env("GHL_RANKR_ENCRYPTION_KEY", TEST_KEY)
             .args(["serve", "--config"])
             .arg(dir.join("connections.toml"))
             .stdout(Stdio::piped())
@@ -124,8 +127,10 @@ impl Serve {
         s
     }
 
-    fn get(&self, path: &str) -> (u16, String) {
+    /// A read with the operator token the harness gives every service.
+    pub(super) fn get(&self, path: &str) -> (u16, String) {
         match ureq::get(format!("{}{path}", self.base))
+            .header("Authorization", &format!("Bearer {EVENT_TOKEN}"))
             .config()
             .http_status_as_error(false)
             .build()
@@ -136,7 +141,7 @@ impl Serve {
         }
     }
 
-    fn post(&self, path: &str, token: &str, body: &str) -> (u16, Value) {
+    pub(super) fn post(&self, path: &str, token: &str, body: &str) -> (u16, Value) {
         let r = ureq::post(format!("{}{path}", self.base))
             .config()
             .http_status_as_error(false)
@@ -151,7 +156,7 @@ impl Serve {
         )
     }
 
-    fn runs(&self, connection: &str) -> Vec<Value> {
+    pub(super) fn runs(&self, connection: &str) -> Vec<Value> {
         let (status, body) = self.get(&format!("/runs?connection={connection}&limit=1000"));
         assert_eq!(status, 200, "{body}");
         let v: Value = serde_json::from_str(&body).unwrap();
@@ -160,7 +165,7 @@ impl Serve {
         runs
     }
 
-    fn metric(&self, name: &str, labels: &str) -> f64 {
+    pub(super) fn metric(&self, name: &str, labels: &str) -> f64 {
         let (_, text) = self.get("/metrics");
         let key = format!("{name}{{{labels}}} ");
         text.lines()
@@ -169,7 +174,7 @@ impl Serve {
     }
 
     /// Waits up to 60 s for `cond`; fails with the service's output.
-    fn wait(&self, what: &str, cond: impl Fn() -> bool) {
+    pub(super) fn wait(&self, what: &str, cond: impl Fn() -> bool) {
         let start = Instant::now();
         while !cond() {
             if start.elapsed() > Duration::from_secs(60) {
@@ -189,11 +194,11 @@ impl Serve {
         }
     }
 
-    fn output(&self) -> String {
+    pub(super) fn output(&self) -> String {
         self.out.lock().unwrap().clone()
     }
 
-    fn signal(&self, signal: &str) {
+    pub(super) fn signal(&self, signal: &str) {
         let ok = Command::new("kill")
             .args([signal, &self.child.id().to_string()])
             .status()
@@ -203,7 +208,7 @@ impl Serve {
     }
 
     /// SIGTERM, then the exit status and how long it took.
-    fn stop(mut self) -> (std::process::ExitStatus, Duration, String) {
+    pub(super) fn stop(mut self) -> (std::process::ExitStatus, Duration, String) {
         let start = Instant::now();
         self.signal("-TERM");
         let status = self.child.wait().unwrap();
@@ -221,16 +226,16 @@ impl Drop for Serve {
     }
 }
 
-fn write_config(dir: &Path, text: &str) {
+pub(super) fn write_config(dir: &Path, text: &str) {
     std::fs::write(dir.join("connections.toml"), text).unwrap();
 }
 
 /// Adds posts created now, each with two of the location's tags.
-fn add_posts(l: &Loc, prefix: &str, n: usize) -> Vec<(String, Vec<String>)> {
+pub(super) fn add_posts(l: &Loc, prefix: &str, n: usize) -> Vec<(String, Vec<String>)> {
     add_posts_to(&mut l.ghl.state.lock().unwrap(), prefix, n)
 }
 
-fn add_posts_to(g: &mut GhlState, prefix: &str, n: usize) -> Vec<(String, Vec<String>)> {
+pub(super) fn add_posts_to(g: &mut GhlState, prefix: &str, n: usize) -> Vec<(String, Vec<String>)> {
     let mut added = Vec::new();
     for i in 0..n {
         let id = format!("{prefix}{i:04}{}", "0".repeat(24 - prefix.len() - 4));
@@ -243,7 +248,7 @@ fn add_posts_to(g: &mut GhlState, prefix: &str, n: usize) -> Vec<(String, Vec<St
 
 /// The posts are in Rankr, and the runs that put them there are recorded
 /// (a run's outcome commits just after its last write).
-fn settled(s: &Serve, l: &Loc, posts: &[(String, Vec<String>)]) -> bool {
+pub(super) fn settled(s: &Serve, l: &Loc, posts: &[(String, Vec<String>)]) -> bool {
     synced(l, posts)
         && s.runs(&l.name)
             .iter()
@@ -251,13 +256,13 @@ fn settled(s: &Serve, l: &Loc, posts: &[(String, Vec<String>)]) -> bool {
             .all(|r| r["outcome"] != "running")
 }
 
-fn synced(l: &Loc, posts: &[(String, Vec<String>)]) -> bool {
+pub(super) fn synced(l: &Loc, posts: &[(String, Vec<String>)]) -> bool {
     let r = l.rankr.state.lock().unwrap();
     posts.iter().all(|(id, tags)| r.post_tags.get(id) == Some(tags))
 }
 
 /// No write changed a tag twice, and no body came under two keys.
-fn no_duplicates(l: &Loc) {
+pub(super) fn no_duplicates(l: &Loc) {
     let r = l.rankr.state.lock().unwrap();
     assert!(
         r.applied_twice().is_empty(),
@@ -286,7 +291,7 @@ fn no_duplicates(l: &Loc) {
     );
 }
 
-fn no_secrets(text: &str, locs: &[&Loc]) {
+pub(super) fn no_secrets(text: &str, locs: &[&Loc]) {
     for l in locs {
         for secret in [&l.ghl_token, &l.rankr_key] {
             assert!(!text.contains(secret.as_str()), "{secret} was printed");
@@ -299,7 +304,7 @@ fn no_secrets(text: &str, locs: &[&Loc]) {
     );
 }
 
-fn first_poll_done(s: &Serve, l: &Loc) -> bool {
+pub(super) fn first_poll_done(s: &Serve, l: &Loc) -> bool {
     s.runs(&l.name)
         .iter()
         .any(|r| r["operation"] == "new-posts" && r["outcome"] == "ok")
@@ -566,7 +571,7 @@ fn sigterm_exits_0_within_the_grace_period_and_the_next_start_resumes() {
 }
 
 /// A webhook receiver recording what it is sent.
-fn webhook() -> (FakeServer, Arc<Mutex<Vec<Value>>>) {
+pub(super) fn webhook() -> (FakeServer, Arc<Mutex<Vec<Value>>>) {
     let got = Arc::new(Mutex::new(Vec::new()));
     let g = got.clone();
     let server = FakeServer::start(move |req| {
@@ -579,7 +584,7 @@ fn webhook() -> (FakeServer, Arc<Mutex<Vec<Value>>>) {
     (server, got)
 }
 
-fn kinds(alerts: &Arc<Mutex<Vec<Value>>>, connection: &str) -> Vec<String> {
+pub(super) fn kinds(alerts: &Arc<Mutex<Vec<Value>>>, connection: &str) -> Vec<String> {
     alerts
         .lock()
         .unwrap()

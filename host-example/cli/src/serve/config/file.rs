@@ -18,6 +18,18 @@ pub(super) struct ServeFile {
     pub(super) settings: ConfigFile,
     #[serde(default)]
     pub(super) connection: Vec<Spanned<ConnectionTable>>,
+    #[serde(default)]
+    pub(super) access: Vec<Spanned<AccessTable>>,
+}
+
+/// One `[[access]]` token: its name (for the audit log), its role, and the
+/// variable holding it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct AccessTable {
+    pub(super) name: Spanned<String>,
+    pub(super) role: Spanned<String>,
+    pub(super) token_env: Spanned<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -34,6 +46,10 @@ pub(super) struct ServiceTable {
     pub(super) shutdown_grace: Option<Spanned<String>>,
     pub(super) backoff_initial: Option<Spanned<String>>,
     pub(super) backoff_max: Option<Spanned<String>>,
+    pub(super) public_status: Option<bool>,
+    pub(super) key_file: Option<Spanned<String>>,
+    pub(super) max_connections: Option<Spanned<u32>>,
+    pub(super) request_timeout: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]

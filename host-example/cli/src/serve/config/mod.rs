@@ -28,6 +28,7 @@
 //! rankr_api_key_env = "ACME_RANKR_KEY"
 //! ```
 
+mod access;
 mod connection;
 mod file;
 mod schedule;
@@ -37,6 +38,7 @@ pub use connection::{Connection, GhlCredentialEnv};
 pub use schedule::Schedule;
 pub use source::ConfigError;
 
+use super::access::AccessConfig;
 use connection::env_name;
 use file::{ScheduleTable, ServeFile};
 use ghl_rankr_host::net::NetworkConfig;
@@ -69,6 +71,16 @@ pub struct ServeConfig {
     /// `[settings]`' `ca_cert`, `proxy` and `no_proxy`: one network for
     /// the whole service.
     pub network: NetworkConfig,
+    /// The status page, `/runs` and `/metrics` answer without a token.
+    pub public_status: bool,
+    /// The file holding the encryption key (else `GHL_RANKR_ENCRYPTION_KEY`).
+    pub key_file: Option<PathBuf>,
+    /// HTTP connections served at once; more are closed at once.
+    pub max_connections: usize,
+    /// How long a request's head and body may take to arrive.
+    pub request_timeout: Duration,
+    /// The `[[access]]` tokens.
+    pub access: Vec<AccessConfig>,
 }
 
 /// Why the connections file cannot be used.
@@ -190,6 +202,23 @@ impl ServeConfig {
             Some(v) => env_name(v, "service.event_token_env").map_err(|m| at(v.span(), m))?,
         };
         let run_deadline = duration(&s.run_deadline, "run_deadline", "5m")?;
+        let request_timeout = duration(&s.request_timeout, "request_timeout", "10s")?;
+        if request_timeout < Duration::from_millis(100) || request_timeout > Duration::from_secs(300) {
+            let span = s.request_timeout.as_ref().map(Spanned::span).unwrap_or(0..0);
+            return Err(at(span, "service.request_timeout must be from 100ms to 5m".into()));
+        }
+        let max_connections = bounded(&s.max_connections, "max_connections", 256, 8, 65_536)? as usize;
+        let key_file = match &s.key_file {
+            Some(k) if k.get_ref().trim().is_empty() => {
+                return Err(at(
+                    k.span(),
+                    "service.key_file is empty; give the key file's path".into(),
+                ))
+            }
+            Some(k) => Some(dir.join(k.get_ref())),
+            None => None,
+        };
+        let access = access::parse(&source, &file.access)?;
         let shutdown_grace = duration(&s.shutdown_grace, "shutdown_grace", "30s")?;
         let backoff_initial = duration(&s.backoff_initial, "backoff_initial", "30s")?;
         let backoff_max = duration(&s.backoff_max, "backoff_max", "30m")?;
@@ -245,6 +274,11 @@ impl ServeConfig {
             backoff_max,
             connections,
             network: shared.network(None),
+            public_status: s.public_status.unwrap_or(false),
+            key_file,
+            max_connections,
+            request_timeout,
+            access,
         })
     }
 
@@ -268,6 +302,11 @@ impl ServeConfig {
                 if !set(var) {
                     missing.push(format!("{}: {var}", c.name));
                 }
+            }
+        }
+        for a in &self.access {
+            if !set(&a.token_env) {
+                missing.push(format!("access {}: {}", a.name, a.token_env));
             }
         }
         missing

@@ -39,6 +39,26 @@ fn the_deploy_example_parses() {
     assert_eq!(c.connections[1].settings.tag_mapping.len(), 1);
     assert_eq!(c.connections[0].settings.tag_mapping.len(), 0);
     assert_eq!(c.shutdown_grace, Duration::from_secs(30));
+    assert_eq!(c.key_file.as_deref(), Some(Path::new("/srv/ghl-rankr.key")));
+    assert_eq!(c.access.len(), 2);
+    assert_eq!(c.access[1].role, crate::serve::access::Role::Operator);
+}
+
+#[test]
+fn access_tokens_are_named_once_with_a_role_and_a_variable() {
+    let access = |body: &str| parse(&format!("{ONE}[[access]]\n{body}"));
+    let ok = access("name = \"ops\"\nrole = \"operator\"\ntoken_env = \"OPS\"\n").unwrap();
+    assert_eq!(ok.access[0].token_env, "OPS");
+    let e = access("name = \"ops\"\nrole = \"admin\"\ntoken_env = \"OPS\"\n").unwrap_err();
+    assert!(e.message.contains("\"viewer\" or \"operator\""), "{e}");
+    let e = access("name = \"ops\"\nrole = \"viewer\"\ntoken_env = \"s3cr3t-token value\"\n").unwrap_err();
+    assert!(e.message.contains("must name an environment variable") && !e.to_string().contains("s3cr3t"), "{e}");
+    let twice = format!("{ONE}[[access]]\nname = \"a\"\nrole = \"viewer\"\ntoken_env = \"A\"\n[[access]]\nname = \"a\"\nrole = \"viewer\"\ntoken_env = \"B\"\n");
+    assert!(parse(&twice).unwrap_err().message.contains("a second [[access]]"));
+    let env = |k: &str| (k != "OPS").then(|| "x".to_string());
+    assert!(ok.missing_variables(&env).contains(&"access ops: OPS".to_string()));
+    let e = parse(&format!("[service]\nrequest_timeout = \"1h\"\n{ONE}")).unwrap_err();
+    assert!(e.message.contains("request_timeout"), "{e}");
 }
 
 #[test]

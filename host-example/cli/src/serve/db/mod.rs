@@ -18,6 +18,7 @@
 //!   a reader for the HTTP surface and `status`. In WAL mode the reader sees
 //!   the last commit and is never held up by a run's transaction.
 
+mod audit;
 mod events;
 mod health;
 mod open;

@@ -2,6 +2,7 @@
 //! its private mode, the check that it is ours and not from a newer
 //! version, the migrations, and the two connections.
 
+use crate::serve::seal::{Key, SealError, Sealer};
 use rusqlite::{Connection, OpenFlags};
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -14,7 +15,10 @@ const APPLICATION_ID: i64 = 0x4748_4c52;
 /// Migration `n` (1-based) brings the schema from version `n - 1` to `n`;
 /// `PRAGMA user_version` records the version reached. Released migrations
 /// are never edited, only appended.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_initial.sql"),
+    include_str!("migrations/0002_audit.sql"),
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -44,6 +48,9 @@ pub enum DbError {
     },
     /// A write on a database opened for reading.
     ReadOnly,
+    /// The sealed secrets cannot be opened: no key, another key, or a
+    /// value out of its place.
+    Seal(SealError),
     Sql(rusqlite::Error),
 }
 
@@ -73,12 +80,19 @@ impl std::fmt::Display for DbError {
             ),
             DbError::File { what, path, source } => write!(f, "cannot {what} {}: {source}", path.display()),
             DbError::ReadOnly => f.write_str("the database was opened for reading only"),
+            DbError::Seal(e) => e.fmt(f),
             DbError::Sql(e) => write!(f, "database: {e}"),
         }
     }
 }
 
 impl std::error::Error for DbError {}
+
+impl From<SealError> for DbError {
+    fn from(e: SealError) -> Self {
+        DbError::Seal(e)
+    }
+}
 
 impl From<rusqlite::Error> for DbError {
     fn from(e: rusqlite::Error) -> Self {
@@ -95,6 +109,9 @@ pub struct Db {
     reader: Mutex<Connection>,
     /// None when opened for reading only.
     writer: Option<Mutex<Connection>>,
+    /// Seals and opens the secrets kept; none: no key was given, and no
+    /// sealed value is kept.
+    pub(super) sealer: Option<Sealer>,
     path: PathBuf,
     /// Held for the life of the service.
     _lock: Option<File>,
@@ -102,27 +119,39 @@ pub struct Db {
 
 impl Db {
     /// Opens (or creates) the service's database: locked for this process,
-    /// checked, migrated.
-    pub fn open(path: &Path) -> DbResult<Db> {
+    /// checked, migrated, its plain secrets sealed under `key` in one
+    /// transaction. A database whose sealed values `key` cannot open (none
+    /// given, another key) is refused before anything is written to it.
+    pub fn open(path: &Path, key: Option<&Key>) -> DbResult<Db> {
         let lock = lock(path)?;
         create_private(path)?;
+        let sealer = key.map(Sealer::new);
+        if std::fs::metadata(path).map(|m| m.len()).unwrap_or(0) > 0 {
+            let look =
+                Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(|e| not_ours(path, e))?;
+            check(&look, path)?;
+            super::tokens::check_sealed(&look, sealer.as_ref())?;
+        }
         let writer = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(|e| not_ours(path, e))?;
-        check(&writer, path)?;
         writer.busy_timeout(Duration::from_secs(5))?;
         writer.pragma_update(None, "journal_mode", "WAL")?;
         // FULL: a rotated refresh token survives a power cut, not only a crash.
         writer.pragma_update(None, "synchronous", "FULL")?;
         migrate(&writer)?;
+        if let Some(sealer) = &sealer {
+            super::tokens::seal_plain(&writer, sealer)?;
+        }
         let reader =
             Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
         reader.busy_timeout(Duration::from_secs(5))?;
         Ok(Db {
             writer: Some(Mutex::new(writer)),
             reader: Mutex::new(reader),
+            sealer,
             path: path.to_path_buf(),
             _lock: Some(lock),
         })
@@ -140,6 +169,7 @@ impl Db {
         Ok(Db {
             writer: None,
             reader: Mutex::new(reader),
+            sealer: None,
             path: path.to_path_buf(),
             _lock: None,
         })
@@ -305,28 +335,28 @@ pub(super) mod tests {
     #[test]
     fn a_new_file_is_private_versioned_and_held_by_one_service() {
         let path = temp("new");
-        let db = Db::open(&path).unwrap();
+        let db = Db::open(&path, None).unwrap();
         use std::os::unix::fs::PermissionsExt as _;
         assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         let v: i64 = db.read().query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
         assert_eq!(v, SCHEMA_VERSION);
-        assert!(matches!(Db::open(&path), Err(DbError::Locked(_))));
+        assert!(matches!(Db::open(&path, None), Err(DbError::Locked(_))));
         // Readers are welcome beside it.
         assert!(Db::open_read_only(&path).unwrap().ping());
         drop(db);
-        Db::open(&path).expect("the lock goes with the process that held it");
+        Db::open(&path, None).expect("the lock goes with the process that held it");
     }
 
     #[test]
     fn newer_foreign_and_damaged_files_are_refused_untouched() {
         let path = temp("refused");
-        drop(Db::open(&path).unwrap());
+        drop(Db::open(&path, None).unwrap());
         Connection::open(&path)
             .unwrap()
             .pragma_update(None, "user_version", 99)
             .unwrap();
         let before = std::fs::read(&path).unwrap();
-        let e = Db::open(&path).err().unwrap();
+        let e = Db::open(&path, None).err().unwrap();
         assert!(matches!(e, DbError::TooNew { version: 99, .. }), "{e}");
         assert!(e.to_string().contains("newer ghl-rankr"));
         assert_eq!(std::fs::read(&path).unwrap(), before);
@@ -336,19 +366,19 @@ pub(super) mod tests {
             .unwrap()
             .execute_batch("CREATE TABLE notes (x)")
             .unwrap();
-        let e = Db::open(&foreign).err().unwrap();
+        let e = Db::open(&foreign, None).err().unwrap();
         assert!(e.to_string().contains("another program's SQLite database"), "{e}");
 
         let damaged = temp("damaged");
         std::fs::write(&damaged, vec![0x5a; 8192]).unwrap();
-        assert!(matches!(Db::open(&damaged), Err(DbError::NotOurs { .. })));
+        assert!(matches!(Db::open(&damaged, None), Err(DbError::NotOurs { .. })));
         assert_eq!(std::fs::read(&damaged).unwrap(), vec![0x5a; 8192]);
     }
 
     #[test]
     fn a_read_only_database_refuses_writes() {
         let path = temp("read-only");
-        drop(Db::open(&path).unwrap());
+        drop(Db::open(&path, None).unwrap());
         let db = Db::open_read_only(&path).unwrap();
         assert!(matches!(db.write(), Err(DbError::ReadOnly)));
         assert!(matches!(

@@ -171,7 +171,8 @@ impl Db {
         )?)
     }
 
-    /// Drops run history older than `days`, and event ids older than a day.
+    /// Drops run history and audit rows older than `days`, and event ids
+    /// older than a day.
     pub fn prune(&self, now_ms: u64, days: u32) -> DbResult<usize> {
         let conn = self.write()?;
         let cutoff = now_ms.saturating_sub(u64::from(days) * 86_400_000);
@@ -180,6 +181,7 @@ impl Db {
             params![to_sql_ms(cutoff), Outcome::Queued, Outcome::Running],
         )?;
         super::events::prune(&conn, now_ms)?;
+        super::audit::prune(&conn, cutoff)?;
         Ok(runs)
     }
 
@@ -231,7 +233,7 @@ mod tests {
 
     #[test]
     fn a_poll_commits_its_state_with_its_posts_and_a_post_leaves_only_when_applied() {
-        let db = Db::open(&temp("queue")).unwrap();
+        let db = Db::open(&temp("queue"), None).unwrap();
         let run = db.start_run("c", Op::NewPosts, Trigger::Schedule, None, 1).unwrap();
         let posts = [post("p1"), post("p2"), post("p1")];
         db.finish(&Finish {
@@ -284,7 +286,7 @@ mod tests {
 
     #[test]
     fn an_event_id_runs_once_a_day_and_stale_runs_are_interrupted() {
-        let db = Db::open(&temp("events")).unwrap();
+        let db = Db::open(&temp("events"), None).unwrap();
         let input = serde_json::json!({"tag_ids": ["t1"]});
         let (first, dup) = db
             .queue_event("c", Op::TagDetailsPush, Some("e1"), &input, 1_000)
@@ -321,7 +323,7 @@ mod tests {
 
     #[test]
     fn an_unknown_name_in_a_row_is_a_read_error_not_a_guess() {
-        let db = Db::open(&temp("unknown-name")).unwrap();
+        let db = Db::open(&temp("unknown-name"), None).unwrap();
         let run = db.start_run("c", Op::NewPosts, Trigger::Schedule, None, 1).unwrap();
         db.write()
             .unwrap()

@@ -1,8 +1,7 @@
-//! `POST /connections/{name}/run/{operation}`: an event. The bearer token
-//! of the intake is checked (in constant time) before anything else is
-//! said about the request; the body is an [`EventInput`]; the answer is
-//! `202 {"run_id": …}`. An event id (or `Idempotency-Key`) seen in the last
-//! day is acknowledged with its first run and not run again.
+//! `POST /connections/{name}/run/{operation}`: an event, from an operator.
+//! The body is an [`EventInput`]; the answer is `202 {"run_id": …}`. An
+//! event id (or `Idempotency-Key`) seen in the last day is acknowledged with
+//! its first run and not run again.
 
 use super::reply::Reply;
 use crate::serve::config::Connection;
@@ -11,38 +10,13 @@ use crate::serve::state::AppState;
 use ghl_rankr_host::clock::Clock;
 use serde_json::{json, Value};
 
-/// Largest event body read.
-pub const MAX_BODY: usize = 64 * 1024;
-
-/// The request's bearer token is the intake's; otherwise the refusal.
-pub fn authorize(state: &AppState, authorization: Option<&str>) -> Result<(), Reply> {
-    let Some(expected) = &state.event_token else {
-        return Err(Reply::problem(
-            403,
-            &format!(
-                "event intake is off: set {} to a long random token and restart",
-                state.config.event_token_env
-            ),
-        ));
-    };
-    let presented = authorization
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .unwrap_or_default();
-    if constant_time_eq::constant_time_eq(presented.as_bytes(), expected.expose().as_bytes()) {
-        Ok(())
-    } else {
-        Err(Reply::problem(401, "a valid bearer token is required").with_header("WWW-Authenticate", "Bearer"))
-    }
-}
-
 /// An unknown operation in an event's path.
 pub fn unknown_operation(op: &str) -> Reply {
     let names: Vec<&str> = Op::ALL.iter().map(|o| o.as_str()).collect();
     Reply::problem(404, &format!("no operation {op:?}; use one of {}", names.join(", ")))
 }
 
-/// Queues the event's run. `body` was read within [`MAX_BODY`].
+/// Queues the event's run.
 pub fn accept(state: &AppState, connection: &Connection, op: Op, idempotency_key: Option<&str>, body: &[u8]) -> Reply {
     let name = connection.name.as_str();
     let input: EventInput = if body.iter().all(u8::is_ascii_whitespace) {

@@ -3,7 +3,7 @@
 use super::reply::Reply;
 use crate::serve::page;
 use crate::serve::state::AppState;
-use crate::serve::view::run_json;
+use crate::serve::view::{audit_json, run_json};
 use ghl_rankr_host::clock::Clock;
 use serde_json::json;
 use std::sync::atomic::Ordering;
@@ -76,7 +76,33 @@ pub fn runs(state: &AppState, query: &str) -> Reply {
 /// `GET /`: the status page.
 pub fn page(state: &AppState) -> Reply {
     match page::render(state) {
-        Ok(html) => Reply::html(html),
+        // The page runs no script and is framed by no one.
+        Ok(html) => Reply::html(html)
+            .with_header(
+                "Content-Security-Policy",
+                "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+            )
+            .with_header("X-Frame-Options", "DENY")
+            .with_header("Referrer-Policy", "no-referrer"),
         Err(e) => Reply::text(500, format!("cannot read the database: {e}\n")),
+    }
+}
+
+/// `GET /audit?limit=`: the audit log, newest first.
+pub fn audit(state: &AppState, query: &str) -> Reply {
+    let mut limit = 100u32;
+    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+        match (k.as_ref(), v.parse::<u32>()) {
+            ("limit", Ok(n)) if (1..=1000).contains(&n) => limit = n,
+            ("limit", _) => return Reply::problem(400, "limit must be a number from 1 to 1000"),
+            (other, _) => return Reply::problem(400, &format!("unknown parameter {other:?}; use limit")),
+        }
+    }
+    match state.db.audit(limit) {
+        Ok(rows) => Reply::json(
+            200,
+            &json!({ "audit": rows.iter().map(audit_json).collect::<Vec<_>>() }),
+        ),
+        Err(e) => Reply::problem(500, &format!("cannot read the audit log: {e}")),
     }
 }

@@ -1,31 +1,36 @@
 //! The service's HTTP surface (loopback by default):
 //!
-//! - `GET /healthz`: the database answers.
-//! - `GET /readyz`: and the scheduler went round in the last 5 s, and no
-//!   stop is under way.
-//! - `GET /metrics`: Prometheus text.
-//! - `GET /runs?connection=&limit=`: run history, newest first, as JSON.
-//! - `POST /connections/{name}/run/{operation}`: an event ([`events`]).
-//! - `GET /`: the status page.
+//! - `GET /healthz`: the database answers; `GET /readyz`: and the scheduler
+//!   went round in the last 5 s, and no stop is under way. Open to probes.
+//! - `GET /metrics`, `GET /runs?connection=&limit=`, `GET /`: for viewers
+//!   ([`crate::serve::access`]).
+//! - `POST /connections/{name}/run/{operation}` ([`events`]),
+//!   `POST /connections/{name}/pause|resume` ([`control`]), `GET /audit`:
+//!   for operators.
 //!
-//! A request is routed from its method and path ([`route`]), authorized,
-//! and only then is its body read, within a size bound.
+//! A request is routed from its method and path ([`route`]) and admitted
+//! on its credential before its body is read, and then only within its
+//! endpoint's size bound ([`server`] reads it, with a deadline). Refused
+//! credentials are kept in the audit log.
 
+mod control;
 mod events;
 mod handlers;
+mod refusals;
 mod reply;
 mod route;
+pub mod server;
 
 pub use reply::Reply;
 pub use route::Route;
 
+use crate::serve::access::{Caller, Refusal, Role};
+use crate::serve::audit::{Action, Entry, Verdict};
 use crate::serve::state::AppState;
-use std::io::Read as _;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use ghl_rankr_host::clock::Clock;
+use std::net::SocketAddr;
 
-/// What routing and authorization need of a request: its head.
+/// What routing and admission need of a request: its head.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Head<'a> {
     pub method: &'a str,
@@ -33,119 +38,152 @@ pub struct Head<'a> {
     pub query: &'a str,
     pub authorization: Option<&'a str>,
     pub idempotency_key: Option<&'a str>,
+    /// The client's address.
+    pub peer: Option<SocketAddr>,
+}
+
+/// A request let through: where it goes, and who sent it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Admitted {
+    pub route: Route,
+    pub caller: Caller,
 }
 
 /// Why a body could not be had.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BodyError {
-    TooLarge { limit: usize },
+    TooLarge {
+        limit: usize,
+    },
+    /// It did not arrive within the request timeout.
+    TooSlow,
     Unreadable(String),
 }
 
-/// The answer to a request. `read_body(limit)` is called only for an
-/// endpoint that takes a body, once the request is authorized.
-pub fn answer(
-    state: &AppState,
-    head: &Head<'_>,
-    read_body: &mut dyn FnMut(usize) -> Result<Vec<u8>, BodyError>,
-) -> Reply {
+impl BodyError {
+    pub fn reply(&self) -> Reply {
+        match self {
+            BodyError::TooLarge { limit } => Reply::problem(413, &format!("the body is over {} KiB", limit / 1024)),
+            BodyError::TooSlow => Reply::problem(408, "the body did not arrive in time"),
+            BodyError::Unreadable(e) => Reply::problem(400, &format!("cannot read the body: {e}")),
+        }
+        .with_header("Connection", "close")
+    }
+}
+
+/// Routes `head` and checks its credential; a refusal is recorded.
+pub fn admit(state: &AppState, head: &Head<'_>) -> Result<Admitted, Reply> {
     let route = Route::of(head.method, head.path);
-    match route {
+    match state.access.admit(head.authorization, route.needs()) {
+        Ok(caller) => Ok(Admitted { route, caller }),
+        Err(refusal) => {
+            refusals::record(state, head, &refusal);
+            Err(refused(state, &route, &refusal))
+        }
+    }
+}
+
+fn refused(state: &AppState, route: &Route, refusal: &Refusal) -> Reply {
+    match refusal {
+        Refusal::Unauthenticated => {
+            // A browser asks for the page's password; a client sends a bearer token.
+            let challenge = if route.needs() == Some(Role::Viewer) {
+                "Basic realm=\"ghl-rankr\", charset=\"UTF-8\""
+            } else {
+                "Bearer"
+            };
+            Reply::problem(401, "a valid token is required: `Authorization: Bearer <token>`")
+                .with_header("WWW-Authenticate", challenge)
+        }
+        Refusal::Forbidden { caller, needs } => Reply::problem(
+            403,
+            &format!("the token {caller:?} may not do this: it needs the {} role", needs.as_str()),
+        ),
+        Refusal::NoOperator => Reply::problem(
+            403,
+            &format!(
+                "no operator token is set, so the service takes no events or commands: add an [[access]] token with role = \"operator\" (or set {}) and restart",
+                state.config.event_token_env
+            ),
+        ),
+    }
+}
+
+/// The answer to an admitted request, with its body (empty for an
+/// endpoint that takes none).
+pub fn respond(state: &AppState, admitted: Admitted, head: &Head<'_>, body: &[u8]) -> Reply {
+    let caller = &admitted.caller;
+    match admitted.route {
         Route::Healthz => handlers::healthz(state),
         Route::Readyz => handlers::readyz(state),
         Route::Metrics => handlers::metrics(state),
         Route::Runs => handlers::runs(state, head.query),
         Route::Page => handlers::page(state),
-        Route::Event { .. } | Route::BadEventPath | Route::UnknownOperation(_) => {
-            if let Err(refused) = events::authorize(state, head.authorization) {
-                return refused;
-            }
-            match route {
-                Route::Event { connection, op } => {
-                    let Some(connection) = state.config.connection(&connection) else {
-                        return Reply::problem(404, &format!("no connection named {connection:?}"));
-                    };
-                    match read_body(events::MAX_BODY) {
-                        Ok(body) => events::accept(state, connection, op, head.idempotency_key, &body),
-                        Err(BodyError::TooLarge { limit }) => {
-                            Reply::problem(413, &format!("the body is over {} KiB", limit / 1024))
-                        }
-                        Err(BodyError::Unreadable(e)) => Reply::problem(400, &format!("cannot read the body: {e}")),
+        Route::Audit => handlers::audit(state, head.query),
+        Route::Event { connection, op } => match state.config.connection(&connection) {
+            Some(c) => {
+                let reply = events::accept(state, c, op, head.idempotency_key, body);
+                if reply.status == 202 {
+                    let entry = Entry::new(state.clock.now_ms(), caller.name(), Action::Event, Verdict::Ok)
+                        .from_address(head.peer.map(|a| a.ip().to_string()))
+                        .on(connection)
+                        .saying(op.as_str());
+                    if let Err(e) = state.db.record(&entry) {
+                        tracing::error!(target: "ghl_rankr::serve", error = %e, "cannot record the event in the audit log");
                     }
                 }
-                Route::UnknownOperation(op) => events::unknown_operation(&op),
-                _ => Reply::problem(404, "use POST /connections/{name}/run/{operation}"),
+                reply
             }
-        }
+            None => Reply::problem(404, &format!("no connection named {connection:?}")),
+        },
+        Route::Pause { connection } => control::pause(state, caller, head, &connection),
+        Route::Resume { connection } => control::resume(state, caller, head, &connection),
+        Route::UnknownOperation(op) => events::unknown_operation(&op),
+        Route::BadEventPath => Reply::problem(
+            404,
+            "use POST /connections/{name}/run/{operation}, /connections/{name}/pause or /connections/{name}/resume",
+        ),
         Route::WrongMethod(allow) => Reply::problem(405, &format!("use {allow}")).with_header("Allow", allow),
         Route::NotFound => Reply::problem(
             404,
-            "no such endpoint; see /, /healthz, /readyz, /metrics, /runs and POST /connections/{name}/run/{operation}",
+            "no such endpoint; see /, /healthz, /readyz, /metrics, /runs, /audit and POST /connections/{name}/run/{operation}",
         ),
     }
 }
 
-/// Serves until `stop` is raised.
-pub fn serve(state: Arc<AppState>, server: tiny_http::Server, stop: Arc<AtomicBool>) {
-    while !stop.load(Ordering::SeqCst) {
-        match server.recv_timeout(Duration::from_millis(200)) {
-            Ok(Some(request)) => handle(&state, request),
-            Ok(None) => {}
-            Err(e) => {
-                tracing::warn!(target: "ghl_rankr::serve", error = %e, "HTTP accept failed");
-                std::thread::sleep(Duration::from_millis(200));
-            }
+/// What is said of an admitted request before its body is read: an
+/// unknown connection.
+pub fn before_body(state: &AppState, admitted: &Admitted) -> Option<Reply> {
+    match &admitted.route {
+        Route::Event { connection, .. } if state.config.connection(connection).is_none() => {
+            Some(Reply::problem(404, &format!("no connection named {connection:?}")))
         }
+        _ => None,
     }
 }
 
-fn handle(state: &AppState, mut request: tiny_http::Request) {
-    let url = request.url().to_string();
-    let (path, query) = url.split_once('?').unwrap_or((&url, ""));
-    let method = request.method().as_str().to_string();
-    let header = |name: &'static str| {
-        request
-            .headers()
-            .iter()
-            .find(|h| h.field.equiv(name))
-            .map(|h| h.value.as_str().to_string())
+/// Admits, reads the body if the endpoint takes one, and responds: the
+/// same steps as the server, for a body already at hand (tests, tools).
+pub fn answer(
+    state: &AppState,
+    head: &Head<'_>,
+    read_body: &mut dyn FnMut(usize) -> Result<Vec<u8>, BodyError>,
+) -> Reply {
+    let admitted = match admit(state, head) {
+        Ok(a) => a,
+        Err(reply) => return reply,
     };
-    let (authorization, idempotency_key) = (header("Authorization"), header("Idempotency-Key"));
-    let head = Head {
-        method: &method,
-        path,
-        query,
-        authorization: authorization.as_deref(),
-        idempotency_key: idempotency_key.as_deref(),
-    };
-    let mut read_body = |limit: usize| {
-        let mut body = Vec::new();
-        request
-            .as_reader()
-            .take(limit as u64 + 1)
-            .read_to_end(&mut body)
-            .map_err(|e| BodyError::Unreadable(e.to_string()))?;
-        if body.len() > limit {
-            return Err(BodyError::TooLarge { limit });
-        }
-        Ok(body)
-    };
-    let reply = answer(state, &head, &mut read_body);
-    let mut response = tiny_http::Response::from_string(reply.body).with_status_code(reply.status);
-    let headers = [
-        ("Content-Type", reply.content_type.to_string()),
-        ("Cache-Control", "no-store".into()),
-    ]
-    .into_iter()
-    .chain(reply.headers);
-    for (name, value) in headers {
-        if let Ok(h) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()) {
-            response.add_header(h);
-        }
+    if let Some(reply) = before_body(state, &admitted) {
+        return reply;
     }
-    if let Err(e) = request.respond(response) {
-        tracing::debug!(target: "ghl_rankr::serve", error = %e, "the HTTP client went away");
-    }
+    let body = match admitted.route.body_limit() {
+        Some(limit) => match read_body(limit) {
+            Ok(b) => b,
+            Err(e) => return e.reply(),
+        },
+        None => Vec::new(),
+    };
+    respond(state, admitted, head, &body)
 }
 
 #[cfg(test)]

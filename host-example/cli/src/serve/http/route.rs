@@ -1,7 +1,11 @@
 //! Which endpoint a request names, from its method and path alone: decided
 //! before any body is read.
 
+use crate::serve::access::Role;
 use crate::serve::model::Op;
+
+/// Largest event body read.
+pub const MAX_EVENT_BODY: usize = 64 * 1024;
 
 /// An endpoint of the service.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -11,10 +15,20 @@ pub enum Route {
     Metrics,
     Runs,
     Page,
+    /// `GET /audit`.
+    Audit,
     /// `POST /connections/{name}/run/{operation}`.
     Event {
         connection: String,
         op: Op,
+    },
+    /// `POST /connections/{name}/pause`.
+    Pause {
+        connection: String,
+    },
+    /// `POST /connections/{name}/resume`.
+    Resume {
+        connection: String,
     },
     /// A path under `/connections/` that is not an event's.
     BadEventPath,
@@ -40,6 +54,7 @@ impl Route {
             "/metrics" => get(Route::Metrics),
             "/runs" => get(Route::Runs),
             "/" => get(Route::Page),
+            "/audit" => get(Route::Audit),
             p if p.starts_with("/connections/") => {
                 if method != "POST" {
                     return Route::WrongMethod("POST");
@@ -53,6 +68,12 @@ impl Route {
                         },
                         None => Route::UnknownOperation(op.to_string()),
                     },
+                    ["connections", name, "pause"] => Route::Pause {
+                        connection: name.to_string(),
+                    },
+                    ["connections", name, "resume"] => Route::Resume {
+                        connection: name.to_string(),
+                    },
                     _ => Route::BadEventPath,
                 }
             }
@@ -60,9 +81,24 @@ impl Route {
         }
     }
 
-    /// Whether the endpoint reads a body.
-    pub fn takes_body(&self) -> bool {
-        matches!(self, Route::Event { .. })
+    /// The largest body the endpoint reads; none: it reads none.
+    pub fn body_limit(&self) -> Option<usize> {
+        matches!(self, Route::Event { .. }).then_some(MAX_EVENT_BODY)
+    }
+
+    /// The role the endpoint needs; none: open (the probes, and what is
+    /// not an endpoint).
+    pub fn needs(&self) -> Option<Role> {
+        match self {
+            Route::Healthz | Route::Readyz | Route::WrongMethod(_) | Route::NotFound => None,
+            Route::Metrics | Route::Runs | Route::Page => Some(Role::Viewer),
+            Route::Audit
+            | Route::Event { .. }
+            | Route::Pause { .. }
+            | Route::Resume { .. }
+            | Route::BadEventPath
+            | Route::UnknownOperation(_) => Some(Role::Operator),
+        }
     }
 }
 
@@ -91,7 +127,19 @@ mod tests {
         );
         assert_eq!(Route::of("POST", "/connections/acme"), Route::BadEventPath);
         assert_eq!(Route::of("GET", "/../etc/passwd"), Route::NotFound);
-        assert!(Route::of("POST", "/connections/a/run/new-posts").takes_body());
-        assert!(!Route::Healthz.takes_body());
+        assert_eq!(
+            Route::of("POST", "/connections/a/run/new-posts").body_limit(),
+            Some(MAX_EVENT_BODY)
+        );
+        assert_eq!(Route::Healthz.body_limit(), None);
+        assert_eq!(
+            Route::of("POST", "/connections/acme/pause"),
+            Route::Pause {
+                connection: "acme".into()
+            }
+        );
+        assert_eq!(Route::of("GET", "/audit").needs(), Some(Role::Operator));
+        assert_eq!(Route::of("GET", "/").needs(), Some(Role::Viewer));
+        assert_eq!(Route::of("GET", "/healthz").needs(), None);
     }
 }
