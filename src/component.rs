@@ -79,6 +79,7 @@ impl Guest for Component {
             platforms: request.platforms,
             dashboard_id: request.dashboard_id,
             as_of: request.as_of,
+            per_profile: request.per_profile,
         };
         finish(crate::stats_sync(
             &mut Imports,

@@ -400,6 +400,7 @@ fn stats_sync_requests_and_points() {
         platforms: vec!["google".into()],
         dashboard_id: "dash/1".into(),
         as_of: Some("2026-03-01".into()),
+        per_profile: false,
     };
     let report = engine().stats_sync(&env, &settings(), &request, None).unwrap().unwrap();
     let requests = transport.requests();
@@ -537,6 +538,7 @@ fn hostile_answers_never_trap_the_component() {
                 platforms: vec![],
                 dashboard_id: "d".into(),
                 as_of: None,
+                per_profile: false,
             };
             assert!(engine().stats_sync(&env, &settings(), &req, None).is_ok());
         }

@@ -65,6 +65,7 @@ fn every_ghl_request_matches_the_official_spec() {
             platforms,
             dashboard_id: "d1".into(),
             as_of: Some("2026-11-28".into()),
+            per_profile: false,
         };
         engine.stats_sync(&env, &settings, &request, None).unwrap().unwrap();
     }

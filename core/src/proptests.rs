@@ -270,7 +270,7 @@ proptest! {
         let _ = tag_sync(&mut host, &settings(), &event, blob);
         let ev = TagDetailsEvent { location_id: "loc".into(), tag_ids: vec!["a".into(), "b".into()] };
         let _ = tag_details_push(&mut host, &settings(), &ev, blob);
-        let req = StatsRequest { location_id: "loc".into(), profile_ids: vec!["p".into()], platforms: vec![], dashboard_id: "d".into(), as_of: Some("2026-11-28".into()) };
+        let req = StatsRequest { location_id: "loc".into(), profile_ids: vec!["p".into()], platforms: vec![], dashboard_id: "d".into(), as_of: Some("2026-11-28".into()), per_profile: false };
         let _ = stats_sync(&mut host, &settings(), &req, blob);
         let discover = StatsRequest { profile_ids: vec![], ..req };
         let _ = stats_sync(&mut host, &settings(), &discover, blob);

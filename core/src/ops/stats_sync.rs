@@ -39,6 +39,10 @@ pub struct StatsRequest {
     pub dashboard_id: String,
     /// `YYYY-MM-DD`; none = today (UTC) by the host clock.
     pub as_of: Option<String>,
+    /// Each profile read on its own and written under its own scope
+    /// (`location:{id}/profile:{profileId}`), leaving the location's
+    /// points to the runs that read all its profiles.
+    pub per_profile: bool,
 }
 
 /// Runs `stats-sync` with its state: points whose value Rankr already holds
@@ -191,20 +195,33 @@ fn sync<H: Host + ?Sized>(
     let today = i64::from(as_of.to_julian_day());
     state.points.retain(|_, (day, _)| *day >= today - STATS_KEEP_DAYS);
 
-    let request = run.settings.ghl().statistics(location, profiles, platforms);
-    let stats = run
-        .exchange
-        .send_json::<StatisticsEnvelope>(Service::Ghl, EP_STATISTICS, request)?
-        .results;
-    let mut builder =
-        PointBuilder::new(location, as_of, &run.settings.metric_renames).map_err(SyncError::InvalidConfig)?;
-    builder.add(&stats).map_err(|e| SyncError::InvalidResponse {
-        service: Service::Ghl,
-        endpoint: EP_STATISTICS.into(),
-        field: e.field,
-        message: e.message,
-    })?;
-    let mut points = builder.points;
+    // Together: one read of all the profiles, under the location's scope.
+    // Per profile: one read each, under the profile's own scope.
+    let reads: Vec<(String, Vec<String>)> = if req.per_profile {
+        profiles
+            .iter()
+            .map(|p| (format!("location:{location}/profile:{p}"), vec![p.clone()]))
+            .collect()
+    } else {
+        vec![(format!("location:{location}"), profiles.to_vec())]
+    };
+    let mut points = Vec::new();
+    for (scope, ids) in reads {
+        let request = run.settings.ghl().statistics(location, &ids, platforms);
+        let stats = run
+            .exchange
+            .send_json::<StatisticsEnvelope>(Service::Ghl, EP_STATISTICS, request)?
+            .results;
+        let mut builder =
+            PointBuilder::scoped(scope, as_of, &run.settings.metric_renames).map_err(SyncError::InvalidConfig)?;
+        builder.add(&stats).map_err(|e| SyncError::InvalidResponse {
+            service: Service::Ghl,
+            endpoint: EP_STATISTICS.into(),
+            field: e.field,
+            message: e.message,
+        })?;
+        points.extend(builder.points);
+    }
     points.retain(|p| {
         let ok = p.scope.chars().count() <= 256;
         if !ok {

@@ -426,6 +426,7 @@ fn bad_input_is_refused_before_any_request() {
         platforms: vec!["myspace".into()],
         dashboard_id: "d".into(),
         as_of: None,
+        per_profile: false,
     };
     let e = stats_sync(&mut host, &settings(), &req, None).unwrap_err().error;
     assert!(
@@ -514,6 +515,7 @@ fn stats_sync_posts_points_for_the_seven_days_ending_as_of() {
         platforms: vec!["google".into()],
         dashboard_id: "dash 1".into(),
         as_of: None,
+        per_profile: false,
     };
     let report = stats_sync(&mut host, &settings(), &req, None).unwrap();
     assert_eq!(report.fetched, 73);
@@ -584,6 +586,7 @@ fn nothing_a_server_sends_panics() {
                 platforms: vec![],
                 dashboard_id: "d".into(),
                 as_of: Some("2026-01-01".into()),
+                per_profile: false,
             };
             let _ = stats_sync(&mut host, &settings(), &req, None);
         }
@@ -778,6 +781,7 @@ fn metric_batches_keep_their_keys_across_a_resend_and_differ_by_dashboard_and_st
             platforms: vec![],
             dashboard_id: dashboard.into(),
             as_of: Some("2026-11-28".into()),
+            per_profile: false,
         };
         let report = stats_sync(&mut host, &settings(), &req, state).unwrap();
         (batches_sent(&host.requests), report.state)
@@ -789,4 +793,55 @@ fn metric_batches_keep_their_keys_across_a_resend_and_differ_by_dashboard_and_st
     assert_ne!(other_dashboard[0].0, first[0].0);
     // From the state the first call returned, nothing changed: no write.
     assert!(run("dash", Some(&state)).0.is_empty());
+}
+
+#[test]
+fn per_profile_statistics_read_each_profile_alone_and_write_under_its_own_scope() {
+    let spec: Value = serde_json::from_str(include_str!("../../../spec/social-media-posting.json")).unwrap();
+    let example = spec["paths"]["/social-media-posting/statistics"]["post"]["responses"]["201"]["content"]
+        ["application/json"]["schema"]["example"]
+        .clone();
+    let mut host = ScriptedHost::new(move |r: &Request| {
+        if path(&r.url) == "/social-media-posting/statistics" {
+            return json(201, example.clone());
+        }
+        let body: Value = serde_json::from_slice(r.body.as_ref().unwrap()).unwrap();
+        let n = body["points"].as_array().unwrap().len();
+        json(200, j!({"accepted": n, "created": n, "updated": 0}))
+    });
+    let req = StatsRequest {
+        location_id: "loc".into(),
+        profile_ids: vec!["p1".into(), "p2".into()],
+        platforms: vec![],
+        dashboard_id: "d".into(),
+        as_of: Some("2026-11-28".into()),
+        per_profile: true,
+    };
+    stats_sync(&mut host, &settings(), &req, None).unwrap();
+    let reads: Vec<Value> = host
+        .requests
+        .iter()
+        .filter(|r| path(&r.url) == "/social-media-posting/statistics")
+        .map(|r| serde_json::from_slice::<Value>(r.body.as_ref().unwrap()).unwrap()["profileIds"].clone())
+        .collect();
+    assert_eq!(reads, [j!(["p1"]), j!(["p2"])]);
+    let scopes: std::collections::BTreeSet<String> = host
+        .requests
+        .iter()
+        .filter(|r| path(&r.url).starts_with("/v1/dashboards/"))
+        .flat_map(|r| {
+            let body: Value = serde_json::from_slice(r.body.as_ref().unwrap()).unwrap();
+            body["points"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["scope"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(
+        scopes.iter().all(|s| s.starts_with("location:loc/profile:p")),
+        "{scopes:?}"
+    );
+    assert!(scopes.contains("location:loc/profile:p1") && scopes.contains("location:loc/profile:p2"));
 }

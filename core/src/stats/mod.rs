@@ -59,7 +59,7 @@ pub fn midnight(day: Date) -> String {
     format!("{day}T00:00:00Z")
 }
 
-/// Builds points; `location_id` names the scope.
+/// Builds points under one scope (a location's, or a profile's in it).
 pub struct PointBuilder<'a> {
     location_scope: String,
     renames: &'a MetricRenames,
@@ -69,7 +69,13 @@ pub struct PointBuilder<'a> {
 }
 
 impl<'a> PointBuilder<'a> {
+    /// Points under `location:{location_id}`.
     pub fn new(location_id: &str, as_of: Date, renames: &'a MetricRenames) -> Result<Self, String> {
+        Self::scoped(format!("location:{location_id}"), as_of, renames)
+    }
+
+    /// Points under `scope` (and `{scope}/platform:{p}`).
+    pub fn scoped(scope: String, as_of: Date, renames: &'a MetricRenames) -> Result<Self, String> {
         let mut days = Vec::with_capacity(WINDOW_DAYS);
         for back in (0..WINDOW_DAYS as i64).rev() {
             let d = as_of
@@ -79,7 +85,7 @@ impl<'a> PointBuilder<'a> {
         }
         let end = as_of.next_day().ok_or("as-of is the calendar's last day")?;
         Ok(PointBuilder {
-            location_scope: format!("location:{location_id}"),
+            location_scope: scope,
             renames,
             days,
             window_end: midnight(end),

@@ -98,6 +98,7 @@ pub fn parse_event(operation: Operation, text: &[u8]) -> Result<Event, SyncError
                 platforms: e.platforms,
                 dashboard_id: e.dashboard_id,
                 as_of: e.as_of,
+                per_profile: e.per_profile,
             })
         }
         Operation::NewPosts => {
@@ -293,6 +294,8 @@ struct StatsJson {
     dashboard_id: String,
     #[serde(default)]
     as_of: Option<String>,
+    #[serde(default)]
+    per_profile: bool,
 }
 
 /// The input of both triggers.

@@ -11,7 +11,9 @@ use anyhow::{anyhow, Context as _};
 use ghl_rankr_host::clock::SystemClock;
 use ghl_rankr_host::engine::ConnectorEngine;
 use ghl_rankr_host::transport::UreqTransport;
-use ghl_rankr_host::types::{NewPostsRequest, StatsRequest, TagDetailsEvent, TagSyncEvent};
+use ghl_rankr_host::types::{
+    CheckRequest, NewPostsRequest, PublishedPostsRequest, StatsRequest, TagDetailsEvent, TagSyncEvent,
+};
 use ghl_rankr_testkit::fakes::ghl::{wall_ms, FakePost, DEMO_LOCATION, DEMO_POST};
 use ghl_rankr_testkit::fakes::{GhlFake, GhlState, RankrFake, RankrState};
 use ghl_rankr_testkit::tls::{ServerCert, TestCa};
@@ -98,7 +100,32 @@ pub fn run(engine: &ConnectorEngine, out: &mut dyn Write, json_out: bool) -> any
         rankr.base_url()
     ));
 
-    // 0. The new-posts trigger's first call: a baseline, nothing emitted.
+    // 0. A check: the smallest reads that prove the credentials, no write.
+    let check = engine
+        .check(
+            &env,
+            &settings,
+            &CheckRequest {
+                location_id: DEMO_LOCATION.into(),
+                operations: vec![],
+                dashboard_id: Some(DEMO_DASHBOARD.into()),
+            },
+        )?
+        .map_err(|f| anyhow!(render::error_message(&f.error)))?;
+    text.push_str("check:\n");
+    text.push_str(&render::check::table(&check, &render::Hints::cli()));
+    text.push('\n');
+
+    // The triggers' first calls: baselines, nothing emitted.
+    let published_poll = PublishedPostsRequest {
+        location_id: DEMO_LOCATION.into(),
+        overlap_ms: None,
+        backfill_since: None,
+        max_posts: None,
+    };
+    let published_baseline = engine
+        .posts_published(&env, &settings, &published_poll, None)?
+        .map_err(|f| anyhow!(render::error_message(&f.error)))?;
     let poll = NewPostsRequest {
         location_id: DEMO_LOCATION.into(),
         overlap_ms: None,
@@ -112,6 +139,17 @@ pub fn run(engine: &ConnectorEngine, out: &mut dyn Write, json_out: bool) -> any
     text.push('\n');
 
     // 1. A post was created: sync every tag, then the post's tags.
+    let tag_pages = || -> anyhow::Result<usize> {
+        Ok(ghl
+            .state
+            .lock()
+            .map_err(|_| anyhow!("fake GHL state poisoned"))?
+            .requests
+            .iter()
+            .filter(|r| r.method == "GET" && r.url.contains("/tags?"))
+            .count())
+    };
+    let pages_before = tag_pages()?;
     let event = TagSyncEvent {
         location_id: DEMO_LOCATION.into(),
         post_id: Some(DEMO_POST.into()),
@@ -121,14 +159,7 @@ pub fn run(engine: &ConnectorEngine, out: &mut dyn Write, json_out: bool) -> any
     let tag_report = engine
         .tag_sync(&env, &settings, &event, None)?
         .map_err(|f| anyhow!(render::error_message(&f.error)))?;
-    let pages = ghl
-        .state
-        .lock()
-        .map_err(|_| anyhow!("fake GHL state poisoned"))?
-        .requests
-        .iter()
-        .filter(|r| r.method == "GET" && r.url.contains("/tags?"))
-        .count();
+    let pages = tag_pages()? - pages_before;
     text.push_str(&render::summary("tag-sync", &tag_report));
     text.push_str(&format!("  GHL tag pages read: {pages}\n\n"));
 
@@ -170,6 +201,7 @@ pub fn run(engine: &ConnectorEngine, out: &mut dyn Write, json_out: bool) -> any
         platforms: vec!["facebook".into(), "instagram".into()],
         dashboard_id: DEMO_DASHBOARD.into(),
         as_of: None,
+        per_profile: false,
     };
     let stats_report = engine
         .stats_sync(&env, &settings, &request, None)?
@@ -182,7 +214,7 @@ pub fn run(engine: &ConnectorEngine, out: &mut dyn Write, json_out: bool) -> any
     ghl.state
         .lock()
         .map_err(|_| anyhow!("fake GHL state poisoned"))?
-        .add_post(FakePost::new(
+        .add_post(FakePost::scheduled(
             NEW_POST,
             wall_ms().saturating_sub(60_000),
             &["tag00004", "tag00009"],
@@ -207,6 +239,44 @@ pub fn run(engine: &ConnectorEngine, out: &mut dyn Write, json_out: bool) -> any
         tag_state = report.state.clone();
         post_reports.push(render::report_json(&report));
     }
+    text.push('\n');
+
+    // 6. The post goes live: the trigger of published posts finds it with
+    // its accounts' profiles, and the follow-up statistics (`serve` runs
+    // them 1 h, 24 h and 7 d after) read those profiles alone, each under
+    // its own scope.
+    if let Some(post) = ghl
+        .state
+        .lock()
+        .map_err(|_| anyhow!("fake GHL state poisoned"))?
+        .posts
+        .iter_mut()
+        .find(|p| p.id == NEW_POST)
+    {
+        post.publish(wall_ms());
+    }
+    let live = engine
+        .posts_published(&env, &settings, &published_poll, Some(&published_baseline.state))?
+        .map_err(|f| anyhow!(render::error_message(&f.error)))?;
+    text.push_str(&render::published::summary(&live));
+    let profile_ids: Vec<String> = live.posts.iter().flat_map(|p| p.profile_ids.iter().cloned()).collect();
+    let followup = if profile_ids.is_empty() {
+        None
+    } else {
+        let request = StatsRequest {
+            location_id: DEMO_LOCATION.into(),
+            profile_ids,
+            platforms: vec![],
+            dashboard_id: DEMO_DASHBOARD.into(),
+            as_of: None,
+            per_profile: true,
+        };
+        let report = engine
+            .stats_sync(&env, &settings, &request, Some(&stats_report.state))?
+            .map_err(|f| anyhow!(render::error_message(&f.error)))?;
+        text.push_str(&render::summary("stats-sync after the post went live", &report));
+        Some(report)
+    };
     text.push('\n');
 
     // What Rankr now holds.
@@ -248,6 +318,15 @@ pub fn run(engine: &ConnectorEngine, out: &mut dyn Write, json_out: bool) -> any
         days.iter().next().unwrap_or(&"-"),
         days.iter().last().unwrap_or(&"-")
     ));
+    let mut scopes: BTreeMap<&str, usize> = BTreeMap::new();
+    for (_, scope, _, _) in r.points.keys() {
+        if scope.contains("/profile:") && !scope.contains("/platform:") {
+            *scopes.entry(scope.as_str()).or_default() += 1;
+        }
+    }
+    for (scope, n) in &scopes {
+        text.push_str(&format!("  {scope}: {n} points (after the post went live)\n"));
+    }
     let refused = ghl
         .state
         .lock()
@@ -274,6 +353,9 @@ pub fn run(engine: &ConnectorEngine, out: &mut dyn Write, json_out: bool) -> any
             "new_posts_baseline": render::posts_json(&baseline),
             "new_posts": render::posts_json(&found),
             "tag_sync_new_posts": post_reports,
+            "check": render::check::json(&check),
+            "posts_published": render::published::json(&live),
+            "stats_sync_after_publish": followup.as_ref().map(render::report_json),
             "rankr": {
                 "tags": r.tags.len(),
                 "archived": archived,

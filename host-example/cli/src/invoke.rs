@@ -13,7 +13,8 @@ use ghl_rankr_host::engine::ConnectorEngine;
 use ghl_rankr_host::imports::{Env, ProgressSink, TokenStore};
 use ghl_rankr_host::transport::HttpTransport;
 use ghl_rankr_host::types::{
-    self, NewPostsReport, NewPostsRequest, StatsRequest, SyncFailure, SyncReport, TagDetailsEvent, TagSyncEvent,
+    self, CheckReport, CheckRequest, NewPostsReport, NewPostsRequest, PublishedPostsReport, PublishedPostsRequest,
+    StatsRequest, SyncFailure, SyncReport, TagDetailsEvent, TagSyncEvent,
 };
 use std::sync::Arc;
 
@@ -187,6 +188,10 @@ impl Prepared {
             Invocation::TagDetailsPush(event) => OpResult::Sync(engine.tag_details_push(env, settings, event, state)?),
             Invocation::StatsSync(request) => OpResult::Sync(engine.stats_sync(env, settings, request, state)?),
             Invocation::NewPosts(request) => OpResult::Posts(engine.new_posts(env, settings, request, state)?),
+            Invocation::PostsPublished(request) => {
+                OpResult::Published(engine.posts_published(env, settings, request, state)?)
+            }
+            Invocation::Check(request) => OpResult::Check(engine.check(env, settings, request)?),
         })
     }
 }
@@ -198,6 +203,9 @@ pub enum Invocation {
     TagDetailsPush(TagDetailsEvent),
     StatsSync(StatsRequest),
     NewPosts(NewPostsRequest),
+    PostsPublished(PublishedPostsRequest),
+    /// Takes no state and writes nothing.
+    Check(CheckRequest),
 }
 
 impl Invocation {
@@ -208,6 +216,8 @@ impl Invocation {
             Invocation::TagDetailsPush(_) => "tag-details-push",
             Invocation::StatsSync(_) => "stats-sync",
             Invocation::NewPosts(_) => "new-posts",
+            Invocation::PostsPublished(_) => "posts-published",
+            Invocation::Check(_) => "check",
         }
     }
 }
@@ -217,8 +227,12 @@ impl Invocation {
 pub enum OpResult {
     /// A sync's report or failure.
     Sync(Result<SyncReport, SyncFailure>),
-    /// The trigger's report or failure.
+    /// The `new-posts` trigger's report or failure.
     Posts(Result<NewPostsReport, SyncFailure>),
+    /// The `posts-published` trigger's report or failure.
+    Published(Result<PublishedPostsReport, SyncFailure>),
+    /// The check's report, or a failure of its settings.
+    Check(Result<CheckReport, SyncFailure>),
 }
 
 impl OpResult {
@@ -228,14 +242,22 @@ impl OpResult {
         match self {
             OpResult::Sync(Ok(r)) => Some(&r.state),
             OpResult::Posts(Ok(r)) => Some(&r.state),
-            OpResult::Sync(Err(f)) | OpResult::Posts(Err(f)) => f.state.as_deref(),
+            OpResult::Published(Ok(r)) => Some(&r.state),
+            OpResult::Check(Ok(_)) => None,
+            OpResult::Sync(Err(f))
+            | OpResult::Posts(Err(f))
+            | OpResult::Published(Err(f))
+            | OpResult::Check(Err(f)) => f.state.as_deref(),
         }
     }
 
     /// The failure, if the operation failed.
     pub fn failure(&self) -> Option<&SyncFailure> {
         match self {
-            OpResult::Sync(Err(f)) | OpResult::Posts(Err(f)) => Some(f),
+            OpResult::Sync(Err(f))
+            | OpResult::Posts(Err(f))
+            | OpResult::Published(Err(f))
+            | OpResult::Check(Err(f)) => Some(f),
             _ => None,
         }
     }

@@ -20,7 +20,8 @@ use ghl_rankr_host::limits::Limits;
 use ghl_rankr_host::net::{Network, NetworkError};
 use ghl_rankr_host::transport::UreqTransport;
 use ghl_rankr_host::types::{
-    NewPostsReport, NewPostsRequest, StatsRequest, SyncError, SyncFailure, TagDetailsEvent, TagSyncEvent,
+    CheckRequest, NewPostsReport, NewPostsRequest, PublishedPostsRequest, StatsRequest, SyncError, SyncFailure,
+    TagDetailsEvent, TagSyncEvent,
 };
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -158,6 +159,10 @@ enum Command {
         /// Last day of the 7-day window, YYYY-MM-DD (default: today, UTC).
         #[arg(long, value_name = "YYYY-MM-DD")]
         as_of: Option<String>,
+        /// Read each profile alone and write under
+        /// location:{id}/profile:{profileId}, leaving the location's points.
+        #[arg(long)]
+        per_profile: bool,
     },
     /// Poll for posts created since the last call (the Social Planner sends
     /// no webhooks). Keep its state with --state-file: the first call only
@@ -186,6 +191,39 @@ enum Command {
         /// tag-sync writes every tag.
         #[arg(long, value_name = "FILE", requires = "then_tag_sync")]
         tag_state_file: Option<PathBuf>,
+    },
+    /// Poll for posts that went live since the last call. Keep its state
+    /// with --state-file: the first call only records what is published
+    /// (unless --backfill-since), each later call prints each post that
+    /// went live once, with its accounts' profile ids.
+    PostsPublished {
+        #[arg(long, value_name = "ID")]
+        location: String,
+        /// Look back this far before the last poll, for late posts
+        /// (default 15).
+        #[arg(long, value_name = "MINUTES")]
+        overlap_minutes: Option<u64>,
+        /// First call only: print the posts published since then instead of
+        /// a baseline.
+        #[arg(long, value_name = "WHEN")]
+        backfill_since: Option<String>,
+        /// Most posts one call returns (1..=1000, default 100).
+        #[arg(long, value_name = "N")]
+        max_posts: Option<u32>,
+    },
+    /// Test the connection without writing anything: the smallest read that
+    /// proves each credential and operation. Exit 0 when all pass, 2 for a
+    /// credential or configuration problem, 1 otherwise.
+    Check {
+        #[arg(long, value_name = "ID")]
+        location: String,
+        /// The operations to prove (default: all): tag-sync,
+        /// tag-details-push, stats-sync, new-posts, posts-published.
+        #[arg(long = "operation", value_name = "NAME")]
+        operations: Vec<String>,
+        /// stats-sync's dashboard, to prove Rankr has it.
+        #[arg(long, value_name = "ID")]
+        dashboard: Option<String>,
     },
     /// Keep many locations in step, unattended: polls for new posts and
     /// syncs their tags, runs full tag syncs and statistics on schedules,
@@ -368,6 +406,7 @@ fn run(cli: Cli) -> CliResult {
             platforms,
             dashboard,
             as_of,
+            per_profile,
         } => operation(
             &cli,
             Invocation::StatsSync(StatsRequest {
@@ -376,6 +415,7 @@ fn run(cli: Cli) -> CliResult {
                 platforms: platforms.clone(),
                 dashboard_id: dashboard.clone(),
                 as_of: as_of.clone(),
+                per_profile: *per_profile,
             }),
         ),
         Command::NewPosts {
@@ -394,6 +434,32 @@ fn run(cli: Cli) -> CliResult {
             };
             new_posts(&cli, &request, *then_tag_sync, tag_state_file.as_deref())
         }
+        Command::PostsPublished {
+            location,
+            overlap_minutes,
+            backfill_since,
+            max_posts,
+        } => posts_published(
+            &cli,
+            PublishedPostsRequest {
+                location_id: location.clone(),
+                overlap_ms: overlap_minutes.map(|m| m.saturating_mul(60_000)),
+                backfill_since: backfill_since.clone(),
+                max_posts: *max_posts,
+            },
+        ),
+        Command::Check {
+            location,
+            operations,
+            dashboard,
+        } => check(
+            &cli,
+            CheckRequest {
+                location_id: location.clone(),
+                operations: operations.clone(),
+                dashboard_id: dashboard.clone(),
+            },
+        ),
         Command::Describe => describe(&cli),
         Command::Serve => serve(&cli),
         Command::Status { database } => status(&cli, database.as_deref()),
@@ -546,10 +612,12 @@ fn rotate_key(cli: &Cli, new_key_file: &Path) -> CliResult {
         ));
     }
     let db = match Db::open(&config.database, Some(&old)) {
-        Err(DbError::Locked(p)) => return Err(CliError::Config(format!(
+        Err(DbError::Locked(p)) => {
+            return Err(CliError::Config(format!(
             "a `ghl-rankr serve` is using {}: stop it first; rotate-key runs instead of the service, never beside it",
             p.display()
-        ))),
+        )))
+        }
         other => other.map_err(ServeError::from)?,
     };
     let now = ghl_rankr_host::clock::Clock::now_ms(&SystemClock::default());
@@ -660,11 +728,65 @@ fn operation(cli: &Cli, invocation: Invocation) -> CliResult {
                 ExitCode::SUCCESS
             })
         }
-        OpResult::Sync(Err(SyncFailure { error, .. })) | OpResult::Posts(Err(SyncFailure { error, .. })) => {
-            Ok(failed(operation, &error, cli.json))
-        }
-        OpResult::Posts(Ok(_)) => Err(CliError::Failed(anyhow::anyhow!("{operation} answered as a trigger"))),
+        other => match other.failure() {
+            Some(f) => Ok(failed(operation, &f.error, cli.json)),
+            None => Err(CliError::Failed(anyhow::anyhow!(
+                "{operation} answered as another operation"
+            ))),
+        },
     }
+}
+
+/// `posts-published`: one poll, its state kept, the posts printed.
+fn posts_published(cli: &Cli, request: PublishedPostsRequest) -> CliResult {
+    let call = Call::prepare(cli)?;
+    let state = read_state(cli.state_file.as_deref(), "state file")?;
+    let result = call
+        .prepared
+        .run(&call.engine, &Invocation::PostsPublished(request), state.as_deref())?;
+    call.finish_bar();
+    let report = match result {
+        OpResult::Published(Ok(report)) => report,
+        OpResult::Published(Err(SyncFailure { error, .. })) => return Ok(failed("posts-published", &error, cli.json)),
+        _ => {
+            return Err(CliError::Failed(anyhow::anyhow!(
+                "posts-published answered as another operation"
+            )))
+        }
+    };
+    if let (Some(path), false) = (&cli.state_file, call.prepared.settings.dry_run) {
+        write_state(path, &report.state, "state file")?;
+    }
+    if cli.json {
+        let out =
+            serde_json::json!({"operation": "posts-published", "ok": true, "report": render::published::json(&report)});
+        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    } else {
+        print!("{}", render::published::summary(&report));
+    }
+    Ok(if report.incomplete.is_some() {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// `check`: a table of what works, and the fix beside what does not.
+fn check(cli: &Cli, request: CheckRequest) -> CliResult {
+    let call = Call::prepare(cli)?;
+    let result = call.prepared.run(&call.engine, &Invocation::Check(request), None)?;
+    let report = match result {
+        OpResult::Check(Ok(report)) => report,
+        OpResult::Check(Err(SyncFailure { error, .. })) => return Ok(failed("check", &error, cli.json)),
+        _ => return Err(CliError::Failed(anyhow::anyhow!("check answered as another operation"))),
+    };
+    if cli.json {
+        let out = serde_json::json!({"operation": "check", "ok": report.ok, "report": render::check::json(&report)});
+        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    } else {
+        print!("{}", render::check::table(&report, &render::Hints::cli()));
+    }
+    Ok(ExitCode::from(render::check::exit_code(&report)))
 }
 
 /// `new-posts`, and with `--then-tag-sync` a `tag-sync` per new post.
@@ -721,10 +843,14 @@ impl PollRun<'_> {
         let (engine, prepared) = (&self.call.engine, &self.call.prepared);
         let report: NewPostsReport = match prepared.run(engine, &Invocation::NewPosts(request.clone()), state)? {
             OpResult::Posts(Ok(report)) => report,
-            OpResult::Posts(Err(SyncFailure { error, .. })) | OpResult::Sync(Err(SyncFailure { error, .. })) => {
-                return Ok(failed("new-posts", &error, self.json))
+            other => {
+                return match other.failure() {
+                    Some(f) => Ok(failed("new-posts", &f.error, self.json)),
+                    None => Err(CliError::Failed(anyhow::anyhow!(
+                        "new-posts answered as another operation"
+                    ))),
+                }
             }
-            OpResult::Sync(Ok(_)) => return Err(CliError::Failed(anyhow::anyhow!("new-posts answered as a sync"))),
         };
         let dry_run = prepared.settings.dry_run;
         let mut synced = Vec::new();
@@ -747,16 +873,17 @@ impl PollRun<'_> {
                     // An incomplete tag-sync holds the post in its checkpoint:
                     // queued durably, it is applied when the pass completes.
                     OpResult::Sync(Ok(r)) => synced.push((post.id.clone(), r)),
-                    OpResult::Sync(Err(SyncFailure { error, .. }))
-                    | OpResult::Posts(Err(SyncFailure { error, .. })) => {
+                    other => {
+                        let Some(f) = other.failure() else {
+                            return Err(CliError::Failed(anyhow::anyhow!(
+                                "tag-sync answered as another operation"
+                            )));
+                        };
                         eprintln!(
                             "new-posts: tag-sync of post {} failed; the trigger's state is not saved, so the new posts come again next time",
                             post.id
                         );
-                        return Ok(failed("tag-sync", &error, self.json));
-                    }
-                    OpResult::Posts(Ok(_)) => {
-                        return Err(CliError::Failed(anyhow::anyhow!("tag-sync answered as a trigger")))
+                        return Ok(failed("tag-sync", &f.error, self.json));
                     }
                 }
             }

@@ -10,6 +10,8 @@ use std::process::{Command, Output};
 // One test binary (one link): the faults over HTTP and `serve` are modules.
 #[path = "e2e/faults.rs"]
 mod faults;
+#[path = "e2e/published.rs"]
+mod published;
 #[path = "e2e/security.rs"]
 mod security;
 #[path = "e2e/serve.rs"]
@@ -335,6 +337,9 @@ fn demo_runs_and_shows_paging_tags_and_points() {
     assert!(text.contains("tags: 260 (2 archived"), "{text}");
     assert!(text.contains("new-posts: baseline recorded"), "{text}");
     assert!(text.contains("new-posts: 1 new"), "{text}");
+    assert!(text.contains("all checks passed"), "{text}");
+    assert!(text.contains("posts-published: 1 went live"), "{text}");
+    assert!(text.contains("/profile:prof-facebook-1:"), "{text}");
     assert!(
         text.contains("post 6750f1c2a9b8e7d6c5b4a391 tags: tag00004, tag00009"),
         "{text}"

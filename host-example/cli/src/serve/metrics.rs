@@ -67,6 +67,8 @@ pub struct Metrics {
     queue_depth: Family<ConnectionLabels, Gauge>,
     last_success: Family<ConnectionLabels, Gauge<f64, AtomicU64>>,
     paused: Family<ConnectionLabels, Gauge>,
+    followups: Family<ConnectionLabels, Gauge>,
+    check_ok: Family<ConnectionLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -119,8 +121,22 @@ impl Metrics {
             "1 while the connection is paused until it is authorized again",
             paused.clone(),
         );
+        let followups = Family::<ConnectionLabels, Gauge>::default();
+        registry.register(
+            "followups_pending",
+            "Statistics due after posts went live, not yet read",
+            followups.clone(),
+        );
+        let check_ok = Family::<ConnectionLabels, Gauge>::default();
+        registry.register(
+            "check_ok",
+            "1 when the connection's last check passed, 0 when it failed",
+            check_ok.clone(),
+        );
         Metrics {
             registry,
+            followups,
+            check_ok,
             runs,
             items_written,
             retries,
@@ -199,6 +215,22 @@ impl Metrics {
                 connection: connection.into(),
             })
             .set(at_ms as f64 / 1000.0);
+    }
+
+    pub fn followups(&self, connection: &str, pending: u64) {
+        self.followups
+            .get_or_create(&ConnectionLabels {
+                connection: connection.into(),
+            })
+            .set(pending.min(i64::MAX as u64) as i64);
+    }
+
+    pub fn check(&self, connection: &str, ok: bool) {
+        self.check_ok
+            .get_or_create(&ConnectionLabels {
+                connection: connection.into(),
+            })
+            .set(ok as i64);
     }
 
     pub fn paused(&self, connection: &str, paused: bool) {

@@ -9,10 +9,21 @@ pub enum Op {
     TagSync,
     TagDetailsPush,
     StatsSync,
+    /// The trigger of posts going live, which queues follow-up statistics.
+    PostsPublished,
+    /// The connection test: reads only.
+    Check,
 }
 
 impl Op {
-    pub const ALL: [Op; 4] = [Op::NewPosts, Op::TagSync, Op::TagDetailsPush, Op::StatsSync];
+    pub const ALL: [Op; 6] = [
+        Op::NewPosts,
+        Op::TagSync,
+        Op::TagDetailsPush,
+        Op::StatsSync,
+        Op::PostsPublished,
+        Op::Check,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -20,6 +31,8 @@ impl Op {
             Op::TagSync => "tag-sync",
             Op::TagDetailsPush => "tag-details-push",
             Op::StatsSync => "stats-sync",
+            Op::PostsPublished => "posts-published",
+            Op::Check => "check",
         }
     }
 
@@ -28,12 +41,14 @@ impl Op {
     }
 
     /// The state slot the operation reads and writes: `tag-details-push`
-    /// updates the same tag state as `tag-sync`.
-    pub fn state_slot(self) -> &'static str {
+    /// updates the same tag state as `tag-sync`; the check keeps none.
+    pub fn state_slot(self) -> Option<&'static str> {
         match self {
-            Op::NewPosts => "new-posts",
-            Op::TagSync | Op::TagDetailsPush => "tags",
-            Op::StatsSync => "stats",
+            Op::NewPosts => Some("new-posts"),
+            Op::TagSync | Op::TagDetailsPush => Some("tags"),
+            Op::StatsSync => Some("stats"),
+            Op::PostsPublished => Some("published"),
+            Op::Check => None,
         }
     }
 }
@@ -52,6 +67,10 @@ pub enum Trigger {
     Queue,
     /// `POST /connections/{name}/run/{operation}`.
     Event,
+    /// Statistics due after posts went live.
+    FollowUp,
+    /// The connection test at start.
+    Start,
 }
 
 impl Trigger {
@@ -60,13 +79,21 @@ impl Trigger {
             Trigger::Schedule => "schedule",
             Trigger::Queue => "queue",
             Trigger::Event => "event",
+            Trigger::FollowUp => "follow-up",
+            Trigger::Start => "start",
         }
     }
 
     pub fn parse(name: &str) -> Option<Trigger> {
-        [Trigger::Schedule, Trigger::Queue, Trigger::Event]
-            .into_iter()
-            .find(|t| t.as_str() == name)
+        [
+            Trigger::Schedule,
+            Trigger::Queue,
+            Trigger::Event,
+            Trigger::FollowUp,
+            Trigger::Start,
+        ]
+        .into_iter()
+        .find(|t| t.as_str() == name)
     }
 }
 

@@ -4,7 +4,7 @@
 
 use super::db::DbResult;
 use super::state::AppState;
-use super::view::{run_line, state, when};
+use super::view::{check_cell, run_line, state, when};
 use html_escape::encode_text as esc;
 use std::fmt::Write as _;
 
@@ -21,16 +21,20 @@ pub fn render(app: &AppState) -> DbResult<String> {
         let next = o
             .and_then(|o| o.next.first())
             .map_or("—".to_string(), |(op, at)| format!("{op} · {}", when(Some(*at))));
+        let check = check_cell(o.and_then(|o| o.last_check.as_ref()));
         let _ = write!(
             rows,
-            "<tr><td>{}</td><td><code>{}</code></td><td class=\"{}\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td><code>{}</code></td><td class=\"{}\">{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(&c.name),
             esc(&c.location),
             words.class,
             esc(&words.text),
+            check.class,
+            esc(&check.text),
             esc(&last),
             esc(&next),
             o.map_or(0, |o| o.queue),
+            o.map_or(0, |o| o.followups),
         );
         for r in o.map(|o| o.last_errors.as_slice()).unwrap_or_default() {
             let _ = write!(
@@ -67,7 +71,7 @@ footer {{ color: #777; }}
 <h1>ghl-rankr</h1>
 <p>{count} connections · runs at most {max} at once · <a href="/metrics">metrics</a> · <a href="/runs">run history (JSON)</a></p>
 <table>
-<thead><tr><th>Connection</th><th>Location</th><th>State</th><th>Last run</th><th>Next run</th><th>Queued posts</th></tr></thead>
+<thead><tr><th>Connection</th><th>Location</th><th>State</th><th>Check</th><th>Last run</th><th>Next run</th><th>Queued posts</th><th>Follow-up statistics</th></tr></thead>
 <tbody>{rows}</tbody>
 </table>
 <h2>Last errors</h2>

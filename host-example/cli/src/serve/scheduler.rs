@@ -42,7 +42,13 @@ struct Slot {
     /// A pause or resume asked for while a run was under way: applied when
     /// it ends, so the run's own health update cannot undo it.
     pending: Option<Command>,
+    /// The connection has yet to pass its check at start: it runs nothing
+    /// else until then (retried with the usual backoff).
+    unchecked: bool,
 }
+
+/// Follow-ups due within the same second run as one `stats-sync`.
+const FOLLOWUP_GATHER_MS: u64 = 1_000;
 
 /// Runs until `stop` is raised, then stops gracefully.
 pub fn run(
@@ -63,9 +69,10 @@ pub fn run(
         let mut slot = Slot {
             paused: health.paused.is_some(),
             backoff_until: health.retry_at_ms.unwrap_or(0),
+            unchecked: app.config.check_at_start,
             ..Slot::default()
         };
-        for op in [Op::NewPosts, Op::TagSync, Op::StatsSync] {
+        for op in [Op::NewPosts, Op::TagSync, Op::StatsSync, Op::PostsPublished] {
             let next = first_due(&app, &c.name, op, now)?;
             app.db.set_next_due(&c.name, op, next)?;
             if let Some(next) = next {
@@ -174,13 +181,24 @@ fn next_job(app: &AppState, name: &str, slot: &Slot, now: u64) -> DbResult<Optio
                     state: None,
                     enqueue: &[],
                     dequeue: None,
+                    followups: &[],
+                    followups_done: &[],
                 })?;
                 return Ok(None);
             }
         }
     }
+    if slot.unchecked {
+        return Ok(Some(Job::StartCheck));
+    }
     if let Some(post) = app.db.queue_head(name)? {
         return Ok(Some(Job::Post(post)));
+    }
+    if let Some(first) = app.db.next_followup(name)?.filter(|first| *first <= now) {
+        // With the first one due, those due in the same second go with it:
+        // posts that went live together get one run per offset.
+        let until = first - first % FOLLOWUP_GATHER_MS + FOLLOWUP_GATHER_MS - 1;
+        return Ok(Some(Job::FollowUp(app.db.due_followups(name, until)?)));
     }
     Ok(slot
         .next
@@ -243,6 +261,9 @@ fn settle(app: &AppState, slots: &mut BTreeMap<String, Slot>, done: Done, now: u
         Outcome::Ok | Outcome::Incomplete => slot.backoff_until = 0,
         _ => return Ok(()),
     }
+    if done.job.op() == Op::Check && done.outcome == Outcome::Ok {
+        slot.unchecked = false;
+    }
     let resume = done.resume_after_ms.map(|ms| now + ms);
     if let (Job::Post(_), Some(at)) = (&done.job, resume) {
         // The post stays queued; its checkpoint resumes then.
@@ -253,8 +274,9 @@ fn settle(app: &AppState, slots: &mut BTreeMap<String, Slot>, done: Done, now: u
     };
     let incomplete = done.outcome == Outcome::Incomplete;
     let next = match op {
-        Op::NewPosts if done.more => Some(now),
+        Op::NewPosts | Op::PostsPublished if done.more => Some(now),
         _ if incomplete => Some(resume.unwrap_or(now)),
+        Op::PostsPublished => published_interval(c).map(|d| now + interval_with_jitter(&done.connection, op, d)),
         Op::NewPosts => c
             .schedule
             .poll_posts
@@ -267,7 +289,7 @@ fn settle(app: &AppState, slots: &mut BTreeMap<String, Slot>, done: Done, now: u
             .schedule
             .stats_daily_at
             .map(|at| next_daily(now, at) + jitter(&done.connection, op, Duration::from_secs(300))),
-        Op::TagDetailsPush => None,
+        Op::TagDetailsPush | Op::Check => None,
     };
     match next {
         Some(at) => {
@@ -288,11 +310,11 @@ fn first_due(app: &AppState, name: &str, op: Op, now: u64) -> DbResult<Option<u6
     };
     let stored = app.db.next_due(name, op)?;
     Ok(match op {
-        Op::NewPosts | Op::TagSync => {
-            let interval = if op == Op::NewPosts {
-                c.schedule.poll_posts
-            } else {
-                c.schedule.tag_sync
+        Op::NewPosts | Op::TagSync | Op::PostsPublished => {
+            let interval = match op {
+                Op::NewPosts => c.schedule.poll_posts,
+                Op::TagSync => c.schedule.tag_sync,
+                _ => published_interval(c),
             };
             interval.map(|d| {
                 let soon = now + jitter(name, op, d.min(Duration::from_secs(60)));
@@ -306,8 +328,17 @@ fn first_due(app: &AppState, name: &str, op: Op, now: u64) -> DbResult<Option<u6
             .schedule
             .stats_daily_at
             .map(|at| stored.unwrap_or_else(|| next_daily(now, at) + jitter(name, op, Duration::from_secs(300)))),
-        Op::TagDetailsPush => None,
+        Op::TagDetailsPush | Op::Check => None,
     })
+}
+
+/// How often posts going live are polled for: only with follow-ups and a
+/// dashboard to write them to.
+fn published_interval(c: &crate::serve::config::Connection) -> Option<Duration> {
+    match (&c.dashboard, c.schedule.follows_publishing()) {
+        (Some(_), true) => c.schedule.poll_published,
+        _ => None,
+    }
 }
 
 /// The interval plus up to a tenth of it (at most a minute) of jitter.

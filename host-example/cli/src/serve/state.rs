@@ -132,6 +132,7 @@ impl AppState {
                 metrics.success(&c.name, ms);
             }
             metrics.queue_depth(&c.name, db.queue_depth(&c.name)?);
+            metrics.followups(&c.name, db.pending_followups(&c.name)?);
             secrets.insert(
                 c.name.clone(),
                 ConnectionSecrets {

@@ -2,7 +2,7 @@
 //! a running service, as text or JSON.
 
 use super::db::{Db, DbError};
-use super::view::{iso, run_json, state, when};
+use super::view::{check_cell, iso, run_json, state, when};
 use serde_json::{json, Value};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -23,6 +23,8 @@ pub fn status(database: &Path, as_json: bool) -> Result<String, DbError> {
                     "last_error": o.health.last_error,
                     "last_success_at": iso(o.health.last_success_ms),
                     "queue": o.queue,
+                    "followups": o.followups,
+                    "last_check": o.last_check.as_ref().map(run_json),
                     "last_run": o.last_run.as_ref().map(run_json),
                     "next_runs": o.next.iter().map(|(op, at)| json!({"operation": op.as_str(), "at": iso(Some(*at))})).collect::<Vec<_>>(),
                 })
@@ -56,6 +58,10 @@ pub fn status(database: &Path, as_json: bool) -> Result<String, DbError> {
             let _ = writeln!(out, "  backing off: nothing runs before {}", when(Some(retry)));
         }
         let _ = writeln!(out, "  queued posts: {}", o.queue);
+        let _ = writeln!(out, "  check: {}", check_cell(o.last_check.as_ref()).text);
+        if o.followups > 0 {
+            let _ = writeln!(out, "  follow-up statistics pending: {}", o.followups);
+        }
     }
     Ok(out)
 }

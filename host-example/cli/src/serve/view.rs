@@ -4,6 +4,7 @@
 
 use super::audit::Entry;
 use super::db::{Overview, RunRow};
+use super::model::Outcome;
 use serde_json::{json, Value};
 
 /// RFC 3339 in UTC, or null.
@@ -78,6 +79,32 @@ pub fn state(o: Option<&Overview>) -> StateWords {
         _ => ("waiting for its first run".into(), "ok"),
     };
     StateWords { text, class }
+}
+
+/// The last check in words: passed, or what failed, and when.
+pub fn check_cell(run: Option<&RunRow>) -> StateWords {
+    match run {
+        None => StateWords {
+            text: "not checked".into(),
+            class: "ok",
+        },
+        Some(r) if r.outcome == Outcome::Ok => StateWords {
+            text: format!("✔ {}", when(r.ended_ms)),
+            class: "ok",
+        },
+        Some(r) if matches!(r.outcome, Outcome::Queued | Outcome::Running) => StateWords {
+            text: "checking".into(),
+            class: "ok",
+        },
+        Some(r) => StateWords {
+            text: format!(
+                "✘ {}: {}",
+                when(r.ended_ms),
+                r.error.as_deref().unwrap_or("interrupted")
+            ),
+            class: "failing",
+        },
+    }
 }
 
 /// A run in one line: operation, outcome, when.

@@ -75,6 +75,8 @@ pub struct RankrState {
     pub keys_by_body: HashMap<u64, BTreeSet<String>>,
     /// Batch POSTs received (retries counted).
     pub batch_posts: u32,
+    /// Every request received, reads and refusals included.
+    pub requests: u32,
     pub faults: Vec<ScheduledRankrFault>,
     next_id: u64,
 }
@@ -145,6 +147,7 @@ fn problem(status: u16, title: &str, detail: &str, errors: Vec<Value>) -> FakeRe
 
 /// Handles one request, playing any fault scheduled for it.
 pub fn handle(s: &mut RankrState, req: &FakeRequest) -> Outcome {
+    s.requests += 1;
     let is_batch = req.method == "POST" && req.url.contains("/batch-upsert");
     if !is_batch {
         return answer(s, req).into();

@@ -50,6 +50,7 @@ pub(super) struct ServiceTable {
     pub(super) key_file: Option<Spanned<String>>,
     pub(super) max_connections: Option<Spanned<u32>>,
     pub(super) request_timeout: Option<Spanned<String>>,
+    pub(super) check_at_start: Option<bool>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -58,6 +59,8 @@ pub(super) struct ScheduleTable {
     pub(super) poll_posts: Option<Spanned<String>>,
     pub(super) tag_sync: Option<Spanned<String>>,
     pub(super) stats_daily_at: Option<Spanned<String>>,
+    pub(super) poll_published: Option<Spanned<String>>,
+    pub(super) stats_after_publish: Option<Spanned<Vec<String>>>,
 }
 
 #[derive(Debug, Deserialize)]

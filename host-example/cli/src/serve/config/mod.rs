@@ -81,6 +81,8 @@ pub struct ServeConfig {
     pub request_timeout: Duration,
     /// The `[[access]]` tokens.
     pub access: Vec<AccessConfig>,
+    /// Each connection is checked before its first run.
+    pub check_at_start: bool,
 }
 
 /// Why the connections file cannot be used.
@@ -279,6 +281,7 @@ impl ServeConfig {
             max_connections,
             request_timeout,
             access,
+            check_at_start: s.check_at_start.unwrap_or(true),
         })
     }
 

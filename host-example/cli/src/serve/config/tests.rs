@@ -20,7 +20,7 @@ fn the_documented_example_parses_with_its_defaults() {
     assert_eq!(c.database, Path::new("/srv/ghl-rankr.db"));
     assert_eq!(c.listen.to_string(), "127.0.0.1:8787");
     assert_eq!(c.connections.len(), 1);
-    let s = c.connections[0].schedule;
+    let s = &c.connections[0].schedule;
     assert_eq!(s.poll_posts, Some(Duration::from_secs(300)));
     assert_eq!(s.tag_sync, Some(Duration::from_secs(3600)));
     assert_eq!(s.stats_daily_at, Some((6, 0)));
@@ -52,7 +52,10 @@ fn access_tokens_are_named_once_with_a_role_and_a_variable() {
     let e = access("name = \"ops\"\nrole = \"admin\"\ntoken_env = \"OPS\"\n").unwrap_err();
     assert!(e.message.contains("\"viewer\" or \"operator\""), "{e}");
     let e = access("name = \"ops\"\nrole = \"viewer\"\ntoken_env = \"s3cr3t-token value\"\n").unwrap_err();
-    assert!(e.message.contains("must name an environment variable") && !e.to_string().contains("s3cr3t"), "{e}");
+    assert!(
+        e.message.contains("must name an environment variable") && !e.to_string().contains("s3cr3t"),
+        "{e}"
+    );
     let twice = format!("{ONE}[[access]]\nname = \"a\"\nrole = \"viewer\"\ntoken_env = \"A\"\n[[access]]\nname = \"a\"\nrole = \"viewer\"\ntoken_env = \"B\"\n");
     assert!(parse(&twice).unwrap_err().message.contains("a second [[access]]"));
     let env = |k: &str| (k != "OPS").then(|| "x".to_string());
@@ -67,7 +70,7 @@ fn a_connection_overrides_the_schedule_and_can_turn_parts_off() {
         "[schedule]\npoll_posts = \"2m\"\n{ONE}[connection.schedule]\ntag_sync = \"off\"\nstats_daily_at = \"23:59\"\n"
     );
     let c = parse(&text).unwrap();
-    let s = c.connections[0].schedule;
+    let s = &c.connections[0].schedule;
     assert_eq!(s.poll_posts, Some(Duration::from_secs(120)));
     assert_eq!(s.tag_sync, None);
     assert_eq!(s.stats_daily_at, Some((23, 59)));

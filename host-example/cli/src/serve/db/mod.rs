@@ -20,6 +20,7 @@
 
 mod audit;
 mod events;
+mod followups;
 mod health;
 mod open;
 mod overview;
@@ -31,6 +32,7 @@ mod tokens;
 mod types;
 
 pub use events::EVENT_MEMORY_MS;
+pub use followups::FollowUp;
 pub use open::{Db, DbError, DbResult, SCHEMA_VERSION};
 pub use overview::Overview;
 pub use queue::QueuedPost;

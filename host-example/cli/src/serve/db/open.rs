@@ -18,6 +18,7 @@ const APPLICATION_ID: i64 = 0x4748_4c52;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_initial.sql"),
     include_str!("migrations/0002_audit.sql"),
+    include_str!("migrations/0003_followups.sql"),
 ];
 
 /// The schema version this build writes.

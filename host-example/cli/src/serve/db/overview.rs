@@ -18,6 +18,10 @@ pub struct Overview {
     pub next: Vec<(Op, u64)>,
     /// The last failed runs, newest first.
     pub last_errors: Vec<RunRow>,
+    /// The last connection check, and the statistics due after posts went
+    /// live.
+    pub last_check: Option<RunRow>,
+    pub followups: u64,
 }
 
 impl Db {
@@ -52,6 +56,8 @@ impl Db {
                 last_run,
                 next,
                 last_errors: self.failures(&name, 3)?,
+                last_check: self.last_of(&name, Op::Check)?,
+                followups: self.pending_followups(&name)?,
                 name,
             });
         }

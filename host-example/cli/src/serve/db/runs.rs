@@ -1,6 +1,7 @@
 //! Run history: a row per run, from queued (an event's) or started to its
 //! outcome; the end of a run commits with its state and its queue changes.
 
+use super::followups::FollowUp;
 use super::open::{from_sql_ms, to_sql_ms, Db, DbResult};
 use super::queue::QueuedPost;
 use crate::serve::model::{Op, Outcome, Trigger};
@@ -36,6 +37,10 @@ pub struct Finish<'a> {
     pub enqueue: &'a [QueuedPost],
     /// The post this run applied.
     pub dequeue: Option<&'a str>,
+    /// Follow-up statistics the trigger queued.
+    pub followups: &'a [FollowUp],
+    /// Follow-ups this run read: (post, offset).
+    pub followups_done: &'a [(String, u64)],
 }
 
 /// An event's run waiting for its connection.
@@ -156,6 +161,12 @@ impl Db {
         if let Some(post) = f.dequeue {
             super::queue::dequeue(&tx, &connection, post)?;
         }
+        for follow in f.followups {
+            super::followups::enqueue(&tx, &connection, follow)?;
+        }
+        for (post, offset) in f.followups_done {
+            super::followups::remove(&tx, &connection, post, *offset)?;
+        }
         tx.commit()?;
         Ok(())
     }
@@ -205,6 +216,20 @@ impl Db {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// The newest run of `op` of a connection.
+    pub fn last_of(&self, connection: &str, op: Op) -> DbResult<Option<RunRow>> {
+        Ok(self
+            .read()
+            .query_row(
+                &format!(
+                    "SELECT {RUN_COLUMNS} FROM runs WHERE connection = ?1 AND operation = ?2 ORDER BY id DESC LIMIT 1"
+                ),
+                params![connection, op],
+                run_row,
+            )
+            .optional()?)
+    }
+
     /// One run by id.
     pub fn run(&self, id: i64) -> DbResult<Option<RunRow>> {
         Ok(self
@@ -245,6 +270,8 @@ mod tests {
             state: Some(("new-posts", b"state-1")),
             enqueue: &posts,
             dequeue: None,
+            followups: &[],
+            followups_done: &[],
         })
         .unwrap();
         assert_eq!(db.state("c", "new-posts").unwrap().as_deref(), Some(&b"state-1"[..]));
@@ -261,6 +288,8 @@ mod tests {
             state: Some(("tags", b"tags-1")),
             enqueue: &[],
             dequeue: None,
+            followups: &[],
+            followups_done: &[],
         })
         .unwrap();
         assert_eq!(db.queue_head("c").unwrap(), Some(post("p1")));
@@ -274,6 +303,8 @@ mod tests {
             state: Some(("tags", b"tags-2")),
             enqueue: &[],
             dequeue: Some("p1"),
+            followups: &[],
+            followups_done: &[],
         })
         .unwrap();
         assert_eq!(db.queue_head("c").unwrap(), Some(post("p2")));

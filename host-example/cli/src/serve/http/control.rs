@@ -1,13 +1,43 @@
-//! `POST /connections/{name}/pause` and `/resume`, from an operator. The
-//! scheduler applies them (it owns the connections' slots); each is kept in
-//! the audit log with who asked.
+//! `POST /connections/{name}/check`, `/pause` and `/resume`, from an
+//! operator. A check is queued as a run; the scheduler applies a pause or a
+//! resume (it owns the connections' slots). Each is kept in the audit log
+//! with who asked.
 
 use super::{Head, Reply};
 use crate::serve::access::Caller;
 use crate::serve::audit::{Action, Entry, Verdict};
+use crate::serve::model::Op;
 use crate::serve::state::{AppState, Command};
 use ghl_rankr_host::clock::Clock;
 use serde_json::json;
+
+/// Queues a check of the connection; its result is a run in `/runs` and
+/// on the page.
+pub fn check(state: &AppState, caller: &Caller, head: &Head<'_>, connection: &str) -> Reply {
+    if state.config.connection(connection).is_none() {
+        return Reply::problem(404, &format!("no connection named {connection:?}"));
+    }
+    let now = state.clock.now_ms();
+    let queued = state.db.queue_event(connection, Op::Check, None, &json!({}), now);
+    let entry = Entry::new(
+        now,
+        caller.name(),
+        Action::Check,
+        if queued.is_ok() { Verdict::Ok } else { Verdict::Failed },
+    )
+    .from_address(head.peer.map(|a| a.ip().to_string()))
+    .on(connection);
+    if let Err(e) = state.db.record(&entry) {
+        tracing::error!(target: "ghl_rankr::serve", error = %e, "cannot record the check in the audit log");
+    }
+    match queued {
+        Ok((run_id, _)) => Reply::json(
+            202,
+            &json!({"run_id": run_id, "status_url": format!("/runs?connection={connection}")}),
+        ),
+        Err(e) => Reply::problem(500, &format!("cannot queue the check: {e}")),
+    }
+}
 
 pub fn pause(state: &AppState, caller: &Caller, head: &Head<'_>, connection: &str) -> Reply {
     command(state, caller, head, connection, Action::Pause)

@@ -64,8 +64,10 @@ fn check_input(op: Op, input: &EventInput, has_dashboard: bool) -> Result<(), &'
             Err("\"tag_ids\" of tag-sync are the post's: give \"post_id\" too")
         }
         Op::StatsSync if !has_dashboard => Err("this connection has no dashboard for statistics"),
-        Op::NewPosts if input.post_id.is_some() || input.tag_ids.is_some() || input.as_of.is_some() => {
-            Err("new-posts takes no input")
+        Op::NewPosts | Op::PostsPublished | Op::Check
+            if input.post_id.is_some() || input.tag_ids.is_some() || input.as_of.is_some() =>
+        {
+            Err("new-posts, posts-published and check take no input")
         }
         _ if op != Op::StatsSync && input.as_of.is_some() => Err("\"as_of\" goes with stats-sync only"),
         _ if !matches!(op, Op::TagSync) && input.post_id.is_some() => Err("\"post_id\" goes with tag-sync only"),

@@ -5,8 +5,8 @@
 //! - `GET /metrics`, `GET /runs?connection=&limit=`, `GET /`: for viewers
 //!   ([`crate::serve::access`]).
 //! - `POST /connections/{name}/run/{operation}` ([`events`]),
-//!   `POST /connections/{name}/pause|resume` ([`control`]), `GET /audit`:
-//!   for operators.
+//!   `POST /connections/{name}/check|pause|resume` ([`control`]),
+//!   `GET /audit`: for operators.
 //!
 //! A request is routed from its method and path ([`route`]) and admitted
 //! on its credential before its body is read, and then only within its
@@ -136,6 +136,7 @@ pub fn respond(state: &AppState, admitted: Admitted, head: &Head<'_>, body: &[u8
             }
             None => Reply::problem(404, &format!("no connection named {connection:?}")),
         },
+        Route::Check { connection } => control::check(state, caller, head, &connection),
         Route::Pause { connection } => control::pause(state, caller, head, &connection),
         Route::Resume { connection } => control::resume(state, caller, head, &connection),
         Route::UnknownOperation(op) => events::unknown_operation(&op),

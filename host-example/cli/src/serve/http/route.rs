@@ -22,6 +22,10 @@ pub enum Route {
         connection: String,
         op: Op,
     },
+    /// `POST /connections/{name}/check`.
+    Check {
+        connection: String,
+    },
     /// `POST /connections/{name}/pause`.
     Pause {
         connection: String,
@@ -68,6 +72,9 @@ impl Route {
                         },
                         None => Route::UnknownOperation(op.to_string()),
                     },
+                    ["connections", name, "check"] => Route::Check {
+                        connection: name.to_string(),
+                    },
                     ["connections", name, "pause"] => Route::Pause {
                         connection: name.to_string(),
                     },
@@ -94,6 +101,7 @@ impl Route {
             Route::Metrics | Route::Runs | Route::Page => Some(Role::Viewer),
             Route::Audit
             | Route::Event { .. }
+            | Route::Check { .. }
             | Route::Pause { .. }
             | Route::Resume { .. }
             | Route::BadEventPath

@@ -10,7 +10,7 @@ mod summary;
 
 pub use error::RunError;
 
-use super::db::{Finish, QueuedPost};
+use super::db::{Finish, FollowUp, QueuedPost};
 use super::health::{Health, Rules, RunEnd};
 use super::model::{EventInput, Op, Outcome, Trigger};
 use super::state::{AppState, GhlSecret};
@@ -21,7 +21,9 @@ use ghl_rankr_host::clock::Clock;
 use ghl_rankr_host::engine::ConnectorEngine;
 use ghl_rankr_host::imports::TokenStore;
 use ghl_rankr_host::transport::UreqTransport;
-use ghl_rankr_host::types::{NewPostsRequest, StatsRequest, TagDetailsEvent, TagSyncEvent};
+use ghl_rankr_host::types::{
+    CheckRequest, NewPostsRequest, PublishedPost, PublishedPostsRequest, StatsRequest, TagDetailsEvent, TagSyncEvent,
+};
 use imports::{DbTokens, Metered, StoppableClock};
 use serde_json::{json, Value};
 use std::sync::atomic::Ordering;
@@ -38,6 +40,11 @@ pub enum Job {
     Post(QueuedPost),
     /// A scheduled operation.
     Scheduled(Op),
+    /// Follow-up statistics due together: one `stats-sync` of their posts'
+    /// profiles, each under its own scope.
+    FollowUp(Vec<FollowUp>),
+    /// The connection test before the first run.
+    StartCheck,
 }
 
 impl Job {
@@ -51,7 +58,7 @@ impl Job {
                 tag_ids: Some(p.tag_ids.clone()),
                 ..EventInput::default()
             },
-            Job::Scheduled(_) => EventInput::default(),
+            Job::Scheduled(_) | Job::FollowUp(_) | Job::StartCheck => EventInput::default(),
         }
     }
 
@@ -60,7 +67,18 @@ impl Job {
             Job::Event { op, .. } => *op,
             Job::Post(_) => Op::TagSync,
             Job::Scheduled(op) => *op,
+            Job::FollowUp(_) => Op::StatsSync,
+            Job::StartCheck => Op::Check,
         }
+    }
+
+    /// The profiles a follow-up reads, each once, in order.
+    fn followup_profiles(&self) -> Vec<String> {
+        let Job::FollowUp(due) = self else { return Vec::new() };
+        let mut profiles: Vec<String> = due.iter().flat_map(|f| f.profile_ids.iter().cloned()).collect();
+        profiles.sort();
+        profiles.dedup();
+        profiles
     }
 }
 
@@ -93,6 +111,17 @@ pub fn execute(state: &Arc<AppState>, engine: &ConnectorEngine, connection: &str
             now,
         ),
         Job::Scheduled(op) => state.db.start_run(connection, *op, Trigger::Schedule, None, now),
+        Job::FollowUp(due) => state.db.start_run(
+            connection,
+            op,
+            Trigger::FollowUp,
+            Some(&json!({
+                "posts": due.iter().map(|f| json!({"post_id": f.post_id, "after_ms": f.offset_ms})).collect::<Vec<_>>(),
+                "profile_ids": job.followup_profiles(),
+            })),
+            now,
+        ),
+        Job::StartCheck => state.db.start_run(connection, op, Trigger::Start, None, now),
     };
     let run_id = match run_id {
         Ok(id) => id,
@@ -135,6 +164,12 @@ pub fn execute(state: &Arc<AppState>, engine: &ConnectorEngine, connection: &str
     if let Ok(depth) = state.db.queue_depth(connection) {
         state.metrics.queue_depth(connection, depth);
     }
+    if let Ok(pending) = state.db.pending_followups(connection) {
+        state.metrics.followups(connection, pending);
+    }
+    if op == Op::Check && matches!(summary.outcome, Outcome::Ok | Outcome::Failed) {
+        state.metrics.check(connection, summary.outcome == Outcome::Ok);
+    }
     let end = RunEnd {
         op,
         outcome: summary.outcome,
@@ -161,15 +196,29 @@ fn commit(state: &AppState, connection: &str, job: &Job, run_id: i64, ended_ms: 
         .config
         .connection(connection)
         .is_some_and(|c| c.settings.dry_run.unwrap_or(false));
+    let followups = match state.config.connection(connection) {
+        Some(c) if !dry_run => followups_of(&s.published, &c.schedule.stats_after_publish),
+        _ => Vec::new(),
+    };
+    let followups_done: Vec<(String, u64)> = match (job, s.outcome) {
+        (Job::FollowUp(due), Outcome::Ok) => due.iter().map(|f| (f.post_id.clone(), f.offset_ms)).collect(),
+        _ => Vec::new(),
+    };
+    let slot = op.state_slot();
     let finish = Finish {
         run_id,
         outcome: s.outcome,
         ended_ms,
         counters: s.counters.clone(),
         error: s.error.clone(),
-        state: s.state.filter(|_| !dry_run).map(|blob| (op.state_slot(), blob)),
+        state: s
+            .state
+            .filter(|_| !dry_run)
+            .and_then(|blob| slot.map(|slot| (slot, blob))),
         enqueue: if dry_run { &[] } else { &s.found },
         dequeue,
+        followups: &followups,
+        followups_done: &followups_done,
     };
     if let Err(e) = state.db.finish(&finish) {
         // Nothing of this run is committed: the next run redoes it from
@@ -177,6 +226,38 @@ fn commit(state: &AppState, connection: &str, job: &Job, run_id: i64, ended_ms: 
         // nothing twice.
         tracing::error!(target: "ghl_rankr::serve", connection, operation = %op, run = run_id, error = %e, "cannot commit the run");
     }
+}
+
+/// The follow-ups of posts that went live: one per post and offset, due
+/// that long after its `publishedAt`.
+fn followups_of(posts: &[PublishedPost], offsets: &[Duration]) -> Vec<FollowUp> {
+    let mut out = Vec::new();
+    for post in posts {
+        let Some(published_ms) = instant_ms(&post.published_at) else {
+            tracing::warn!(target: "ghl_rankr::serve", post = %post.id, published_at = %post.published_at, "a post's publishedAt is not a date: no follow-up statistics");
+            continue;
+        };
+        if post.profile_ids.is_empty() {
+            continue;
+        }
+        for offset in offsets {
+            let offset_ms = offset.as_millis() as u64;
+            out.push(FollowUp {
+                post_id: post.id.clone(),
+                offset_ms,
+                due_ms: published_ms.saturating_add(offset_ms),
+                published_at: post.published_at.clone(),
+                profile_ids: post.profile_ids.clone(),
+            });
+        }
+    }
+    out
+}
+
+/// An RFC 3339 instant, in ms since the epoch.
+fn instant_ms(text: &str) -> Option<u64> {
+    let at = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
+    u64::try_from(at.unix_timestamp_nanos() / 1_000_000).ok()
 }
 
 fn done(connection: &str, job: Job, outcome: Outcome, health: &Health) -> Done {
@@ -235,7 +316,10 @@ fn call(state: &Arc<AppState>, engine: &ConnectorEngine, connection: &str, job: 
         .get(connection)
         .ok_or_else(|| RunError::Unknown(connection.to_string()))?;
     let op = job.op();
-    let blob = state.db.state(connection, op.state_slot())?;
+    let blob = match op.state_slot() {
+        Some(slot) => state.db.state(connection, slot)?,
+        None => None,
+    };
     let ghl = match &secrets.ghl {
         GhlSecret::Token(t) => Credential::ApiKey(t.clone()),
         GhlSecret::OAuth {
@@ -312,12 +396,48 @@ fn invocation(c: &crate::serve::config::Connection, job: &Job) -> Result<Invocat
             location_id,
             tag_ids: input.tag_ids.ok_or(RunError::NeedsTagIds)?,
         }),
-        Op::StatsSync => Invocation::StatsSync(StatsRequest {
+        Op::StatsSync => {
+            let profile_ids = job.followup_profiles();
+            Invocation::StatsSync(StatsRequest {
+                location_id,
+                per_profile: !profile_ids.is_empty(),
+                profile_ids,
+                platforms: vec![],
+                dashboard_id: c.dashboard.clone().unwrap_or_default(),
+                as_of: input.as_of,
+            })
+        }
+        Op::PostsPublished => Invocation::PostsPublished(PublishedPostsRequest {
             location_id,
-            profile_ids: vec![],
-            platforms: vec![],
-            dashboard_id: c.dashboard.clone().unwrap_or_default(),
-            as_of: input.as_of,
+            overlap_ms: None,
+            backfill_since: None,
+            max_posts: None,
+        }),
+        Op::Check => Invocation::Check(CheckRequest {
+            location_id,
+            operations: checked_operations(c),
+            dashboard_id: c.dashboard.clone(),
         }),
     })
+}
+
+/// The operations a connection runs, as the check is to prove them.
+fn checked_operations(c: &crate::serve::config::Connection) -> Vec<String> {
+    let s = &c.schedule;
+    let mut ops = vec![
+        Op::TagSync.as_str().to_string(),
+        Op::TagDetailsPush.as_str().to_string(),
+    ];
+    if s.poll_posts.is_some() {
+        ops.push(Op::NewPosts.as_str().into());
+    }
+    if c.dashboard.is_some() {
+        if s.stats_daily_at.is_some() || s.follows_publishing() {
+            ops.push(Op::StatsSync.as_str().into());
+        }
+        if s.follows_publishing() {
+            ops.push(Op::PostsPublished.as_str().into());
+        }
+    }
+    ops
 }

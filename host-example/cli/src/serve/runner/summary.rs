@@ -7,6 +7,7 @@ use crate::invoke::OpResult;
 use crate::render;
 use crate::serve::db::QueuedPost;
 use crate::serve::model::Outcome;
+use ghl_rankr_host::types::{CheckOutcome, CheckReport, PublishedPost};
 use ghl_rankr_host::types::{Incomplete, SyncError, SyncReport};
 use serde_json::Value;
 
@@ -28,6 +29,8 @@ pub struct Summary<'a> {
     pub more: bool,
     /// Posts the trigger found, to queue.
     pub found: Vec<QueuedPost>,
+    /// Posts that went live, for their follow-up statistics.
+    pub published: Vec<PublishedPost>,
 }
 
 impl Summary<'_> {
@@ -43,6 +46,7 @@ impl Summary<'_> {
             resume_after_ms: None,
             more: false,
             found: Vec::new(),
+            published: Vec::new(),
         }
     }
 }
@@ -81,7 +85,27 @@ pub fn summarize<'a>(answer: &'a Result<OpResult, RunError>, draining: bool, hin
                 .collect(),
             ..Summary::nothing(ended(&r.incomplete), None)
         },
-        Ok(OpResult::Sync(Err(f))) | Ok(OpResult::Posts(Err(f))) => Summary {
+        Ok(OpResult::Published(Ok(r))) => Summary {
+            counters: Some(history_json(render::published::json(r))),
+            retries: r.retries,
+            state: Some(&r.state),
+            resume_after_ms: r.incomplete.as_ref().and_then(|i| i.resume_after_ms),
+            more: r.more,
+            published: r.posts.clone(),
+            ..Summary::nothing(ended(&r.incomplete), None)
+        },
+        Ok(OpResult::Check(Ok(r))) => Summary {
+            counters: Some(render::check::json(r)),
+            reauthorization_required: refresh_refused(r),
+            ..Summary::nothing(
+                if r.ok { Outcome::Ok } else { Outcome::Failed },
+                (!r.ok).then(|| check_error(r, hints)),
+            )
+        },
+        Ok(OpResult::Sync(Err(f)))
+        | Ok(OpResult::Posts(Err(f)))
+        | Ok(OpResult::Published(Err(f)))
+        | Ok(OpResult::Check(Err(f))) => Summary {
             reauthorization_required: matches!(f.error, SyncError::ReauthorizationRequired(_)),
             state: f.state.as_deref(),
             ..Summary::nothing(
@@ -94,6 +118,50 @@ pub fn summarize<'a>(answer: &'a Result<OpResult, RunError>, draining: bool, hin
             )
         },
     }
+}
+
+/// A failed check in one line: each failed item, its outcome and its fix.
+fn check_error(r: &CheckReport, hints: &render::Hints) -> String {
+    let failed: Vec<String> = r
+        .items
+        .iter()
+        .filter(|i| !render::check::passed(i))
+        .map(|i| {
+            let fix = if i.fix.is_empty() {
+                String::new()
+            } else {
+                format!(" (fix: {})", i.fix)
+            };
+            let hint = render::check::hint(i, hints)
+                .map(|h| format!("; {h}"))
+                .unwrap_or_default();
+            format!("{}: {}{fix}{hint}", i.what, check_outcome_words(&i.outcome))
+        })
+        .collect();
+    format!("check failed: {}", failed.join("; "))
+}
+
+fn check_outcome_words(o: &CheckOutcome) -> String {
+    match o {
+        CheckOutcome::Ok => "ok".into(),
+        CheckOutcome::NotChecked(m) => format!("not checked: {m}"),
+        CheckOutcome::Unauthorized(m) => format!("unauthorized: {m}"),
+        CheckOutcome::MissingScope(m) => format!("missing scope {m}"),
+        CheckOutcome::UnknownLocation(m) => format!("unknown location: {m}"),
+        CheckOutcome::UnknownDashboard(m) => format!("unknown dashboard: {m}"),
+        CheckOutcome::Unreachable(m) => format!("unreachable: {m}"),
+        CheckOutcome::Tls(m) => format!("TLS: {m}"),
+        CheckOutcome::RateLimited(m) => format!("rate limited: {m}"),
+        CheckOutcome::Failed(m) => m.clone(),
+    }
+}
+
+/// The check's refresh of the OAuth pair was refused: as with any run, the
+/// connection pauses and the refresh token is not sent again.
+fn refresh_refused(r: &CheckReport) -> bool {
+    r.items
+        .iter()
+        .any(|i| i.what == "ghl-credential" && matches!(i.outcome, CheckOutcome::Unauthorized(_)))
 }
 
 /// Lists in a report kept to their first 20 entries, so that one run with

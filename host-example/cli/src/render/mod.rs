@@ -1,4 +1,9 @@
-//! Printing reports and errors for people (`--json` prints them as JSON).
+//! Printing reports and errors for people (`--json` prints them as JSON):
+//! the syncs' and `new-posts`' here, `posts-published`'s in [`published`],
+//! the check's in [`check`].
+
+pub mod check;
+pub mod published;
 
 use ghl_rankr_host::types::{
     Incomplete, NewPostsReport, Service, StopReason, SyncError, SyncReport, TagChanges, UpstreamError,
@@ -6,7 +11,7 @@ use ghl_rankr_host::types::{
 use serde_json::{json, Value};
 use std::fmt::Write as _;
 
-fn service(s: Service) -> &'static str {
+pub(crate) fn service(s: Service) -> &'static str {
     match s {
         Service::Ghl => "GHL",
         Service::Rankr => "Rankr",
