@@ -1,6 +1,7 @@
 //! GHL credentials: a Private Integration Token, or OAuth tokens refreshed
 //! with rotation ([`refresh`]); and the scopes each operation needs.
 
+pub mod marketplace;
 pub mod refresh;
 
 use crate::report::SyncError;

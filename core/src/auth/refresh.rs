@@ -21,8 +21,9 @@ pub const ENDPOINT: &str = "POST /oauth/token";
 /// ASCII letters, digits and `*-._` is percent-encoded.
 const FORM: &AsciiSet = &NON_ALPHANUMERIC.remove(b'*').remove(b'-').remove(b'.').remove(b'_');
 
-/// The refresh request: form-encoded `client_id, client_secret,
-/// grant_type=refresh_token, refresh_token, user_type=Location`.
+/// The refresh request of a sub-account's pair: form-encoded `client_id,
+/// client_secret, grant_type=refresh_token, refresh_token,
+/// user_type=Location`.
 pub fn request(ghl_base: &str, oauth: &OAuthCredential, timeout_ms: u32) -> Request {
     let fields = [
         ("client_id", oauth.client_id.as_str()),
@@ -31,18 +32,34 @@ pub fn request(ghl_base: &str, oauth: &OAuthCredential, timeout_ms: u32) -> Requ
         ("refresh_token", oauth.tokens.refresh_token.expose()),
         ("user_type", "Location"),
     ];
+    form_post(ghl_base, "/oauth/token", &fields, &[], timeout_ms)
+}
+
+/// A form-encoded `POST` to GHL's `path`, with `headers` besides the form's.
+pub(crate) fn form_post(
+    ghl_base: &str,
+    path: &str,
+    fields: &[(&str, &str)],
+    headers: &[(&str, &str)],
+    timeout_ms: u32,
+) -> Request {
     let body = fields
         .iter()
         .map(|(k, v)| format!("{k}={}", utf8_percent_encode(v, FORM)))
         .collect::<Vec<_>>()
         .join("&");
+    let mut all = vec![
+        (
+            "Content-Type".to_string(),
+            "application/x-www-form-urlencoded".to_string(),
+        ),
+        ("Accept".to_string(), "application/json".to_string()),
+    ];
+    all.extend(headers.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     Request {
         method: Method::Post,
-        url: build(ghl_base, "/oauth/token", &[]),
-        headers: vec![
-            ("Content-Type".into(), "application/x-www-form-urlencoded".into()),
-            ("Accept".into(), "application/json".into()),
-        ],
+        url: build(ghl_base, path, &[]),
+        headers: all,
         body: Some(body.into_bytes()),
         timeout_ms,
     }

@@ -237,6 +237,13 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         database: Option<PathBuf>,
     },
+    /// The connections, of connections.toml and of agency installs alike:
+    /// list them, or pause, resume or remove one, beside a running service
+    /// (it takes the command within a second) or without one.
+    Connections {
+        #[command(subcommand)]
+        action: ConnectionsAction,
+    },
     /// The service's audit log: operator actions, installs, key rotations
     /// and refused credentials, newest first.
     Audit {
@@ -327,6 +334,26 @@ fn main() -> ExitCode {
             e.exit_code()
         }
     }
+}
+
+#[derive(Subcommand, Debug)]
+enum ConnectionsAction {
+    /// Every connection, its origin (file or install) and state; with
+    /// --json, and the agencies.
+    List,
+    /// Nothing runs for it until it is resumed.
+    Pause {
+        name: String,
+    },
+    Resume {
+        name: String,
+    },
+    /// An install's connection stops for good: its tokens are deleted, its
+    /// history kept, and the agency's listing does not bring it back (an
+    /// INSTALL does). A connection of the file is removed by editing it.
+    Remove {
+        name: String,
+    },
 }
 
 /// Why a command stopped: what it prints once, here at the edge, and its
@@ -464,6 +491,7 @@ fn run(cli: Cli) -> CliResult {
         Command::Serve => serve(&cli),
         Command::Status { database } => status(&cli, database.as_deref()),
         Command::Audit { database, limit } => audit(&cli, database.as_deref(), *limit),
+        Command::Connections { action } => connections(&cli, action),
         Command::Keygen { out } => keygen(out),
         Command::RotateKey { new_key_file } => rotate_key(&cli, new_key_file),
         Command::Bench { runs } => bench(&cli, *runs),
@@ -544,6 +572,33 @@ fn database_path(cli: &Cli, database: Option<&Path>, command: &str) -> Result<Pa
         (None, None) => Err(CliError::Config(format!(
             "{command} needs --config connections.toml or --database FILE"
         ))),
+    }
+}
+
+/// `connections`: list, pause, resume or remove, beside a running service.
+fn connections(cli: &Cli, action: &ConnectionsAction) -> CliResult {
+    use ghl_rankr::serve::manage::{self, Change};
+    let Some(path) = &cli.config else {
+        return Err(CliError::Config("connections needs --config connections.toml".into()));
+    };
+    let config = ServeConfig::load(path).map_err(ServeError::from)?;
+    let (name, change) = match action {
+        ConnectionsAction::List => {
+            let text = manage::list(&config, cli.json).map_err(|e| CliError::Config(e.to_string()))?;
+            print!("{text}");
+            return Ok(ExitCode::SUCCESS);
+        }
+        ConnectionsAction::Pause { name } => (name, Change::Pause),
+        ConnectionsAction::Resume { name } => (name, Change::Resume),
+        ConnectionsAction::Remove { name } => (name, Change::Remove),
+    };
+    match manage::change(&config, name, change) {
+        Ok(said) => {
+            println!("{said}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e @ manage::ManageError::NotTaken(_)) => Err(CliError::Failed(anyhow::anyhow!(e))),
+        Err(e) => Err(CliError::Config(e.to_string())),
     }
 }
 

@@ -10,6 +10,8 @@ use std::process::{Command, Output};
 // One test binary (one link): the faults over HTTP and `serve` are modules.
 #[path = "e2e/faults.rs"]
 mod faults;
+#[path = "e2e/install.rs"]
+mod install;
 #[path = "e2e/published.rs"]
 mod published;
 #[path = "e2e/security.rs"]

@@ -26,6 +26,9 @@ pub enum ServeError {
     KeyRequired(String),
     /// `listen` reaches other machines and nothing guards the status.
     Exposed(SocketAddr),
+    /// `[app]` cannot be used as configured (a key that does not parse, a
+    /// name the template gives that a file connection has).
+    App(String),
 }
 
 impl std::fmt::Display for ServeError {
@@ -52,6 +55,7 @@ impl std::fmt::Display for ServeError {
                 f,
                 "service.listen = {addr} is reachable from other machines and no [[access]] token is set: add a viewer or operator token, or set service.public_status = true to show the status page, /runs and /metrics to anyone who can reach it"
             ),
+            ServeError::App(why) => f.write_str(why),
         }
     }
 }

@@ -36,6 +36,11 @@ struct ServiceLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WebhookLabels {
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ConnectionLabels {
     connection: String,
 }
@@ -69,6 +74,7 @@ pub struct Metrics {
     paused: Family<ConnectionLabels, Gauge>,
     followups: Family<ConnectionLabels, Gauge>,
     check_ok: Family<ConnectionLabels, Gauge>,
+    webhooks: Family<WebhookLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -133,8 +139,15 @@ impl Metrics {
             "1 when the connection's last check passed, 0 when it failed",
             check_ok.clone(),
         );
+        let webhooks = Family::<WebhookLabels, Counter>::default();
+        registry.register(
+            "webhooks",
+            "Webhooks received at /webhooks/ghl, by outcome (accepted, duplicate, refused)",
+            webhooks.clone(),
+        );
         Metrics {
             registry,
+            webhooks,
             followups,
             check_ok,
             runs,
@@ -170,6 +183,27 @@ impl Metrics {
             drop(self.requests.get_or_create(&l));
             drop(self.rate_limited.get_or_create(&l));
         }
+    }
+
+    /// A connection left (an install stopped): its gauges go; its counters
+    /// stay, as its history does.
+    pub fn forget(&self, connection: &str) {
+        let c = ConnectionLabels {
+            connection: connection.into(),
+        };
+        for gauge in [&self.queue_depth, &self.paused, &self.followups, &self.check_ok] {
+            gauge.remove(&c);
+        }
+        self.last_success.remove(&c);
+    }
+
+    /// A webhook received: `accepted`, `duplicate` or `refused`.
+    pub fn webhook(&self, outcome: &str) {
+        self.webhooks
+            .get_or_create(&WebhookLabels {
+                outcome: outcome.into(),
+            })
+            .inc();
     }
 
     pub fn request(&self, connection: &str, api: Api, status: Option<u16>) {

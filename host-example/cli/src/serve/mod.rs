@@ -9,26 +9,34 @@
 //! - [`scheduler`]: what runs when; one run at a time per connection.
 //! - [`runner`]: one run, committed with its state.
 //! - [`http`]: the endpoints; [`page`]: the status page; [`status`]: the
-//!   `status` command.
+//!   `status` command; [`manage`]: the `connections` command.
+//! - [`install`]: the marketplace app agencies connect (consent, webhooks,
+//!   listings, sub-account tokens).
 //! - [`health`]: failures, incidents, backoff and pause, as a state
 //!   machine; [`alerts`]: the webhook; [`metrics`]: Prometheus.
 //! - [`access`]: who may do what on the HTTP surface; [`audit`]: the
 //!   audit log's vocabulary; [`seal`]: tokens sealed at rest.
-//! - [`state`]: what they all share; [`config`]: `connections.toml`;
-//!   [`db`]: the SQLite file; [`view`]: how rows are shown; [`model`]: the
-//!   service's vocabulary; [`error`]: why it cannot run.
+//! - [`state`]: what they all share; [`connections`]: the connections
+//!   that run, the file's and the installs'; [`config`]: `connections.toml`;
+//!   [`db`]: the SQLite file; [`view`]: how rows are shown; [`reply`]: an
+//!   HTTP answer; [`model`]: the service's vocabulary; [`error`]: why it
+//!   cannot run.
 
 pub mod access;
 pub mod alerts;
 pub mod audit;
 pub mod config;
+pub mod connections;
 pub mod db;
 pub mod error;
 pub mod health;
 pub mod http;
+pub mod install;
+pub mod manage;
 pub mod metrics;
 pub mod model;
 pub mod page;
+pub mod reply;
 pub mod runner;
 pub mod scheduler;
 pub mod seal;
@@ -51,6 +59,11 @@ pub fn run(config: ServeConfig, engine: ConnectorEngine, network: Network) -> Re
     let key = seal::key::load(config.key_file.as_deref(), &env)?;
     let db = Db::open(&config.database, key.as_ref())?;
     if key.is_none() {
+        if config.app.is_some() {
+            return Err(ServeError::KeyRequired(
+                "[app] makes agencies' and sub-accounts' tokens, which the database keeps".into(),
+            ));
+        }
         if let Some(c) = config
             .connections
             .iter()
@@ -71,7 +84,7 @@ pub fn run(config: ServeConfig, engine: ConnectorEngine, network: Network) -> Re
         .local_addr()
         .map_or_else(|_| listen.to_string(), |a| a.to_string());
     tracing::info!(target: "ghl_rankr::serve", network = %network.summary(), "network");
-    let (state, commands) = AppState::new(config, db, network, &env)?;
+    let (state, channels) = AppState::new(config, db, network, &env)?;
     if !listen.ip().is_loopback() && !state.access.has_viewers() && !state.access.public_status() {
         return Err(ServeError::Exposed(listen));
     }
@@ -86,7 +99,7 @@ pub fn run(config: ServeConfig, engine: ConnectorEngine, network: Network) -> Re
     }
     println!(
         "ghl-rankr serve: {} connections · database {} · listening on http://{addr}",
-        state.config.connections.len(),
+        state.registry.len(),
         state.db.path().display()
     );
     use std::io::Write as _;
@@ -106,8 +119,26 @@ pub fn run(config: ServeConfig, engine: ConnectorEngine, network: Network) -> Re
                 source,
             })?
     };
-    let result = scheduler::run(state, Arc::new(engine), commands, stop);
+    let installs = match channels.installs {
+        Some(woken) => {
+            let (state, stop) = (state.clone(), stop.clone());
+            Some(
+                std::thread::Builder::new()
+                    .name("installs".into())
+                    .spawn(move || install::worker::run(state, woken, stop))
+                    .map_err(|source| ServeError::Thread {
+                        what: "install worker",
+                        source,
+                    })?,
+            )
+        }
+        None => None,
+    };
+    let result = scheduler::run(state, Arc::new(engine), channels.commands, stop);
     http_stop.store(true, Ordering::SeqCst);
     let _ = http.join();
+    if let Some(installs) = installs {
+        let _ = installs.join();
+    }
     result
 }

@@ -2,17 +2,53 @@
 //! per connection (last run, next run, queue, paused or failing), then the
 //! last errors. It refreshes itself every 30 s.
 
-use super::db::DbResult;
+use super::db::{DbResult, InstallState};
 use super::state::AppState;
 use super::view::{check_cell, run_line, state, when};
 use html_escape::encode_text as esc;
 use std::fmt::Write as _;
 
+/// The agencies, and the sub-accounts still waiting for their token (with
+/// why) or stopped: what an admin looks at after connecting.
+fn installs_section(app: &AppState) -> DbResult<String> {
+    let mut rows = String::new();
+    for (company, state, note) in app.db.agencies()? {
+        let _ = write!(
+            rows,
+            "<tr><td>agency <code>{}</code></td><td>{}</td><td>{}</td></tr>",
+            esc(&company),
+            esc(&state),
+            esc(note.as_deref().unwrap_or(""))
+        );
+    }
+    for i in app.db.all_installs()? {
+        if i.state == InstallState::Active {
+            continue;
+        }
+        let _ = write!(
+            rows,
+            "<tr><td>{} (<code>{}</code>)</td><td>{}</td><td>{}</td></tr>",
+            esc(&i.name),
+            esc(&i.location_id),
+            i.state.as_str(),
+            esc(i.note.as_deref().unwrap_or(""))
+        );
+    }
+    if rows.is_empty() {
+        rows = "<tr><td colspan=\"3\">No agency has connected yet: an operator opens <a href=\"/install\">/install</a>.</td></tr>".into();
+    }
+    Ok(format!(
+        "<h2>Installs</h2>\n<table>\n<thead><tr><th>Agency or sub-account</th><th>State</th><th>Why</th></tr></thead>\n<tbody>{rows}</tbody>\n</table>\n"
+    ))
+}
+
 pub fn render(app: &AppState) -> DbResult<String> {
     let overview = app.db.overview()?;
     let mut rows = String::new();
     let mut errors = String::new();
-    for c in &app.config.connections {
+    let entries = app.registry.all();
+    for entry in &entries {
+        let c = &entry.connection;
         let o = overview.iter().find(|o| o.name == c.name);
         let words = state(o);
         let last = o
@@ -50,6 +86,11 @@ pub fn render(app: &AppState) -> DbResult<String> {
     if errors.is_empty() {
         errors = "<tr><td colspan=\"4\">No failed runs.</td></tr>".into();
     }
+    let installs = if app.installs.is_some() {
+        installs_section(app)?
+    } else {
+        String::new()
+    };
     Ok(format!(
         r#"<!doctype html>
 <html lang="en">
@@ -74,7 +115,7 @@ footer {{ color: #777; }}
 <thead><tr><th>Connection</th><th>Location</th><th>State</th><th>Check</th><th>Last run</th><th>Next run</th><th>Queued posts</th><th>Follow-up statistics</th></tr></thead>
 <tbody>{rows}</tbody>
 </table>
-<h2>Last errors</h2>
+{installs}<h2>Last errors</h2>
 <table>
 <thead><tr><th>Connection</th><th>Operation</th><th>When</th><th>Error</th></tr></thead>
 <tbody>{errors}</tbody>
@@ -83,7 +124,7 @@ footer {{ color: #777; }}
 </body>
 </html>
 "#,
-        count = app.config.connections.len(),
+        count = entries.len(),
         max = app.config.max_concurrent,
         version = env!("CARGO_PKG_VERSION"),
     ))

@@ -64,22 +64,9 @@ pub fn run(
     }
     app.db.prune(now, app.config.history_days)?;
     let mut slots: BTreeMap<String, Slot> = BTreeMap::new();
-    for c in &app.config.connections {
-        let health = app.db.health(&c.name)?;
-        let mut slot = Slot {
-            paused: health.paused.is_some(),
-            backoff_until: health.retry_at_ms.unwrap_or(0),
-            unchecked: app.config.check_at_start,
-            ..Slot::default()
-        };
-        for op in [Op::NewPosts, Op::TagSync, Op::StatsSync, Op::PostsPublished] {
-            let next = first_due(&app, &c.name, op, now)?;
-            app.db.set_next_due(&c.name, op, next)?;
-            if let Some(next) = next {
-                slot.next.insert(op, next);
-            }
-        }
-        slots.insert(c.name.clone(), slot);
+    for entry in app.registry.all() {
+        let name = &entry.connection.name;
+        slots.insert(name.clone(), slot(&app, name, now, false)?);
     }
     let (tx, rx) = mpsc::channel::<Done>();
     let mut running = 0usize;
@@ -165,6 +152,29 @@ pub fn run(
     Ok(())
 }
 
+/// A connection's slot at start, or when an install adds it (`joined`:
+/// its first poll, the baseline, is due now).
+fn slot(app: &AppState, name: &str, now: u64, joined: bool) -> DbResult<Slot> {
+    let health = app.db.health(name)?;
+    let mut slot = Slot {
+        paused: health.paused.is_some(),
+        backoff_until: health.retry_at_ms.unwrap_or(0),
+        unchecked: app.config.check_at_start,
+        ..Slot::default()
+    };
+    for op in [Op::NewPosts, Op::TagSync, Op::StatsSync, Op::PostsPublished] {
+        let mut next = first_due(app, name, op, now)?;
+        if joined && op == Op::NewPosts {
+            next = next.map(|_| now);
+        }
+        app.db.set_next_due(name, op, next)?;
+        if let Some(next) = next {
+            slot.next.insert(op, next);
+        }
+    }
+    Ok(slot)
+}
+
 /// The next job of an idle connection, if any is due.
 fn next_job(app: &AppState, name: &str, slot: &Slot, now: u64) -> DbResult<Option<Job>> {
     if let Some(QueuedEvent { run_id, op, input }) = app.db.next_event(name)? {
@@ -207,11 +217,28 @@ fn next_job(app: &AppState, name: &str, slot: &Slot, now: u64) -> DbResult<Optio
         .map(|(op, _)| Job::Scheduled(*op)))
 }
 
-/// Applies a pause or resume to a connection's slot and health, or keeps
-/// it for the end of the run under way.
+/// Applies a command: a connection joins or leaves; a pause or resume is
+/// applied to its slot and health, or kept for the end of the run under
+/// way.
 fn command_slot(app: &AppState, slots: &mut BTreeMap<String, Slot>, command: Command) -> DbResult<()> {
-    let (Command::Pause { connection, .. } | Command::Resume { connection, .. }) = &command;
-    let Some(slot) = slots.get_mut(connection) else {
+    match &command {
+        Command::Added { connection } => {
+            // Made at start already (it joined meanwhile): kept, with a run
+            // that may be under way.
+            if !slots.contains_key(connection) {
+                let slot = slot(app, connection, app.clock.now_ms(), true)?;
+                slots.insert(connection.clone(), slot);
+            }
+            return Ok(());
+        }
+        Command::Removed { connection } => {
+            // A run under way ends on its own; its end finds no slot.
+            slots.remove(connection);
+            return Ok(());
+        }
+        Command::Pause { .. } | Command::Resume { .. } => {}
+    }
+    let Some(slot) = slots.get_mut(command.connection()) else {
         return Ok(());
     };
     if slot.busy {
@@ -225,6 +252,7 @@ fn apply(app: &AppState, slot: &mut Slot, command: &Command) -> DbResult<()> {
     let (connection, paused) = match command {
         Command::Pause { connection, by } => (connection, Some(format!("paused by {by}"))),
         Command::Resume { connection, .. } => (connection, None),
+        Command::Added { .. } | Command::Removed { .. } => return Ok(()),
     };
     let mut health = app.db.health(connection)?;
     match &paused {
@@ -250,9 +278,10 @@ fn settle(app: &AppState, slots: &mut BTreeMap<String, Slot>, done: Done, now: u
     if let Some(command) = slot.pending.take() {
         apply(app, slot, &command)?;
     }
-    let Some(c) = app.config.connection(&done.connection) else {
+    let Some(entry) = app.connection(&done.connection) else {
         return Ok(());
     };
+    let c = &entry.connection;
     match done.outcome {
         Outcome::Failed => {
             slot.backoff_until = done.retry_at_ms.unwrap_or(now);
@@ -305,9 +334,10 @@ fn settle(app: &AppState, slots: &mut BTreeMap<String, Slot>, done: Done, now: u
 /// When an operation first runs after a start: the stored next run (no
 /// later than one interval away), else soon, spread over the first minute.
 fn first_due(app: &AppState, name: &str, op: Op, now: u64) -> DbResult<Option<u64>> {
-    let Some(c) = app.config.connection(name) else {
+    let Some(entry) = app.connection(name) else {
         return Ok(None);
     };
+    let c = &entry.connection;
     let stored = app.db.next_due(name, op)?;
     Ok(match op {
         Op::NewPosts | Op::TagSync | Op::PostsPublished => {

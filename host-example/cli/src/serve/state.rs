@@ -1,46 +1,64 @@
 //! What every part of the running service shares: the configuration, the
-//! database, the network, the metrics, the alerter, each connection's
-//! credentials as read at start, and the flags of a stop. The compiled
-//! component is not here: only the scheduler and the runs use it.
+//! database, the network, the metrics, the alerter, the connections (those
+//! of the file with their credentials as read at start, and those installs
+//! made), the install flow, and the flags of a stop. The compiled component
+//! is not here: only the scheduler and the runs use it.
 
 use super::access::{Access, AccessToken, Role};
 use super::alerts::Alerter;
 use super::config::{GhlCredentialEnv, ServeConfig};
-use super::db::Db;
+use super::connections::{ConnectionSecrets, Entry, GhlSecret, Origin, Registry};
+use super::db::{Db, InstallState};
 use super::error::ServeError;
+use super::install::Installs;
 use super::metrics::Metrics;
 use crate::credentials::Tokens;
 use crate::secret::Secret;
 use ghl_rankr_host::clock::{Clock, SystemClock};
 use ghl_rankr_host::net::Network;
 use sha2::Digest as _;
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{mpsc, Arc, Mutex};
 
-/// A connection's GHL credential, read from the environment at start.
-pub enum GhlSecret {
-    Token(Secret),
-    /// The pair itself lives in the database; `seed` fingerprints the
-    /// operator's refresh token it was first taken from.
-    OAuth {
-        client_id: String,
-        client_secret: Secret,
-        seed: String,
+/// What the HTTP surface and the installs ask of the scheduler, which owns
+/// the connections' slots.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Pause {
+        connection: String,
+        by: String,
+    },
+    Resume {
+        connection: String,
+        by: String,
+    },
+    /// An install's connection joined the registry: its first poll (the
+    /// baseline) runs now.
+    Added {
+        connection: String,
+    },
+    /// It left (uninstalled, removed): nothing more runs for it.
+    Removed {
+        connection: String,
     },
 }
 
-pub struct ConnectionSecrets {
-    pub ghl: GhlSecret,
-    pub rankr: Secret,
+impl Command {
+    pub fn connection(&self) -> &str {
+        match self {
+            Command::Pause { connection, .. }
+            | Command::Resume { connection, .. }
+            | Command::Added { connection }
+            | Command::Removed { connection } => connection,
+        }
+    }
 }
 
-/// What the HTTP surface asks of the scheduler, which owns the
-/// connections' slots.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Command {
-    Pause { connection: String, by: String },
-    Resume { connection: String, by: String },
+/// What the scheduler and the install worker take from the state.
+pub struct Channels {
+    pub commands: mpsc::Receiver<Command>,
+    /// Wakes the install worker (with `[app]`).
+    pub installs: Option<mpsc::Receiver<()>>,
 }
 
 pub struct AppState {
@@ -50,7 +68,10 @@ pub struct AppState {
     pub network: Network,
     pub metrics: Metrics,
     pub alerter: Alerter,
-    pub secrets: HashMap<String, ConnectionSecrets>,
+    /// Every connection that runs: the file's and the installs'.
+    pub registry: Registry,
+    /// The marketplace app, with `[app]`.
+    pub installs: Option<Installs>,
     /// The tokens of the HTTP surface and their roles.
     pub access: Access,
     /// Refused credentials recorded per address, to bound the audit log.
@@ -67,23 +88,23 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Reads the credentials, seeds or keeps each OAuth pair, and resumes
-    /// connections whose credentials changed. The receiver takes what the
-    /// HTTP surface asks of the scheduler.
+    /// Reads the credentials, seeds or keeps each OAuth pair, resumes
+    /// connections whose credentials changed, and adds the installs'
+    /// active connections. The channels take what the HTTP surface asks of
+    /// the scheduler, and wake the install worker.
     pub fn new(
         config: ServeConfig,
         db: Db,
         network: Network,
         env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<(AppState, mpsc::Receiver<Command>), ServeError> {
+    ) -> Result<(AppState, Channels), ServeError> {
         config.check_variables(env)?;
         let var = |k: &str| env(k).map(|v| v.trim().to_string()).unwrap_or_default();
         let metrics = Metrics::new();
         let clock = SystemClock::default();
         let now = clock.now_ms();
-        let mut secrets = HashMap::new();
+        let registry = Registry::default();
         for c in &config.connections {
-            metrics.connection(&c.name);
             let ghl = match &c.ghl {
                 GhlCredentialEnv::Token(t) => GhlSecret::Token(Secret::new(var(t))),
                 GhlCredentialEnv::OAuth {
@@ -122,24 +143,35 @@ impl AppState {
                         seed,
                     }
                 }
+                GhlCredentialEnv::Installed => GhlSecret::Installed { company: None },
             };
-            let health = db.health(&c.name)?;
-            if let Some(why) = &health.paused {
-                tracing::warn!(target: "ghl_rankr::serve", connection = %c.name, why, "paused until its credentials change");
-                metrics.paused(&c.name, true);
-            }
-            if let Some(ms) = health.last_success_ms {
-                metrics.success(&c.name, ms);
-            }
-            metrics.queue_depth(&c.name, db.queue_depth(&c.name)?);
-            metrics.followups(&c.name, db.pending_followups(&c.name)?);
-            secrets.insert(
-                c.name.clone(),
-                ConnectionSecrets {
+            registry.insert(Entry {
+                connection: c.clone(),
+                secrets: ConnectionSecrets {
                     ghl,
                     rankr: Secret::new(var(&c.rankr_api_key_env)),
                 },
-            );
+                origin: Origin::File,
+            });
+        }
+        let (installs, woken) = match &config.app {
+            Some(app) => {
+                let (installs, woken) = Installs::new(app.clone(), env, network.clone()).map_err(ServeError::App)?;
+                for i in db.installs(InstallState::Active)? {
+                    if registry.get(&i.name).is_some() {
+                        return Err(ServeError::App(format!(
+                            "connection {} of the file has the name the template gives sub-account {}: rename one",
+                            i.name, i.location_id
+                        )));
+                    }
+                    registry.insert(installs.entry(&i));
+                }
+                (Some(installs), Some(woken))
+            }
+            None => (None, None),
+        };
+        for entry in registry.all() {
+            gauges(&db, &metrics, &entry.connection.name)?;
         }
         let access = access(&config, env);
         let (commands, receiver) = mpsc::channel();
@@ -149,7 +181,8 @@ impl AppState {
             db,
             network,
             metrics,
-            secrets,
+            registry,
+            installs,
             access,
             refusals: Default::default(),
             commands: Mutex::new(commands),
@@ -158,7 +191,18 @@ impl AppState {
             draining: Arc::new(AtomicBool::new(false)),
             last_tick_ms: AtomicU64::new(now),
         };
-        Ok((state, receiver))
+        Ok((
+            state,
+            Channels {
+                commands: receiver,
+                installs: woken,
+            },
+        ))
+    }
+
+    /// The connection of this name, from the file or an install.
+    pub fn connection(&self, name: &str) -> Option<std::sync::Arc<Entry>> {
+        self.registry.get(name)
     }
 
     /// Hands `command` to the scheduler; false once it has stopped.
@@ -169,6 +213,22 @@ impl AppState {
             .send(command)
             .is_ok()
     }
+}
+
+/// A connection's gauges as its stored health, queue and follow-ups say.
+pub fn gauges(db: &Db, metrics: &Metrics, name: &str) -> Result<(), super::db::DbError> {
+    metrics.connection(name);
+    let health = db.health(name)?;
+    if let Some(why) = &health.paused {
+        tracing::warn!(target: "ghl_rankr::serve", connection = %name, why, "paused until its credentials change or it is resumed");
+        metrics.paused(name, true);
+    }
+    if let Some(ms) = health.last_success_ms {
+        metrics.success(name, ms);
+    }
+    metrics.queue_depth(name, db.queue_depth(name)?);
+    metrics.followups(name, db.pending_followups(name)?);
+    Ok(())
 }
 
 /// The `[[access]]` tokens, and the event intake's variable as an operator

@@ -1,7 +1,7 @@
 //! `ghl-rankr status`: the database's view of every connection, read beside
 //! a running service, as text or JSON.
 
-use super::db::{Db, DbError};
+use super::db::{Db, DbError, InstallState};
 use super::view::{check_cell, iso, run_json, state, when};
 use serde_json::{json, Value};
 use std::fmt::Write as _;
@@ -11,13 +11,19 @@ use std::path::Path;
 pub fn status(database: &Path, as_json: bool) -> Result<String, DbError> {
     let db = Db::open_read_only(database)?;
     let overview = db.overview()?;
+    let installs = db.all_installs()?;
+    let ended = |name: &str| {
+        installs
+            .iter()
+            .find(|i| i.name == name && matches!(i.state, InstallState::Stopped | InstallState::Removed))
+    };
     if as_json {
         let connections: Vec<Value> = overview
             .iter()
             .map(|o| {
                 json!({
                     "name": o.name,
-                    "state": state(Some(o)).class,
+                    "state": ended(&o.name).map_or(state(Some(o)).class, |i| i.state.as_str()),
                     "paused": o.health.paused,
                     "consecutive_failures": o.health.consecutive_failures,
                     "last_error": o.health.last_error,
@@ -37,6 +43,16 @@ pub fn status(database: &Path, as_json: bool) -> Result<String, DbError> {
         out.push_str("no connections have run yet\n");
     }
     for o in &overview {
+        if let Some(i) = ended(&o.name) {
+            let _ = writeln!(
+                out,
+                "{}: {} ({}); its history is kept",
+                o.name,
+                i.state.as_str(),
+                i.note.as_deref().unwrap_or("")
+            );
+            continue;
+        }
         let _ = writeln!(out, "{}: {}", o.name, state(Some(o)).text);
         match &o.last_run {
             Some(r) => {

@@ -513,10 +513,17 @@ fn a_kill_9_mid_run_loses_and_duplicates_nothing() {
     write_config(&d, &format!("{SERVICE}{FAST}{}", connection_toml(&l, "")));
     let s = Serve::start(&d, &[&l], &[]);
     s.wait("the baseline", || first_poll_done(&s, &l));
-    // The poll finds the posts and queues them (call 1); the first post's
-    // tag-sync hangs on its read of the post's tags (call 2), and the process
-    // dies there.
-    let posts = add_posts_then_hang(&l, "kp", 4, 2, 30);
+    // The poll finds the posts and queues them; the first post's tag-sync
+    // hangs on its read of the post's tags (aimed at by its path, so a poll
+    // in flight meanwhile cannot take the fault), and the process dies
+    // there.
+    let posts = {
+        let mut g = l.ghl.state.lock().unwrap();
+        let posts = add_posts_to(&mut g, "kp", 4);
+        g.hang = Duration::from_secs(30);
+        g.fault_on_path("/tags/details", GhlFault::Hang);
+        posts
+    };
     s.wait("a tag-sync hanging on GHL", || {
         s.runs(&l.name)
             .iter()

@@ -107,6 +107,9 @@ pub struct GhlState {
     /// API calls received (OAuth not counted).
     pub api_calls: u32,
     pub faults: Vec<ScheduledFault>,
+    /// Faults played once, on the first API call whose path holds the
+    /// text: a fault aimed at one request, whatever else is in flight.
+    pub path_faults: Vec<(String, GhlFault)>,
     /// How long a [`GhlFault::Hang`] holds the answer.
     pub hang: Duration,
     /// OAuth: when set, access tokens come from here instead of `token`.
@@ -262,6 +265,7 @@ impl GhlState {
             rate_limited: 0,
             api_calls: 0,
             faults: Vec::new(),
+            path_faults: Vec::new(),
             hang: Duration::from_secs(3),
             oauth: None,
             scopes: None,
@@ -272,6 +276,12 @@ impl GhlState {
     /// Plays `fault` on API call number `at_call` (1-based).
     pub fn fault_at(&mut self, at_call: u32, fault: GhlFault) {
         self.faults.push(ScheduledFault { at_call, fault });
+    }
+
+    /// Plays `fault` once, on the first API call whose path contains
+    /// `text` (`"/tags/details"`: the first read of tags by id).
+    pub fn fault_on_path(&mut self, text: &str, fault: GhlFault) {
+        self.path_faults.push((text.to_string(), fault));
     }
 
     /// Adds a post (while a test runs, too).
@@ -312,7 +322,12 @@ pub fn handle(spec: &OpenApi, s: &mut GhlState, req: &FakeRequest, now_ms: u64) 
     }
     s.api_calls += 1;
     let call = s.api_calls;
-    let fault = s.faults.iter().find(|f| f.at_call == call).map(|f| f.fault.clone());
+    let mut fault = s.faults.iter().find(|f| f.at_call == call).map(|f| f.fault.clone());
+    if fault.is_none() {
+        if let Some(i) = s.path_faults.iter().position(|(text, _)| path.contains(text.as_str())) {
+            fault = Some(s.path_faults.remove(i).1);
+        }
+    }
     match &fault {
         Some(GhlFault::Status {
             status,

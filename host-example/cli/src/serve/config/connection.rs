@@ -34,6 +34,9 @@ pub enum GhlCredentialEnv {
         access_token: Option<String>,
         scopes: Option<String>,
     },
+    /// Made by an agency's install: the sub-account's token lives in the
+    /// database, exchanged from the agency's.
+    Installed,
 }
 
 impl Connection {
@@ -44,6 +47,10 @@ impl Connection {
             GhlCredentialEnv::OAuth { refresh_token, .. } => (
                 format!("the OAuth pair (first from {refresh_token})"),
                 format!("{refresh_token}, then restart the service"),
+            ),
+            GhlCredentialEnv::Installed => (
+                "the install (connect the agency again at /install)".to_string(),
+                "the install: connect the agency again at /install".to_string(),
             ),
         };
         crate::render::Hints {

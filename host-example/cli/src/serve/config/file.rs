@@ -20,6 +20,37 @@ pub(super) struct ServeFile {
     pub(super) connection: Vec<Spanned<ConnectionTable>>,
     #[serde(default)]
     pub(super) access: Vec<Spanned<AccessTable>>,
+    pub(super) app: Option<Spanned<AppTable>>,
+    pub(super) template: Option<Spanned<TemplateTable>>,
+}
+
+/// `[app]`: the marketplace app agencies install.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct AppTable {
+    pub(super) client_id_env: Spanned<String>,
+    pub(super) client_secret_env: Spanned<String>,
+    pub(super) public_url: Spanned<String>,
+    pub(super) scopes: Option<Vec<String>>,
+    pub(super) marketplace_url: Option<Spanned<String>>,
+    pub(super) ghl_base_url: Option<Spanned<String>>,
+    pub(super) webhook_ed25519_key: Option<Spanned<String>>,
+    pub(super) webhook_rsa_key: Option<Spanned<String>>,
+    pub(super) legacy_rsa: Option<bool>,
+    pub(super) list_installs: Option<Spanned<String>>,
+}
+
+/// `[template]`: what a connection made by an install gets.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct TemplateTable {
+    pub(super) name: Spanned<String>,
+    pub(super) dashboard: Option<Spanned<String>>,
+    pub(super) rankr_api_key_env: Spanned<String>,
+    pub(super) rankr_base_url: Option<String>,
+    pub(super) schedule: Option<ScheduleTable>,
+    pub(super) tag_mapping: Option<Vec<MappingRowConfig>>,
+    pub(super) metric_mapping: Option<Vec<MetricRenameConfig>>,
 }
 
 /// One `[[access]]` token: its name (for the audit log), its role, and the

@@ -29,11 +29,13 @@
 //! ```
 
 mod access;
+mod app;
 mod connection;
 mod file;
 mod schedule;
 mod source;
 
+pub use app::{AppConfig, Template};
 pub use connection::{Connection, GhlCredentialEnv};
 pub use schedule::Schedule;
 pub use source::ConfigError;
@@ -83,6 +85,8 @@ pub struct ServeConfig {
     pub access: Vec<AccessConfig>,
     /// Each connection is checked before its first run.
     pub check_at_start: bool,
+    /// The marketplace app agencies install, if any.
+    pub app: Option<AppConfig>,
 }
 
 /// Why the connections file cannot be used.
@@ -242,15 +246,19 @@ impl ServeConfig {
         }
         // The defaults are checked even where every connection overrides them.
         schedule(&file.schedule, &ScheduleTable::default(), text)?;
-        if file.connection.is_empty() {
-            return Err(ConfigError {
-                line: None,
-                message: "no [[connection]]: add one per GHL location, with name, location, ghl_token_env (or the OAuth *_env keys) and rankr_api_key_env".into(),
-            });
-        }
         let mut names = HashSet::new();
         // `[settings]`, its relative paths made relative to this file.
         let shared = file.settings.clone().anchored(dir);
+        let app = match &file.app {
+            Some(a) => Some(app::parse(&source, a, file.template.as_ref(), &file.schedule, &shared)?),
+            None => None,
+        };
+        if file.connection.is_empty() && app.is_none() {
+            return Err(ConfigError {
+                line: None,
+                message: "no [[connection]] and no [app]: add one [[connection]] per GHL location (name, location, ghl_token_env or the OAuth *_env keys, rankr_api_key_env), or an [app] and [template] for agencies to install".into(),
+            });
+        }
         let mut connections = Vec::new();
         for c in &file.connection {
             let c = connection::parse(&source, c, &file.schedule, &shared)?;
@@ -282,6 +290,7 @@ impl ServeConfig {
             request_timeout,
             access,
             check_at_start: s.check_at_start.unwrap_or(true),
+            app,
         })
     }
 
@@ -300,6 +309,7 @@ impl ServeConfig {
                     client_secret,
                     ..
                 } => required.extend([refresh_token.as_str(), client_id, client_secret]),
+                GhlCredentialEnv::Installed => {}
             }
             for var in required {
                 if !set(var) {
@@ -310,6 +320,17 @@ impl ServeConfig {
         for a in &self.access {
             if !set(&a.token_env) {
                 missing.push(format!("access {}: {}", a.name, a.token_env));
+            }
+        }
+        if let Some(app) = &self.app {
+            for var in [
+                &app.client_id_env,
+                &app.client_secret_env,
+                &app.template.rankr_api_key_env,
+            ] {
+                if !set(var) {
+                    missing.push(format!("app: {var}"));
+                }
             }
         }
         missing

@@ -118,3 +118,57 @@ fn oauth_reads_five_variables_and_missing_ones_are_listed() {
     let env = |k: &str| (k == "R").then(|| "r".to_string());
     assert_eq!(c.missing_variables(&env), ["acme: ACME_RANKR", "acme: I", "acme: S"]);
 }
+
+const APP: &str = "[app]\nclient_id_env = \"APP_ID\"\nclient_secret_env = \"APP_SECRET\"\npublic_url = \"https://sync.example.com/\"\n";
+const TEMPLATE: &str =
+    "[template]\nname = \"social-{location}\"\ndashboard = \"dash-{location}\"\nrankr_api_key_env = \"RANKR\"\n";
+
+#[test]
+fn an_app_needs_no_connection_and_gets_its_defaults() {
+    let c = parse(&format!("{APP}{TEMPLATE}")).unwrap();
+    assert!(c.connections.is_empty());
+    let app = c.app.clone().unwrap();
+    assert_eq!(app.public_url, "https://sync.example.com");
+    assert_eq!(app.marketplace_url, "https://marketplace.gohighlevel.com");
+    assert_eq!(app.ghl_base_url, "https://services.leadconnectorhq.com");
+    assert!(app.scopes.iter().any(|s| s == "oauth.write") && app.scopes.len() == 6);
+    assert!(app.legacy_rsa && app.webhook_rsa_key.contains("MIICIjANBgkqhkiG9w0BAQEFAAOCAg8A"));
+    assert_eq!(app.list_installs, Duration::from_secs(3600));
+    let t = &app.template;
+    assert_eq!(t.name_for("ve9EPM428h8vShlRW1KT"), "social-ve9EPM428h8vShlRW1KT");
+    let conn = t.connection("social-x1", "x1");
+    assert_eq!(conn.dashboard.as_deref(), Some("dash-x1"));
+    assert_eq!(conn.ghl, GhlCredentialEnv::Installed);
+    let env = |k: &str| (k != "APP_SECRET").then(|| "v".to_string());
+    assert_eq!(c.missing_variables(&env), vec!["app: APP_SECRET"]);
+}
+
+#[test]
+fn an_app_is_refused_with_what_to_fix() {
+    let refused = |text: String, says: &str| {
+        let e = parse(&text).unwrap_err().to_string();
+        assert!(e.contains(says), "{e}");
+    };
+    refused(APP.to_string(), "needs a [template]");
+    refused(
+        format!("{APP}{}", TEMPLATE.replace("social-{location}", "social")),
+        "must contain {location}",
+    );
+    refused(
+        format!("{}{TEMPLATE}", APP.replace("https://sync", "http://sync")),
+        "https:// URL",
+    );
+    refused(
+        format!("{APP}list_installs = \"often\"\n{TEMPLATE}"),
+        "list_installs must be a duration",
+    );
+    refused(
+        format!("{APP}{}", TEMPLATE.replace("dashboard = \"dash-{location}\"\n", "")),
+        "has no dashboard",
+    );
+    refused(
+        format!("{}{TEMPLATE}", APP.replace("\"APP_SECRET\"", "\"sk-live abc\"")),
+        "must name an environment variable",
+    );
+    refused(String::new(), "no [[connection]] and no [app]");
+}

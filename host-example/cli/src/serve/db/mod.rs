@@ -22,6 +22,7 @@ mod audit;
 mod events;
 mod followups;
 mod health;
+mod installs;
 mod open;
 mod overview;
 mod queue;
@@ -33,6 +34,7 @@ mod types;
 
 pub use events::EVENT_MEMORY_MS;
 pub use followups::FollowUp;
+pub use installs::{Agency, Control, Install, InstallState, Said, WebhookEffects, INSTALL_SEED};
 pub use open::{Db, DbError, DbResult, SCHEMA_VERSION};
 pub use overview::Overview;
 pub use queue::QueuedPost;

@@ -19,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_initial.sql"),
     include_str!("migrations/0002_audit.sql"),
     include_str!("migrations/0003_followups.sql"),
+    include_str!("migrations/0004_installs.sql"),
 ];
 
 /// The schema version this build writes.
@@ -174,6 +175,36 @@ impl Db {
             path: path.to_path_buf(),
             _lock: None,
         })
+    }
+
+    /// Opens beside a running service to leave it commands
+    /// (`ghl-rankr connections pause|resume|remove`): a writer without the
+    /// lock and without the key, used for the `control` table only. A file
+    /// whose schema is not this version's is refused.
+    pub fn open_beside(path: &Path) -> DbResult<Db> {
+        let reader = Db::open_read_only(path)?;
+        let version: i64 = reader.read().query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version != SCHEMA_VERSION {
+            return Err(DbError::NotOurs {
+                path: path.to_path_buf(),
+                why: format!("its schema is version {version}; this ghl-rankr writes version {SCHEMA_VERSION}"),
+            });
+        }
+        let writer = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| not_ours(path, e))?;
+        writer.busy_timeout(Duration::from_secs(5))?;
+        Ok(Db {
+            writer: Some(Mutex::new(writer)),
+            ..reader
+        })
+    }
+
+    /// Whether a service holds the file now (its lock is taken).
+    pub fn in_use(path: &Path) -> bool {
+        matches!(lock(path), Err(DbError::Locked(_)))
     }
 
     pub fn path(&self) -> &Path {

@@ -20,54 +20,163 @@ pub struct StoredPair {
     pub seed: String,
 }
 
-/// The sealed columns, each bound to its connection.
+/// The sealed columns of a table, each value bound to its row's key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct SealedTable {
+    pub table: &'static str,
+    pub key: &'static str,
+}
+
+/// Connections' pairs, and agencies' pairs.
+pub(super) const TOKENS: SealedTable = SealedTable {
+    table: "tokens",
+    key: "connection",
+};
+pub(super) const AGENCIES: SealedTable = SealedTable {
+    table: "agencies",
+    key: "company_id",
+};
+const TABLES: [SealedTable; 2] = [TOKENS, AGENCIES];
 const COLUMNS: [&str; 2] = ["access_token", "refresh_token"];
 
-fn place<'a>(column: &'static str, connection: &'a str) -> Place<'a> {
-    Place {
-        table: "tokens",
-        column,
-        row: connection,
+/// One sealed value and where it lives.
+struct Stored {
+    table: SealedTable,
+    row: String,
+    column: &'static str,
+    value: Vec<u8>,
+}
+
+impl Stored {
+    fn place(&self) -> Place<'_> {
+        Place {
+            table: self.table.table,
+            column: self.column,
+            row: &self.row,
+        }
     }
 }
 
 /// The stored form of a token: sealed under `sealer`, or plain without one.
-fn store(sealer: Option<&Sealer>, column: &'static str, connection: &str, token: &Secret) -> Vec<u8> {
+pub(super) fn store(
+    sealer: Option<&Sealer>,
+    table: SealedTable,
+    column: &'static str,
+    row: &str,
+    token: &Secret,
+) -> Vec<u8> {
+    let place = Place {
+        table: table.table,
+        column,
+        row,
+    };
     match sealer {
-        Some(s) => s.seal(place(column, connection), token.expose().as_bytes()),
+        Some(s) => s.seal(place, token.expose().as_bytes()),
         None => token.expose().as_bytes().to_vec(),
     }
 }
 
 /// A token from its stored form.
-fn reveal(sealer: Option<&Sealer>, column: &'static str, connection: &str, stored: &[u8]) -> DbResult<Secret> {
+pub(super) fn reveal(
+    sealer: Option<&Sealer>,
+    table: SealedTable,
+    column: &'static str,
+    row: &str,
+    stored: &[u8],
+) -> DbResult<Secret> {
+    let place = Place {
+        table: table.table,
+        column,
+        row,
+    };
     let plain = match (is_sealed(stored), sealer) {
-        (true, Some(s)) => s.open(place(column, connection), stored)?,
+        (true, Some(s)) => s.open(place, stored)?,
         (true, None) => return Err(DbError::Seal(SealError::NoKey)),
         (false, _) => stored.to_vec(),
     };
     String::from_utf8(plain)
         .map(Secret::new)
-        .map_err(|_| DbError::Seal(SealError::Refused(place(column, connection).to_string())))
+        .map_err(|_| DbError::Seal(SealError::Refused(place.to_string())))
 }
 
-/// Every stored token, as (connection, column, stored form).
-fn all(conn: &Connection) -> DbResult<Vec<(String, &'static str, Vec<u8>)>> {
-    let mut stmt = conn.prepare("SELECT connection, access_token, refresh_token FROM tokens")?;
-    let rows = stmt.query_map([], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get_ref(1)?.as_bytes()?.to_vec(),
-            r.get_ref(2)?.as_bytes()?.to_vec(),
-        ))
-    })?;
+/// Stores `connection`'s pair, sealed under `sealer` (plain without one).
+pub(super) fn put(
+    conn: &Connection,
+    sealer: Option<&Sealer>,
+    connection: &str,
+    t: &Tokens,
+    seed: &str,
+    now_ms: u64,
+) -> DbResult<()> {
+    conn.execute(
+        "INSERT INTO tokens (connection, access_token, refresh_token, expires_at_ms, scopes, seed, updated_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (connection) DO UPDATE SET access_token = ?2, refresh_token = ?3, expires_at_ms = ?4,
+             scopes = ?5, seed = ?6, updated_ms = ?7",
+        params![
+            connection,
+            store(sealer, TOKENS, COLUMNS[0], connection, &t.access_token),
+            store(sealer, TOKENS, COLUMNS[1], connection, &t.refresh_token),
+            t.expires_at_ms.map(to_sql_ms),
+            t.scopes.join(" "),
+            seed,
+            to_sql_ms(now_ms)
+        ],
+    )?;
+    Ok(())
+}
+
+/// Every stored token of every sealed table that exists (an emptied one,
+/// an uninstalled agency's, holds nothing).
+fn all(conn: &Connection) -> DbResult<Vec<Stored>> {
     let mut out = Vec::new();
-    for row in rows {
-        let (connection, access, refresh) = row?;
-        out.push((connection.clone(), COLUMNS[0], access));
-        out.push((connection, COLUMNS[1], refresh));
+    for table in TABLES {
+        let exists: i64 = conn.query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?1",
+            params![table.table],
+            |r| r.get(0),
+        )?;
+        if exists == 0 {
+            continue;
+        }
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {}, access_token, refresh_token FROM {}",
+            table.key, table.table
+        ))?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get_ref(1)?.as_bytes()?.to_vec(),
+                r.get_ref(2)?.as_bytes()?.to_vec(),
+            ))
+        })?;
+        for row in rows {
+            let (key, access, refresh) = row?;
+            for (column, value) in COLUMNS.into_iter().zip([access, refresh]) {
+                if value.is_empty() {
+                    continue;
+                }
+                out.push(Stored {
+                    table,
+                    row: key.clone(),
+                    column,
+                    value,
+                });
+            }
+        }
     }
     Ok(out)
+}
+
+fn update(conn: &Connection, s: &Stored, value: &[u8]) -> DbResult<()> {
+    conn.execute(
+        &format!(
+            "UPDATE {} SET {} = ?1 WHERE {} = ?2",
+            s.table.table, s.column, s.table.key
+        ),
+        params![value, s.row],
+    )?;
+    Ok(())
 }
 
 /// Refuses a database whose sealed tokens `sealer` cannot open: none
@@ -75,16 +184,10 @@ fn all(conn: &Connection) -> DbResult<Vec<(String, &'static str, Vec<u8>)>> {
 /// from another row) is left to fail where it is used, with its message,
 /// so the other connections go on.
 pub(super) fn check_sealed(conn: &Connection, sealer: Option<&Sealer>) -> DbResult<()> {
-    let exists: i64 = conn.query_row(
-        "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'tokens'",
-        [],
-        |r| r.get(0),
-    )?;
-    if exists == 0 {
-        return Ok(());
-    }
-    for (connection, column, stored) in all(conn)? {
-        let Some(with) = sealed_with(&stored) else { continue };
+    for stored in all(conn)? {
+        let Some(with) = sealed_with(&stored.value) else {
+            continue;
+        };
         match sealer {
             None => return Err(DbError::Seal(SealError::NoKey)),
             Some(s) if s.key_id() != with => {
@@ -94,8 +197,8 @@ pub(super) fn check_sealed(conn: &Connection, sealer: Option<&Sealer>) -> DbResu
                 }))
             }
             Some(s) => {
-                if let Err(e) = s.open(place(column, &connection), &stored) {
-                    tracing::error!(target: "ghl_rankr::serve", connection, error = %e, "a sealed token does not open");
+                if let Err(e) = s.open(stored.place(), &stored.value) {
+                    tracing::error!(target: "ghl_rankr::serve", row = %stored.row, error = %e, "a sealed token does not open");
                 }
             }
         }
@@ -105,17 +208,14 @@ pub(super) fn check_sealed(conn: &Connection, sealer: Option<&Sealer>) -> DbResu
 
 /// Seals every plain token in one transaction, with an audit row.
 pub(super) fn seal_plain(conn: &Connection, sealer: &Sealer) -> DbResult<usize> {
-    let plain: Vec<_> = all(conn)?.into_iter().filter(|(_, _, v)| !is_sealed(v)).collect();
+    let plain: Vec<Stored> = all(conn)?.into_iter().filter(|s| !is_sealed(&s.value)).collect();
     if plain.is_empty() {
         return Ok(0);
     }
     let tx = conn.unchecked_transaction()?;
-    for (connection, column, stored) in &plain {
-        let sealed = sealer.seal(place(column, connection), stored);
-        tx.execute(
-            &format!("UPDATE tokens SET {column} = ?1 WHERE connection = ?2"),
-            params![sealed, connection],
-        )?;
+    for stored in &plain {
+        let sealed = sealer.seal(stored.place(), &stored.value);
+        update(&tx, stored, &sealed)?;
     }
     let now = ghl_rankr_host::clock::Clock::now_ms(&ghl_rankr_host::clock::SystemClock::default());
     super::audit::insert(
@@ -156,8 +256,8 @@ impl Db {
         let sealer = self.sealer.as_ref();
         Ok(Some(StoredPair {
             tokens: Tokens {
-                access_token: reveal(sealer, COLUMNS[0], connection, &access)?,
-                refresh_token: reveal(sealer, COLUMNS[1], connection, &refresh)?,
+                access_token: reveal(sealer, TOKENS, COLUMNS[0], connection, &access)?,
+                refresh_token: reveal(sealer, TOKENS, COLUMNS[1], connection, &refresh)?,
                 expires_at_ms: expires.map(from_sql_ms),
                 scopes: scopes.split_whitespace().map(str::to_string).collect(),
             },
@@ -168,21 +268,15 @@ impl Db {
     /// Stores a pair (a rotation, or a seed from the environment), sealed,
     /// durably, before returning.
     pub fn put_tokens(&self, connection: &str, t: &Tokens, seed: &str, now_ms: u64) -> DbResult<()> {
-        let sealer = self.sealer.as_ref();
+        put(&*self.write()?, self.sealer.as_ref(), connection, t, seed, now_ms)
+    }
+
+    /// The pair of `connection` is to be renewed before its next use (GHL
+    /// refused its access token).
+    pub fn expire_tokens(&self, connection: &str) -> DbResult<()> {
         self.write()?.execute(
-            "INSERT INTO tokens (connection, access_token, refresh_token, expires_at_ms, scopes, seed, updated_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-             ON CONFLICT (connection) DO UPDATE SET access_token = ?2, refresh_token = ?3, expires_at_ms = ?4,
-                 scopes = ?5, seed = ?6, updated_ms = ?7",
-            params![
-                connection,
-                store(sealer, COLUMNS[0], connection, &t.access_token),
-                store(sealer, COLUMNS[1], connection, &t.refresh_token),
-                t.expires_at_ms.map(to_sql_ms),
-                t.scopes.join(" "),
-                seed,
-                to_sql_ms(now_ms)
-            ],
+            "UPDATE tokens SET expires_at_ms = 0 WHERE connection = ?1",
+            params![connection],
         )?;
         Ok(())
     }
@@ -200,10 +294,16 @@ impl Db {
             .optional()?)
     }
 
-    /// Whether a sealed secret is kept (so a key is needed to run).
+    /// Whether a token is kept (so a key is needed to run).
     pub fn holds_secrets(&self) -> DbResult<bool> {
-        let n: i64 = self.read().query_row("SELECT count(*) FROM tokens", [], |r| r.get(0))?;
-        Ok(n > 0)
+        Ok(!all(&self.read())?.is_empty())
+    }
+
+    /// Forgets `connection`'s pair (an uninstalled sub-account).
+    pub fn delete_tokens(&self, connection: &str) -> DbResult<()> {
+        self.write()?
+            .execute("DELETE FROM tokens WHERE connection = ?1", params![connection])?;
+        Ok(())
     }
 
     /// Re-seals every token under `new`, in one transaction with its audit
@@ -215,13 +315,10 @@ impl Db {
         let mut conn = self.write()?;
         let tx = conn.transaction()?;
         let values = all(&tx)?;
-        for (connection, column, stored) in &values {
-            let plain = reveal(Some(old), column, connection, stored)?;
-            let sealed = new.seal(place(column, connection), plain.expose().as_bytes());
-            tx.execute(
-                &format!("UPDATE tokens SET {column} = ?1 WHERE connection = ?2"),
-                params![sealed, connection],
-            )?;
+        for stored in &values {
+            let plain = reveal(Some(old), stored.table, stored.column, &stored.row, &stored.value)?;
+            let sealed = new.seal(stored.place(), plain.expose().as_bytes());
+            update(&tx, stored, &sealed)?;
         }
         super::audit::insert(
             &tx,

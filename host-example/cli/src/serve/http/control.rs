@@ -14,7 +14,7 @@ use serde_json::json;
 /// Queues a check of the connection; its result is a run in `/runs` and
 /// on the page.
 pub fn check(state: &AppState, caller: &Caller, head: &Head<'_>, connection: &str) -> Reply {
-    if state.config.connection(connection).is_none() {
+    if state.connection(connection).is_none() {
         return Reply::problem(404, &format!("no connection named {connection:?}"));
     }
     let now = state.clock.now_ms();
@@ -48,7 +48,7 @@ pub fn resume(state: &AppState, caller: &Caller, head: &Head<'_>, connection: &s
 }
 
 fn command(state: &AppState, caller: &Caller, head: &Head<'_>, connection: &str, action: Action) -> Reply {
-    if state.config.connection(connection).is_none() {
+    if state.connection(connection).is_none() {
         return Reply::problem(404, &format!("no connection named {connection:?}"));
     }
     let by = caller.name().to_string();

@@ -3,9 +3,9 @@
 //! event id (or `Idempotency-Key`) seen in the last day is acknowledged with
 //! its first run and not run again.
 
-use super::reply::Reply;
 use crate::serve::config::Connection;
 use crate::serve::model::{EventInput, Op};
+use crate::serve::reply::Reply;
 use crate::serve::state::AppState;
 use ghl_rankr_host::clock::Clock;
 use serde_json::{json, Value};

@@ -1,7 +1,7 @@
 //! The read-only endpoints: probes, metrics, run history and the page.
 
-use super::reply::Reply;
 use crate::serve::page;
+use crate::serve::reply::Reply;
 use crate::serve::state::AppState;
 use crate::serve::view::{audit_json, run_json};
 use ghl_rankr_host::clock::Clock;
@@ -63,7 +63,7 @@ pub fn runs(state: &AppState, query: &str) -> Reply {
         }
     }
     if let Some(c) = &connection {
-        if state.config.connection(c).is_none() {
+        if state.connection(c).is_none() && !state.db.knows(c).unwrap_or(false) {
             return Reply::problem(404, &format!("no connection named {c:?}"));
         }
     }

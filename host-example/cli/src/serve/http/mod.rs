@@ -6,7 +6,9 @@
 //!   ([`crate::serve::access`]).
 //! - `POST /connections/{name}/run/{operation}` ([`events`]),
 //!   `POST /connections/{name}/check|pause|resume` ([`control`]),
-//!   `GET /audit`: for operators.
+//!   `GET /audit`, `GET /install`: for operators.
+//! - `GET /oauth/callback` (proved by its single-use `state`) and `POST
+//!   /webhooks/ghl` (by its signature): open ([`crate::serve::install`]).
 //!
 //! A request is routed from its method and path ([`route`]) and admitted
 //! on its credential before its body is read, and then only within its
@@ -17,15 +19,15 @@ mod control;
 mod events;
 mod handlers;
 mod refusals;
-mod reply;
 mod route;
 pub mod server;
 
-pub use reply::Reply;
+pub use crate::serve::reply::Reply;
 pub use route::Route;
 
 use crate::serve::access::{Caller, Refusal, Role};
 use crate::serve::audit::{Action, Entry, Verdict};
+use crate::serve::install;
 use crate::serve::state::AppState;
 use ghl_rankr_host::clock::Clock;
 use std::net::SocketAddr;
@@ -38,6 +40,9 @@ pub struct Head<'a> {
     pub query: &'a str,
     pub authorization: Option<&'a str>,
     pub idempotency_key: Option<&'a str>,
+    /// A webhook's `x-ghl-signature` and `x-wh-signature`.
+    pub ghl_signature: Option<&'a str>,
+    pub wh_signature: Option<&'a str>,
     /// The client's address.
     pub peer: Option<SocketAddr>,
 }
@@ -87,7 +92,7 @@ fn refused(state: &AppState, route: &Route, refusal: &Refusal) -> Reply {
     match refusal {
         Refusal::Unauthenticated => {
             // A browser asks for the page's password; a client sends a bearer token.
-            let challenge = if route.needs() == Some(Role::Viewer) {
+            let challenge = if route.needs() == Some(Role::Viewer) || *route == Route::Install {
                 "Basic realm=\"ghl-rankr\", charset=\"UTF-8\""
             } else {
                 "Bearer"
@@ -120,9 +125,9 @@ pub fn respond(state: &AppState, admitted: Admitted, head: &Head<'_>, body: &[u8
         Route::Runs => handlers::runs(state, head.query),
         Route::Page => handlers::page(state),
         Route::Audit => handlers::audit(state, head.query),
-        Route::Event { connection, op } => match state.config.connection(&connection) {
-            Some(c) => {
-                let reply = events::accept(state, c, op, head.idempotency_key, body);
+        Route::Event { connection, op } => match state.connection(&connection) {
+            Some(e) => {
+                let reply = events::accept(state, &e.connection, op, head.idempotency_key, body);
                 if reply.status == 202 {
                     let entry = Entry::new(state.clock.now_ms(), caller.name(), Action::Event, Verdict::Ok)
                         .from_address(head.peer.map(|a| a.ip().to_string()))
@@ -139,6 +144,18 @@ pub fn respond(state: &AppState, admitted: Admitted, head: &Head<'_>, body: &[u8
         Route::Check { connection } => control::check(state, caller, head, &connection),
         Route::Pause { connection } => control::pause(state, caller, head, &connection),
         Route::Resume { connection } => control::resume(state, caller, head, &connection),
+        Route::Install => match &state.installs {
+            Some(installs) => install::flow::start(state, installs),
+            None => no_app(),
+        },
+        Route::OauthCallback => match &state.installs {
+            Some(installs) => install::flow::callback(state, installs, head.query),
+            None => no_app(),
+        },
+        Route::Webhook => match &state.installs {
+            Some(installs) => install::webhook::receive(state, installs, head.ghl_signature, head.wh_signature, body),
+            None => no_app(),
+        },
         Route::UnknownOperation(op) => events::unknown_operation(&op),
         Route::BadEventPath => Reply::problem(
             404,
@@ -152,11 +169,19 @@ pub fn respond(state: &AppState, admitted: Admitted, head: &Head<'_>, body: &[u8
     }
 }
 
+/// No `[app]`: nothing to install.
+fn no_app() -> Reply {
+    Reply::problem(
+        404,
+        "this service has no marketplace app: add [app] and [template] to connections.toml to let agencies install it",
+    )
+}
+
 /// What is said of an admitted request before its body is read: an
 /// unknown connection.
 pub fn before_body(state: &AppState, admitted: &Admitted) -> Option<Reply> {
     match &admitted.route {
-        Route::Event { connection, .. } if state.config.connection(connection).is_none() => {
+        Route::Event { connection, .. } if state.connection(connection).is_none() => {
             Some(Reply::problem(404, &format!("no connection named {connection:?}")))
         }
         _ => None,

@@ -34,6 +34,12 @@ pub enum Route {
     Resume {
         connection: String,
     },
+    /// `GET /install`: to HighLevel's consent page.
+    Install,
+    /// `GET /oauth/callback`: back from it.
+    OauthCallback,
+    /// `POST /webhooks/ghl`: INSTALL and UNINSTALL.
+    Webhook,
     /// A path under `/connections/` that is not an event's.
     BadEventPath,
     /// An event for an operation the service does not know.
@@ -59,6 +65,10 @@ impl Route {
             "/runs" => get(Route::Runs),
             "/" => get(Route::Page),
             "/audit" => get(Route::Audit),
+            "/install" => get(Route::Install),
+            "/oauth/callback" => get(Route::OauthCallback),
+            "/webhooks/ghl" if method == "POST" => Route::Webhook,
+            "/webhooks/ghl" => Route::WrongMethod("POST"),
             p if p.starts_with("/connections/") => {
                 if method != "POST" {
                     return Route::WrongMethod("POST");
@@ -90,14 +100,27 @@ impl Route {
 
     /// The largest body the endpoint reads; none: it reads none.
     pub fn body_limit(&self) -> Option<usize> {
-        matches!(self, Route::Event { .. }).then_some(MAX_EVENT_BODY)
+        match self {
+            Route::Event { .. } => Some(MAX_EVENT_BODY),
+            Route::Webhook => Some(crate::serve::install::webhook::MAX_BODY),
+            _ => None,
+        }
     }
 
-    /// The role the endpoint needs; none: open (the probes, and what is
-    /// not an endpoint).
+    /// The role the endpoint needs; none: open (the probes, what is not an
+    /// endpoint, and what proves itself otherwise: the callback by its
+    /// single-use `state`, a webhook by its signature).
     pub fn needs(&self) -> Option<Role> {
         match self {
-            Route::Healthz | Route::Readyz | Route::WrongMethod(_) | Route::NotFound => None,
+            Route::Healthz
+            | Route::Readyz
+            | Route::WrongMethod(_)
+            | Route::NotFound
+            | Route::OauthCallback
+            | Route::Webhook => None,
+            // Whoever may connect an agency here writes to this service's
+            // Rankr: an operator.
+            Route::Install => Some(Role::Operator),
             Route::Metrics | Route::Runs | Route::Page => Some(Role::Viewer),
             Route::Audit
             | Route::Event { .. }
@@ -149,5 +172,10 @@ mod tests {
         assert_eq!(Route::of("GET", "/audit").needs(), Some(Role::Operator));
         assert_eq!(Route::of("GET", "/").needs(), Some(Role::Viewer));
         assert_eq!(Route::of("GET", "/healthz").needs(), None);
+        assert_eq!(Route::of("GET", "/install").needs(), Some(Role::Operator));
+        assert_eq!(Route::of("GET", "/oauth/callback").needs(), None);
+        assert_eq!(Route::of("POST", "/webhooks/ghl"), Route::Webhook);
+        assert_eq!(Route::of("GET", "/webhooks/ghl"), Route::WrongMethod("POST"));
+        assert_eq!(Route::Webhook.body_limit(), Some(64 * 1024));
     }
 }

@@ -101,6 +101,8 @@ struct OwnedHead {
     query: String,
     authorization: Option<String>,
     idempotency_key: Option<String>,
+    ghl_signature: Option<String>,
+    wh_signature: Option<String>,
     content_length: Option<u64>,
     /// A body is announced (a length above 0, or chunks).
     has_body: bool,
@@ -115,6 +117,8 @@ impl OwnedHead {
             query: &self.query,
             authorization: self.authorization.as_deref(),
             idempotency_key: self.idempotency_key.as_deref(),
+            ghl_signature: self.ghl_signature.as_deref(),
+            wh_signature: self.wh_signature.as_deref(),
             peer: Some(self.peer),
         }
     }
@@ -139,6 +143,8 @@ async fn handle(
         query: parts.uri.query().unwrap_or("").to_string(),
         authorization: header("authorization"),
         idempotency_key: header("idempotency-key"),
+        ghl_signature: header(crate::serve::install::webhook::GHL_SIGNATURE),
+        wh_signature: header(crate::serve::install::webhook::WH_SIGNATURE),
         content_length: header("content-length").and_then(|v| v.trim().parse().ok()),
         has_body: parts.headers.contains_key("transfer-encoding")
             || header("content-length").is_some_and(|v| v.trim() != "0"),

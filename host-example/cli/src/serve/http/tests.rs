@@ -40,8 +40,11 @@ fn fixture(name: &str, extra: &str, intake: bool) -> Fixture {
         "GHL_RANKR_EVENT_TOKEN" if intake => Some(EVENTS.to_string()),
         _ => None,
     };
-    let (state, commands) = AppState::new(config, db, Network::direct(), &env).unwrap();
-    Fixture { state, commands }
+    let (state, channels) = AppState::new(config, db, Network::direct(), &env).unwrap();
+    Fixture {
+        state,
+        commands: channels.commands,
+    }
 }
 
 fn state(name: &str, intake: bool) -> AppState {
@@ -59,8 +62,8 @@ fn ask(state: &AppState, method: &str, url: &str, token: Option<&str>, body: &st
         path,
         query,
         authorization: authorization.as_deref(),
-        idempotency_key: None,
         peer: Some(([127, 0, 0, 1], 40000).into()),
+        ..Head::default()
     };
     let reply = answer(state, &head, &mut |limit| {
         reads.set(reads.get() + 1);

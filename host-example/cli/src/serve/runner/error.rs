@@ -16,6 +16,20 @@ pub enum RunError {
     Db(DbError),
     /// The host stopped the component (a trap, a limit).
     Host(anyhow::Error),
+    /// An install's sub-account token could not be had.
+    Install(crate::serve::install::error::InstallError),
+}
+
+impl RunError {
+    /// The credential itself is refused: only someone connecting again
+    /// helps, so the connection pauses.
+    pub fn needs_consent(&self) -> bool {
+        use crate::serve::install::error::InstallError as E;
+        matches!(
+            self,
+            RunError::Install(E::Refused { .. } | E::AgencyUnusable { .. } | E::NoAgency { .. })
+        )
+    }
 }
 
 impl std::fmt::Display for RunError {
@@ -28,6 +42,7 @@ impl std::fmt::Display for RunError {
             }
             RunError::Db(e) => e.fmt(f),
             RunError::Host(e) => write!(f, "{e:#}"),
+            RunError::Install(e) => e.fmt(f),
         }
     }
 }

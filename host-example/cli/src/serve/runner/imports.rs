@@ -4,8 +4,9 @@
 //! that commits a rotated pair to the database before it is used.
 
 use crate::credentials::Tokens;
+use crate::serve::connections::GhlSecret;
 use crate::serve::metrics::Api;
-use crate::serve::state::{AppState, GhlSecret};
+use crate::serve::state::AppState;
 use ghl_rankr_host::clock::Clock;
 use ghl_rankr_host::http::{Request, Response, TransportError};
 use ghl_rankr_host::imports::TokenStore;
@@ -83,19 +84,29 @@ pub struct DbTokens {
 
 impl TokenStore for DbTokens {
     fn store(&self, tokens: &OauthTokens) -> Result<(), String> {
-        let seed = match self.state.secrets.get(&self.connection).map(|s| &s.ghl) {
-            Some(GhlSecret::OAuth { seed, .. }) => seed.clone(),
-            _ => String::new(),
-        };
-        self.state
-            .db
-            .put_tokens(
-                &self.connection,
-                &Tokens::from_wit(tokens),
-                &seed,
-                self.state.clock.now_ms(),
-            )
-            .map_err(|e| e.to_string())?;
+        let entry = self.state.connection(&self.connection);
+        let now = self.state.clock.now_ms();
+        let pair = Tokens::from_wit(tokens);
+        match entry.as_ref().map(|e| &e.secrets.ghl) {
+            Some(GhlSecret::OAuth { seed, .. }) => self
+                .state
+                .db
+                .put_tokens(&self.connection, &pair, seed, now)
+                .map_err(|e| e.to_string())?,
+            // Stored only while the install is active: a run that outlives
+            // an UNINSTALL does not bring its tokens back.
+            Some(GhlSecret::Installed { .. }) => {
+                let kept = self
+                    .state
+                    .db
+                    .put_install_tokens(&self.connection, &pair, now)
+                    .map_err(|e| e.to_string())?;
+                if !kept {
+                    return Err(format!("{} was uninstalled: its tokens are not kept", self.connection));
+                }
+            }
+            _ => return Err(format!("{} keeps no OAuth pair", self.connection)),
+        }
         tracing::info!(target: "ghl_rankr::serve", connection = %self.connection, "rotated GHL tokens stored");
         Ok(())
     }

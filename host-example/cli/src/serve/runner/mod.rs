@@ -10,10 +10,12 @@ mod summary;
 
 pub use error::RunError;
 
+use super::connections::GhlSecret;
 use super::db::{Finish, FollowUp, QueuedPost};
 use super::health::{Health, Rules, RunEnd};
+use super::install::tokens::Ctx;
 use super::model::{EventInput, Op, Outcome, Trigger};
-use super::state::{AppState, GhlSecret};
+use super::state::AppState;
 use crate::credentials::Credential;
 use crate::invoke::{Credentials, Endpoints, Imports, Invocation, OpResult, Prepared, RunFlags};
 use crate::render;
@@ -135,10 +137,8 @@ pub fn execute(state: &Arc<AppState>, engine: &ConnectorEngine, connection: &str
     let answer = call(state, engine, connection, &job);
     let ended = state.clock.now_ms();
     let seconds = started.elapsed().as_secs_f64();
-    let hints = state
-        .config
-        .connection(connection)
-        .map_or_else(render::Hints::cli, |c| c.hints());
+    let entry = state.connection(connection);
+    let hints = entry.as_ref().map_or_else(render::Hints::cli, |e| e.connection.hints());
     let summary = summarize(&answer, state.draining.load(Ordering::SeqCst), &hints);
     commit(state, connection, &job, run_id, ended, &summary);
     let counters = summary.counters.clone().unwrap_or(Value::Null);
@@ -170,11 +170,23 @@ pub fn execute(state: &Arc<AppState>, engine: &ConnectorEngine, connection: &str
     if op == Op::Check && matches!(summary.outcome, Outcome::Ok | Outcome::Failed) {
         state.metrics.check(connection, summary.outcome == Outcome::Ok);
     }
+    let mut reauthorization_required = summary.reauthorization_required;
+    let installed = entry
+        .as_ref()
+        .is_some_and(|e| matches!(e.secrets.ghl, GhlSecret::Installed { .. }));
+    if installed && answer.is_ok() && (summary.ghl_refused || reauthorization_required) {
+        // An install's token GHL refused is renewed from the agency's
+        // before the next run; only the agency's refusal pauses it.
+        reauthorization_required = false;
+        if let Err(e) = state.db.expire_tokens(connection) {
+            tracing::error!(target: "ghl_rankr::serve", connection, error = %e, "cannot mark the refused token for renewal");
+        }
+    }
     let end = RunEnd {
         op,
         outcome: summary.outcome,
         error: summary.error.as_deref(),
-        reauthorization_required: summary.reauthorization_required,
+        reauthorization_required,
         now_ms: ended,
     };
     let health = after_run(state, connection, &end);
@@ -192,12 +204,12 @@ fn commit(state: &AppState, connection: &str, job: &Job, run_id: i64, ended_ms: 
         (Job::Post(p), Outcome::Ok) => Some(p.post_id.as_str()),
         _ => None,
     };
-    let dry_run = state
-        .config
-        .connection(connection)
-        .is_some_and(|c| c.settings.dry_run.unwrap_or(false));
-    let followups = match state.config.connection(connection) {
-        Some(c) if !dry_run => followups_of(&s.published, &c.schedule.stats_after_publish),
+    let entry = state.connection(connection);
+    let dry_run = entry
+        .as_ref()
+        .is_some_and(|e| e.connection.settings.dry_run.unwrap_or(false));
+    let followups = match &entry {
+        Some(e) if !dry_run => followups_of(&s.published, &e.connection.schedule.stats_after_publish),
         _ => Vec::new(),
     };
     let followups_done: Vec<(String, u64)> = match (job, s.outcome) {
@@ -307,14 +319,10 @@ fn after_run(state: &AppState, connection: &str, end: &RunEnd<'_>) -> Health {
 
 /// Calls the operation in the component.
 fn call(state: &Arc<AppState>, engine: &ConnectorEngine, connection: &str, job: &Job) -> Result<OpResult, RunError> {
-    let c = state
-        .config
+    let entry = state
         .connection(connection)
         .ok_or_else(|| RunError::Unknown(connection.to_string()))?;
-    let secrets = state
-        .secrets
-        .get(connection)
-        .ok_or_else(|| RunError::Unknown(connection.to_string()))?;
+    let (c, secrets) = (&entry.connection, &entry.secrets);
     let op = job.op();
     let blob = match op.state_slot() {
         Some(slot) => state.db.state(connection, slot)?,
@@ -335,6 +343,32 @@ fn call(state: &Arc<AppState>, engine: &ConnectorEngine, connection: &str, job: 
                 tokens: stored.tokens,
                 client_id: client_id.clone(),
                 client_secret: client_secret.clone(),
+            }
+        }
+        GhlSecret::Installed { company } => {
+            let installs = state
+                .installs
+                .as_ref()
+                .ok_or_else(|| RunError::Unknown(connection.to_string()))?;
+            let ctx = Ctx {
+                installs,
+                db: &state.db,
+                clock: &state.clock,
+            };
+            let tokens = ctx
+                .location_tokens(connection, &c.location, company.as_deref())
+                .map_err(RunError::Install)?;
+            // A pair with a refresh token (v3) the component may rotate
+            // itself on a refused token; an access token alone is used as
+            // it is, and renewed before the next run.
+            if tokens.refresh_token.expose().is_empty() {
+                Credential::ApiKey(tokens.access_token)
+            } else {
+                Credential::OAuth {
+                    tokens,
+                    client_id: installs.client_id.clone(),
+                    client_secret: installs.client_secret(),
+                }
             }
         }
     };

@@ -20,6 +20,8 @@ pub struct Summary<'a> {
     pub error: Option<String>,
     /// The OAuth refresh was refused: the connection pauses.
     pub reauthorization_required: bool,
+    /// GHL refused the access token (401).
+    pub ghl_refused: bool,
     pub items: u64,
     pub retries: u32,
     /// The state to commit with the outcome.
@@ -40,6 +42,7 @@ impl Summary<'_> {
             counters: None,
             error,
             reauthorization_required: false,
+            ghl_refused: false,
             items: 0,
             retries: 0,
             state: None,
@@ -59,7 +62,10 @@ pub fn summarize<'a>(answer: &'a Result<OpResult, RunError>, draining: bool, hin
         None => Outcome::Ok,
     };
     match answer {
-        Err(e) => Summary::nothing(Outcome::Failed, Some(e.to_string())),
+        Err(e) => Summary {
+            reauthorization_required: e.needs_consent(),
+            ..Summary::nothing(Outcome::Failed, Some(e.to_string()))
+        },
         Ok(OpResult::Sync(Ok(r))) => Summary {
             counters: Some(history_json(render::report_json(r))),
             items: written(r),
@@ -97,6 +103,7 @@ pub fn summarize<'a>(answer: &'a Result<OpResult, RunError>, draining: bool, hin
         Ok(OpResult::Check(Ok(r))) => Summary {
             counters: Some(render::check::json(r)),
             reauthorization_required: refresh_refused(r),
+            ghl_refused: refresh_refused(r),
             ..Summary::nothing(
                 if r.ok { Outcome::Ok } else { Outcome::Failed },
                 (!r.ok).then(|| check_error(r, hints)),
@@ -107,6 +114,7 @@ pub fn summarize<'a>(answer: &'a Result<OpResult, RunError>, draining: bool, hin
         | Ok(OpResult::Published(Err(f)))
         | Ok(OpResult::Check(Err(f))) => Summary {
             reauthorization_required: matches!(f.error, SyncError::ReauthorizationRequired(_)),
+            ghl_refused: matches!(&f.error, SyncError::Unauthorized(u) if u.service == ghl_rankr_host::types::Service::Ghl),
             state: f.state.as_deref(),
             ..Summary::nothing(
                 if draining {
